@@ -1,0 +1,78 @@
+/**
+ * One layer through the pipeline: entries → tar stream → SHA-256 of the tar
+ * (the diff_id) → compression → the blob store (which hashes and sizes the
+ * compressed blob and renames it into place).
+ *
+ * @module
+ */
+
+import { type Compression, createCompressionStream, LAYER_MEDIA_TYPES } from "../compress/compression.ts";
+import type { DeflatePool } from "../compress/deflate_pool.ts";
+import { DigestStream } from "../digest/digest.ts";
+import type { BlobStore } from "../image_target.ts";
+import type { Descriptor } from "../oci/types.ts";
+import type { ContentSource } from "../ostree/content.ts";
+import type { TreeEntry } from "../ostree/tree.ts";
+import { createLayerTarStream, type TarStats } from "../tar/layer_tar.ts";
+
+/** Options for {@linkcode buildLayer}. */
+export interface BuildLayerOptions {
+  /** Layer compression. */
+  compression: Compression;
+  /** Workers for gzip. */
+  pool: DeflatePool;
+  /** Aborts the layer; its partial blob is removed. */
+  signal?: AbortSignal;
+  /** Counters to advance while writing. */
+  stats?: TarStats;
+  /** Layer descriptor annotations. */
+  annotations?: Record<string, string>;
+}
+
+/** A written layer. */
+export interface BuiltLayer {
+  /** Descriptor of the compressed blob. */
+  descriptor: Descriptor;
+  /** SHA-256 of the uncompressed tar. */
+  diffId: string;
+  /** Size of the uncompressed tar. */
+  tarSize: number;
+}
+
+/**
+ * Streams `entries` as one compressed layer into `blobs`.
+ *
+ * @example
+ * ```ts
+ * import { buildLayer } from "./layer.ts";
+ * import { DeflatePool } from "../compress/deflate_pool.ts";
+ * import { DirBlobStore } from "../layout/blob_store.ts";
+ * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { contentSourceFor } from "../ostree/content.ts";
+ * import { listCommitTree } from "../ostree/tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const entries = await listCommitTree(repo, "main");
+ * const pool = new DeflatePool();
+ * const layer = await buildLayer(entries, contentSourceFor(repo), new DirBlobStore("out", "out/.tmp"), { compression: "gzip", pool });
+ * pool.terminate();
+ * ```
+ */
+export async function buildLayer(
+  entries: Iterable<TreeEntry>,
+  content: ContentSource,
+  blobs: BlobStore,
+  options: BuildLayerOptions,
+): Promise<BuiltLayer> {
+  const tar = createLayerTarStream(entries, (e) => content.open(e), { signal: options.signal, stats: options.stats });
+  const diff = new DigestStream();
+  const compressed = tar.pipeThrough(diff).pipeThrough(createCompressionStream(options.compression, options.pool));
+  const blob = await blobs.put(compressed, { signal: options.signal });
+  const { digest: diffId, size: tarSize } = await diff.result;
+  const descriptor: Descriptor = {
+    mediaType: LAYER_MEDIA_TYPES[options.compression],
+    digest: blob.digest,
+    size: blob.size,
+  };
+  if (options.annotations && Object.keys(options.annotations).length > 0) descriptor.annotations = options.annotations;
+  return { descriptor, diffId, tarSize };
+}

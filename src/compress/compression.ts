@@ -1,0 +1,49 @@
+/**
+ * Layer compression: which algorithms exist, their OCI media types, and
+ * the stream that applies one.
+ *
+ * @module
+ */
+
+import { Duplex } from "node:stream";
+import { constants, createZstdCompress } from "node:zlib";
+import type { DeflatePool } from "./deflate_pool.ts";
+import { ParallelGzipStream } from "./parallel_gzip.ts";
+
+/** Supported layer compressions. */
+export type Compression = "gzip" | "zstd";
+
+/** All supported compressions, for validation and help texts. */
+export const COMPRESSIONS: readonly Compression[] = ["gzip", "zstd"];
+
+/** OCI media type of a layer with the given compression. */
+export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
+  gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+  zstd: "application/vnd.oci.image.layer.v1.tar+zstd",
+};
+
+/** zstd level used for layers (zstd's default, as `zstd -3`). */
+export const ZSTD_LEVEL = 3;
+
+/**
+ * Returns a stream pair that compresses what is written to it.
+ *
+ * @example
+ * ```ts
+ * import { DeflatePool } from "./deflate_pool.ts";
+ * import { createCompressionStream } from "./compression.ts";
+ * const pool = new DeflatePool();
+ * const compressed = ReadableStream.from([new Uint8Array(10)]).pipeThrough(createCompressionStream("gzip", pool));
+ * ```
+ */
+export function createCompressionStream(
+  compression: Compression,
+  pool: DeflatePool,
+): ReadableWritablePair<Uint8Array, Uint8Array> {
+  if (compression === "gzip") return new ParallelGzipStream(pool);
+  const zstd = createZstdCompress({
+    chunkSize: 1 << 20,
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+  });
+  return Duplex.toWeb(zstd) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+}

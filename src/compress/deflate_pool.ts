@@ -1,0 +1,154 @@
+/**
+ * A pool of Web Workers that deflate independent blocks in parallel. One
+ * pool serves every layer of a build; terminate it when the build ends.
+ *
+ * @module
+ */
+
+/** A block sent to a worker. */
+export interface DeflateJob {
+  /** Job number, echoed in the result. */
+  id: number;
+  /** Uncompressed bytes (transferred). */
+  input: ArrayBuffer;
+  /** Number of valid bytes in `input`. */
+  length: number;
+  /** Whether this is the stream's last block (sets BFINAL). */
+  final: boolean;
+  /** zlib compression level. */
+  level: number;
+}
+
+/** A worker's answer. */
+export interface DeflateResult {
+  /** Job number. */
+  id: number;
+  /** Raw deflate bytes (transferred). */
+  output: ArrayBuffer;
+  /** CRC-32 of the uncompressed block. */
+  crc: number;
+  /** Set when deflating failed. */
+  error?: string;
+}
+
+/** A deflated block. */
+export interface DeflatedBlock {
+  /** Raw deflate bytes. */
+  data: Uint8Array;
+  /** CRC-32 of the uncompressed block. */
+  crc: number;
+}
+
+interface Pending {
+  resolve: (block: DeflatedBlock) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The number of workers to use by default: one per CPU.
+ *
+ * @example
+ * ```ts
+ * import { defaultWorkerCount } from "./deflate_pool.ts";
+ * defaultWorkerCount(); // e.g. 2
+ * ```
+ */
+export function defaultWorkerCount(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/**
+ * Deflates blocks on a fixed set of workers.
+ *
+ * @example
+ * ```ts
+ * import { DeflatePool } from "./deflate_pool.ts";
+ * const pool = new DeflatePool(2);
+ * try {
+ *   const block = await pool.deflate(new Uint8Array(1024), true, 6);
+ * } finally {
+ *   pool.terminate();
+ * }
+ * ```
+ */
+export class DeflatePool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { job: DeflateJob; pending: Pending }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private terminated = false;
+
+  constructor(readonly size: number = defaultWorkerCount()) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Worker count must be >= 1, got ${size}`);
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(new URL("./deflate_worker.ts", import.meta.url).href, { type: "module" });
+    worker.onmessage = (event: MessageEvent<DeflateResult>) => {
+      const result = event.data;
+      const pending = this.pending.get(result.id);
+      this.pending.delete(result.id);
+      if (pending) {
+        if (result.error !== undefined) pending.reject(new Error(`deflate worker: ${result.error}`));
+        else pending.resolve({ data: new Uint8Array(result.output), crc: result.crc });
+      }
+      this.dispatch(worker);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new Error(`deflate worker failed: ${event.message}`);
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+      this.terminate();
+    };
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private dispatch(worker: Worker): void {
+    const next = this.queue.shift();
+    if (!next) {
+      this.idle.push(worker);
+      return;
+    }
+    this.pending.set(next.job.id, next.pending);
+    worker.postMessage(next.job, [next.job.input]);
+  }
+
+  /**
+   * Deflates `input` (whose buffer is transferred to a worker: do not use it
+   * afterwards). Non-final blocks end with a sync flush.
+   */
+  deflate(input: Uint8Array, final: boolean, level: number): Promise<DeflatedBlock> {
+    if (this.terminated) return Promise.reject(new Error("deflate pool is terminated"));
+    // Transfer needs a buffer of our own holding exactly the input.
+    const owned = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength
+      ? input
+      : Uint8Array.prototype.slice.call(input) as Uint8Array;
+    return new Promise<DeflatedBlock>((resolve, reject) => {
+      const job: DeflateJob = {
+        id: this.nextId++,
+        input: owned.buffer as ArrayBuffer,
+        length: owned.byteLength,
+        final,
+        level,
+      };
+      this.queue.push({ job, pending: { resolve, reject } });
+      const worker = this.idle.pop() ?? (this.workers.length < this.size ? this.spawn() : undefined);
+      if (worker) this.dispatch(worker);
+    });
+  }
+
+  /** Stops every worker; pending jobs are rejected. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    for (const worker of this.workers) worker.terminate();
+    const error = new Error("deflate pool terminated");
+    for (const p of this.pending.values()) p.reject(error);
+    for (const q of this.queue) q.pending.reject(error);
+    this.pending.clear();
+    this.queue.length = 0;
+  }
+}

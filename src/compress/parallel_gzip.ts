@@ -1,0 +1,95 @@
+/**
+ * Parallel gzip: the input is cut into fixed 1 MiB blocks, each deflated on
+ * a worker (non-final blocks end with a sync flush), and the results are
+ * stitched in order into a single gzip member. Because the blocks are fixed
+ * and independent, the output bytes do not depend on the number of workers.
+ * Cost of independence: ~0.3% larger than one-stream `gzip -6`.
+ *
+ * @module
+ */
+
+import { crc32Combine } from "./crc32.ts";
+import type { DeflatedBlock, DeflatePool } from "./deflate_pool.ts";
+
+/** Uncompressed bytes per block. Changing it changes every digest. */
+export const GZIP_BLOCK_SIZE = 1 << 20;
+
+/** gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS unknown. */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+
+/** Options for {@linkcode ParallelGzipStream}. */
+export interface ParallelGzipOptions {
+  /** zlib level (default 6, as `gzip -6`). */
+  level?: number;
+  /** Blocks in flight at most (default twice the pool size, plus one). */
+  maxInFlight?: number;
+}
+
+/**
+ * A `TransformStream` that gzips its input on a {@linkcode DeflatePool}.
+ *
+ * @example
+ * ```ts
+ * import { DeflatePool } from "./deflate_pool.ts";
+ * import { ParallelGzipStream } from "./parallel_gzip.ts";
+ * const pool = new DeflatePool(2);
+ * const gz = ReadableStream.from([new TextEncoder().encode("hello")]).pipeThrough(new ParallelGzipStream(pool));
+ * const text = await new Response(gz.pipeThrough(new DecompressionStream("gzip"))).text(); // "hello"
+ * pool.terminate();
+ * ```
+ */
+export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(pool: DeflatePool, options: ParallelGzipOptions = {}) {
+    const level = options.level ?? 6;
+    const maxInFlight = options.maxInFlight ?? pool.size * 2 + 1;
+    const inFlight: { promise: Promise<DeflatedBlock>; length: number }[] = [];
+    let block = new Uint8Array(GZIP_BLOCK_SIZE);
+    let fill = 0;
+    let crc = 0;
+    let total = 0;
+
+    const submit = (final: boolean) => {
+      const input = block.subarray(0, fill);
+      const promise = pool.deflate(input, final, level);
+      promise.catch(() => {}); // observed when drained
+      inFlight.push({ promise, length: fill });
+      block = new Uint8Array(GZIP_BLOCK_SIZE);
+      fill = 0;
+    };
+    const drainOne = async (controller: TransformStreamDefaultController<Uint8Array>) => {
+      const next = inFlight.shift()!;
+      const result = await next.promise;
+      crc = crc32Combine(crc, result.crc, next.length);
+      total += next.length;
+      controller.enqueue(result.data);
+    };
+
+    super({
+      start(controller) {
+        controller.enqueue(GZIP_HEADER.slice());
+      },
+      async transform(chunk, controller) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const n = Math.min(GZIP_BLOCK_SIZE - fill, chunk.length - offset);
+          block.set(chunk.subarray(offset, offset + n), fill);
+          fill += n;
+          offset += n;
+          if (fill === GZIP_BLOCK_SIZE) {
+            submit(false);
+            while (inFlight.length >= maxInFlight) await drainOne(controller);
+          }
+        }
+      },
+      async flush(controller) {
+        submit(true);
+        while (inFlight.length > 0) await drainOne(controller);
+        const trailer = new Uint8Array(8);
+        const view = new DataView(trailer.buffer);
+        view.setUint32(0, crc, true);
+        view.setUint32(4, total % 0x100000000, true);
+        controller.enqueue(trailer);
+      },
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Blobs in a directory (`blobs/sha256/<hex>` of an OCI layout): each blob is
+ * streamed into a temp file, hashed on the way, and renamed into place only
+ * when complete. The store remembers which blobs it added so that a failed
+ * build can take them back.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { DigestStream, type DigestResult, digestHex, sha256Digest } from "../digest/digest.ts";
+import type { BlobStore, PutBlobOptions } from "../image_target.ts";
+import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
+
+/**
+ * A blob store rooted at an OCI layout directory.
+ *
+ * @example
+ * ```ts
+ * import { DirBlobStore } from "./blob_store.ts";
+ * const store = new DirBlobStore("/tmp/layout", "/tmp/layout/.tmp");
+ * const { digest } = await store.putBytes(new TextEncoder().encode("{}"));
+ * ```
+ */
+export class DirBlobStore implements BlobStore {
+  private readonly added = new Set<string>();
+  private dirsReady = false;
+
+  /**
+   * @param root the layout directory (blobs go to `root/blobs/sha256`)
+   * @param tempDir where partial blobs are written; same file system as root
+   */
+  constructor(readonly root: string, readonly tempDir: string) {}
+
+  /** Path of a blob's file. */
+  blobPath(digest: string): string {
+    return join(this.root, "blobs", "sha256", digestHex(digest));
+  }
+
+  /** Digests of the blobs this store added (not those it found). */
+  get addedBlobs(): string[] {
+    return [...this.added];
+  }
+
+  private async ensureDirs(): Promise<void> {
+    if (this.dirsReady) return;
+    const dir = join(this.root, "blobs", "sha256");
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.mkdir(this.tempDir, { recursive: true });
+    } catch (error) {
+      throw fsError("create", dir, error);
+    }
+    this.dirsReady = true;
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return (await statOrUndefined(this.blobPath(digest)))?.isFile === true;
+  }
+
+  async put(source: ReadableStream<Uint8Array>, options: PutBlobOptions = {}): Promise<DigestResult> {
+    await this.ensureDirs();
+    const tmp = join(this.tempDir, `blob-${randomSuffix()}`);
+    const hash = new DigestStream();
+    try {
+      const file = await Deno.open(tmp, { createNew: true, write: true, mode: 0o644 });
+      await source.pipeThrough(hash).pipeTo(file.writable, { signal: options.signal });
+      const result = await hash.result;
+      await this.adopt(tmp, result.digest);
+      return result;
+    } catch (error) {
+      await removeQuietly(tmp);
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw fsError("write a blob to", this.root, error);
+    }
+  }
+
+  async putBytes(bytes: Uint8Array): Promise<DigestResult> {
+    await this.ensureDirs();
+    const digest = sha256Digest(bytes);
+    if (await this.has(digest)) return { digest, size: bytes.length };
+    const tmp = join(this.tempDir, `blob-${randomSuffix()}`);
+    try {
+      await Deno.writeFile(tmp, bytes, { createNew: true, mode: 0o644 });
+      await this.adopt(tmp, digest);
+    } catch (error) {
+      await removeQuietly(tmp);
+      throw fsError("write a blob to", this.root, error);
+    }
+    return { digest, size: bytes.length };
+  }
+
+  /** Moves a complete temp file into place under its digest. */
+  private async adopt(tmp: string, digest: string): Promise<void> {
+    const existed = await this.has(digest);
+    if (existed) {
+      await Deno.remove(tmp);
+      return;
+    }
+    await Deno.rename(tmp, this.blobPath(digest));
+    this.added.add(digest);
+  }
+
+  /** Removes the blobs this store added, and its temp directory. */
+  async rollback(): Promise<void> {
+    for (const digest of this.added) await removeQuietly(this.blobPath(digest));
+    this.added.clear();
+    await removeQuietly(this.tempDir);
+  }
+
+  /** Forgets what was added (after a successful commit) and drops temp files. */
+  async finish(): Promise<void> {
+    this.added.clear();
+    await removeQuietly(this.tempDir);
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * OCI image layout directories: reading `index.json`, tagging manifests in
+ * it, and {@linkcode OciLayoutTarget}, which builds into a new layout (a
+ * staging directory renamed into place) or adds a tag to an existing one
+ * (new blobs beside the old, `index.json` replaced atomically at the end).
+ *
+ * @module
+ */
+
+import { basename, dirname, join, resolve } from "node:path";
+import { AptOstreeError, UsageError } from "../errors.ts";
+import type { BuiltImage, ImageTarget } from "../image_target.ts";
+import { jsonBytes } from "../oci/image_config.ts";
+import {
+  ANNOTATION_CONTAINERD_NAME,
+  ANNOTATION_REF_NAME,
+  type Descriptor,
+  type ImageIndex,
+  MEDIA_TYPE_INDEX,
+} from "../oci/types.ts";
+import type { ImageReference } from "../reference/image_ref.ts";
+import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
+import { DirBlobStore } from "./blob_store.ts";
+
+/** Content of the `oci-layout` file. */
+export const OCI_LAYOUT_FILE_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
+
+/**
+ * An empty image index.
+ *
+ * @example
+ * ```ts
+ * import { emptyIndex } from "./oci_layout.ts";
+ * emptyIndex().manifests.length; // 0
+ * ```
+ */
+export function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MEDIA_TYPE_INDEX, manifests: [] };
+}
+
+/**
+ * Whether `dir` holds an OCI image layout (an `oci-layout` file and an
+ * `index.json`).
+ *
+ * @example
+ * ```ts
+ * import { isOciLayout } from "./oci_layout.ts";
+ * await isOciLayout("/tmp/not-a-layout"); // false
+ * ```
+ */
+export async function isOciLayout(dir: string): Promise<boolean> {
+  const marker = await statOrUndefined(join(dir, "oci-layout"));
+  const index = await statOrUndefined(join(dir, "index.json"));
+  return marker?.isFile === true && index?.isFile === true;
+}
+
+/**
+ * Reads and checks a layout's `index.json`.
+ *
+ * @example
+ * ```ts
+ * import { readLayoutIndex } from "./oci_layout.ts";
+ * const index = await readLayoutIndex("image.oci");
+ * for (const m of index.manifests) console.log(m.annotations?.["org.opencontainers.image.ref.name"], m.digest);
+ * ```
+ */
+export async function readLayoutIndex(dir: string): Promise<ImageIndex> {
+  let layoutText: string;
+  let indexText: string;
+  try {
+    layoutText = await Deno.readTextFile(join(dir, "oci-layout"));
+    indexText = await Deno.readTextFile(join(dir, "index.json"));
+  } catch (error) {
+    throw fsError("read the OCI layout", dir, error);
+  }
+  const broken = (why: string) =>
+    new AptOstreeError(`Broken OCI layout at ${dir}: ${why}`, {
+      solution: "Choose another --output, or pass --force to replace it",
+    });
+  try {
+    const layout = JSON.parse(layoutText);
+    if (layout?.imageLayoutVersion !== "1.0.0") throw broken("unsupported imageLayoutVersion");
+  } catch (error) {
+    if (error instanceof AptOstreeError) throw error;
+    throw broken("oci-layout is not JSON");
+  }
+  let index: ImageIndex;
+  try {
+    index = JSON.parse(indexText);
+  } catch {
+    throw broken("index.json is not JSON");
+  }
+  if (index?.schemaVersion !== 2 || !Array.isArray(index.manifests)) {
+    throw broken("index.json is not an image index");
+  }
+  return index;
+}
+
+/**
+ * Returns a copy of `index` in which `manifest` is tagged as `ref` (any
+ * manifest previously tagged with the same tag loses that entry).
+ *
+ * @example
+ * ```ts
+ * import { emptyIndex, tagInIndex } from "./oci_layout.ts";
+ * import { parseImageReference } from "../reference/image_ref.ts";
+ * const index = tagInIndex(emptyIndex(), {
+ *   mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + "a".repeat(64), size: 1,
+ * }, parseImageReference("app:1"));
+ * index.manifests[0].annotations?.["org.opencontainers.image.ref.name"]; // "1"
+ * ```
+ */
+export function tagInIndex(index: ImageIndex, manifest: Descriptor, ref: ImageReference): ImageIndex {
+  const tag = ref.tag ?? "latest";
+  const kept = index.manifests.filter((m) => m.annotations?.[ANNOTATION_REF_NAME] !== tag);
+  const entry: Descriptor = {
+    mediaType: manifest.mediaType,
+    digest: manifest.digest,
+    size: manifest.size,
+    annotations: {
+      [ANNOTATION_CONTAINERD_NAME]: ref.fullName,
+      [ANNOTATION_REF_NAME]: tag,
+    },
+  };
+  if (manifest.platform) entry.platform = manifest.platform;
+  return { ...index, schemaVersion: 2, mediaType: MEDIA_TYPE_INDEX, manifests: [...kept, entry] };
+}
+
+/** Options for {@linkcode OciLayoutTarget.open}. */
+export interface OpenLayoutOptions {
+  /** Replace a path that exists and is not a layout. */
+  force?: boolean;
+}
+
+/**
+ * Writes an image into an OCI layout directory.
+ *
+ * @example
+ * ```ts
+ * import { OciLayoutTarget } from "./oci_layout.ts";
+ * const target = await OciLayoutTarget.open("my-image.oci");
+ * // stream blobs into target.blobs, then:
+ * // await target.commit({ ref, manifest, descriptor });
+ * ```
+ */
+export class OciLayoutTarget implements ImageTarget {
+  private constructor(
+    readonly location: string,
+    /** The directory being written: the layout itself, or a staging copy. */
+    private readonly workDir: string,
+    /** Whether we write into an existing layout (else a staging dir). */
+    private readonly inPlace: boolean,
+    /** Whether an existing non-layout path is to be replaced on commit. */
+    private readonly replace: boolean,
+    readonly blobs: DirBlobStore,
+  ) {}
+
+  /** The layout path that the target writes. */
+  get path(): string {
+    return this.location;
+  }
+
+  /**
+   * Prepares to write `path`: an existing layout is extended; a missing path
+   * (or an empty directory) becomes a new layout; anything else is refused
+   * unless `force`.
+   */
+  static async open(path: string, options: OpenLayoutOptions = {}): Promise<OciLayoutTarget> {
+    const location = resolve(path);
+    const info = await statOrUndefined(location);
+    if (info?.isDirectory && (await isOciLayout(location))) {
+      await readLayoutIndex(location); // refuse a broken layout before writing anything
+      const tempDir = join(location, `.apt-ostree-${randomSuffix()}`);
+      return new OciLayoutTarget(location, location, true, false, new DirBlobStore(location, tempDir));
+    }
+    let replace = false;
+    if (info) {
+      const empty = info.isDirectory && (await isEmptyDir(location));
+      if (!empty && !options.force) {
+        throw new UsageError(`Output path exists and is not an OCI layout: ${location}`, {
+          solution: "Choose another --output, or pass --force to replace it",
+        });
+      }
+      replace = true;
+    }
+    const parent = dirname(location);
+    const parentInfo = await statOrUndefined(parent);
+    if (!parentInfo?.isDirectory) {
+      throw new UsageError(`Output directory does not exist: ${parent}`, {
+        solution: `Create it first (mkdir -p ${parent}) or choose another --output`,
+      });
+    }
+    const staging = siblingTempPath(location);
+    try {
+      await Deno.mkdir(staging, { mode: 0o755 });
+    } catch (error) {
+      throw fsError("create the output", location, error);
+    }
+    const tempDir = join(staging, ".apt-ostree-tmp");
+    return new OciLayoutTarget(location, staging, false, replace, new DirBlobStore(staging, tempDir));
+  }
+
+  async commit(image: BuiltImage): Promise<void> {
+    if (this.inPlace) {
+      // Re-read the index now, so that tags added meanwhile are kept.
+      const index = tagInIndex(await readLayoutIndex(this.workDir), image.descriptor, image.ref);
+      await writeFileAtomic(join(this.workDir, "index.json"), jsonBytes(index));
+      await this.blobs.finish();
+      return;
+    }
+    try {
+      await Deno.writeTextFile(join(this.workDir, "oci-layout"), OCI_LAYOUT_FILE_CONTENT);
+      await Deno.writeFile(join(this.workDir, "index.json"), jsonBytes(tagInIndex(emptyIndex(), image.descriptor, image.ref)));
+      await this.blobs.finish();
+      await Deno.chmod(this.workDir, 0o755);
+    } catch (error) {
+      throw fsError("write", this.workDir, error);
+    }
+    await swapIntoPlace(this.workDir, this.location, this.replace);
+  }
+
+  async abort(): Promise<void> {
+    if (this.inPlace) await this.blobs.rollback();
+    else await removeQuietly(this.workDir);
+  }
+}
+
+async function isEmptyDir(path: string): Promise<boolean> {
+  for await (const _ of Deno.readDir(path)) return false;
+  return true;
+}
+
+/**
+ * Renames a finished staging path onto `target`. When `target` exists (and
+ * was accepted for replacement), it is moved aside first and removed after.
+ *
+ * @example
+ * ```ts
+ * import { swapIntoPlace } from "./oci_layout.ts";
+ * await swapIntoPlace("/out/.img.oci.apt-ostree-1234", "/out/img.oci", false);
+ * ```
+ */
+export async function swapIntoPlace(staging: string, target: string, replace: boolean): Promise<void> {
+  const aside = replace ? join(dirname(target), `.${basename(target)}.old-${randomSuffix()}`) : undefined;
+  try {
+    if (aside && (await statOrUndefined(target))) await Deno.rename(target, aside);
+    await Deno.rename(staging, target);
+  } catch (error) {
+    if (aside && (await statOrUndefined(aside)) && !(await statOrUndefined(target))) {
+      await Deno.rename(aside, target).catch(() => {});
+    }
+    throw fsError("move the output into place at", target, error);
+  }
+  if (aside) await removeQuietly(aside);
+}

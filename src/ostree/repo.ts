@@ -1,0 +1,218 @@
+/**
+ * An OSTree repository on disk: opening and validating it, resolving refs
+ * and checksums to commits, and reading commit metadata.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { AptOstreeError } from "../errors.ts";
+import { ostreeText, runOstree, type RunOstreeOptions } from "./command.ts";
+import { type GVariantValue, parseGVariantText, toBytes } from "./gvariant_text.ts";
+
+/** Storage modes of an OSTree repository (`[core] mode=` in its config). */
+export type RepoMode = "bare" | "bare-user" | "bare-user-only" | "bare-split-xattrs" | "archive";
+
+/** The default repository path when neither `--repo` nor `$APT_OSTREE_REPO` is set. */
+export const DEFAULT_REPO_PATH = "/var/lib/apt-ostree/repo";
+
+/** A commit as read from the repository. */
+export interface CommitInfo {
+  /** Full SHA-256 checksum of the commit object. */
+  checksum: string;
+  /** The commit's metadata dictionary (`a{sv}`), values as parsed JavaScript. */
+  metadata: Map<string, GVariantValue>;
+  /** Parent commit checksum, or undefined for a root commit. */
+  parent: string | undefined;
+  /** Subject line. */
+  subject: string;
+  /** Body text. */
+  body: string;
+  /** Commit time, seconds since the epoch (UTC). */
+  timestamp: number;
+  /** The `version` metadata string, when set. */
+  version: string | undefined;
+  /** Checksum of the root directory tree object. */
+  rootContents: string;
+  /** Checksum of the root directory metadata object. */
+  rootMetadata: string;
+}
+
+/**
+ * Returns the repository path to use: the explicit one, else
+ * `$APT_OSTREE_REPO`, else {@linkcode DEFAULT_REPO_PATH}.
+ *
+ * @example
+ * ```ts
+ * import { defaultRepoPath } from "./repo.ts";
+ * const path = defaultRepoPath(undefined); // "/var/lib/apt-ostree/repo" unless $APT_OSTREE_REPO is set
+ * ```
+ */
+export function defaultRepoPath(explicit: string | undefined): string {
+  return explicit || Deno.env.get("APT_OSTREE_REPO") || DEFAULT_REPO_PATH;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A handle on an OSTree repository.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * const repo = await OstreeRepo.open("/var/lib/apt-ostree/repo");
+ * const commit = await repo.readCommit(await repo.resolveCommit("debian/12/x86_64"));
+ * console.log(commit.timestamp, commit.version);
+ * ```
+ */
+export class OstreeRepo {
+  private constructor(
+    /** Absolute path of the repository. */
+    readonly path: string,
+    /** Storage mode. */
+    readonly mode: RepoMode,
+  ) {}
+
+  /**
+   * Opens the repository at `path`, checking that it exists and is an OSTree
+   * repository.
+   */
+  static async open(path: string): Promise<OstreeRepo> {
+    const abs = resolve(path);
+    let config: string;
+    try {
+      const info = await Deno.stat(abs);
+      if (!info.isDirectory) throw new Deno.errors.NotADirectory(abs);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new AptOstreeError(`OSTree repository not found: ${abs}`, {
+          solution:
+            "Pass --repo PATH (or set APT_OSTREE_REPO) to an existing repository, or create one with: ostree init --repo=PATH --mode=bare-user",
+        });
+      }
+      if (error instanceof Deno.errors.NotADirectory) {
+        throw new AptOstreeError(`Not an OSTree repository: ${abs} is not a directory`, {
+          solution: "Pass --repo PATH pointing at an OSTree repository directory",
+        });
+      }
+      throw repoAccessError(abs, error);
+    }
+    try {
+      config = await Deno.readTextFile(`${abs}/config`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new AptOstreeError(`Not an OSTree repository: ${abs} (it has no config file)`, {
+          solution:
+            "Pass --repo PATH pointing at an OSTree repository, or create one with: ostree init --repo=PATH --mode=bare-user",
+        });
+      }
+      throw repoAccessError(abs, error);
+    }
+    const mode = parseRepoMode(config);
+    if (!mode) {
+      throw new AptOstreeError(`Not an OSTree repository: ${abs} (its config has no [core] mode)`, {
+        solution: "Check the repository with: ostree fsck --repo=" + abs,
+      });
+    }
+    return new OstreeRepo(abs, mode);
+  }
+
+  /** `--repo=PATH` for ostree command lines. */
+  get repoArg(): string {
+    return `--repo=${this.path}`;
+  }
+
+  /** Path of a content (file or symlink) object in a bare-mode repository. */
+  objectPath(checksum: string, kind: "file" | "dirtree" | "dirmeta" | "commit" = "file"): string {
+    const suffix = kind === "file" && this.mode === "archive" ? "filez" : kind;
+    return `${this.path}/objects/${checksum.slice(0, 2)}/${checksum.slice(2)}.${suffix}`;
+  }
+
+  /**
+   * Resolves a branch, ref, full checksum or unique checksum prefix to a
+   * commit checksum that exists in the repository.
+   */
+  async resolveCommit(source: string, options: RunOstreeOptions = {}): Promise<string> {
+    const notFound = (detail: string) =>
+      new AptOstreeError(`Failed to checkout commit: ${source}`, {
+        solution: `Verify the commit exists and is accessible (ostree: ${detail}); list branches with: ostree refs --repo=${this.path}`,
+      });
+    if (source === "" || source.startsWith("-")) throw notFound("not a ref or checksum");
+    const out = await runOstree(["rev-parse", this.repoArg, source], options);
+    if (out.code !== 0) throw notFound(out.stderr.replace(/^error: /, ""));
+    const checksum = new TextDecoder().decode(out.stdout).trim();
+    if (!/^[0-9a-f]{64}$/.test(checksum)) throw notFound(`unexpected rev-parse output '${checksum}'`);
+    // rev-parse echoes any full checksum back; make sure the commit is here.
+    try {
+      await Deno.stat(this.objectPath(checksum, "commit"));
+    } catch {
+      throw notFound(`commit object ${checksum} is not in the repository`);
+    }
+    return checksum;
+  }
+
+  /** Reads a commit object: metadata, parent, subject, timestamp, root. */
+  async readCommit(checksum: string, options: RunOstreeOptions = {}): Promise<CommitInfo> {
+    const text = await ostreeText(["show", this.repoArg, "--raw", checksum], options);
+    // The first line is "commit <checksum>", the rest the commit variant.
+    const variantText = text.slice(text.indexOf("\n") + 1).trim();
+    const fields = parseGVariantText(variantText);
+    if (!Array.isArray(fields) || fields.length !== 8 || !(fields[0] instanceof Map)) {
+      throw new AptOstreeError(`Unexpected commit object format for ${checksum}`);
+    }
+    const metadata = new Map<string, GVariantValue>();
+    for (const [k, v] of fields[0]) metadata.set(String(k), v);
+    const parentBytes = toBytes(fields[1]);
+    const version = metadata.get("version");
+    return {
+      checksum,
+      metadata,
+      parent: parentBytes.length === 32 ? hex(parentBytes) : undefined,
+      subject: String(fields[3]),
+      body: String(fields[4]),
+      timestamp: Number(fields[5]),
+      version: typeof version === "string" ? version : undefined,
+      rootContents: hex(toBytes(fields[6])),
+      rootMetadata: hex(toBytes(fields[7])),
+    };
+  }
+}
+
+function repoAccessError(path: string, error: unknown): AptOstreeError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new AptOstreeError(`Cannot read OSTree repository ${path}: ${reason}`, {
+    solution: "Check the path and its permissions (a bare repository needs root to read)",
+    cause: error,
+  });
+}
+
+/**
+ * Extracts `mode` from the `[core]` group of a repository config file.
+ *
+ * @example
+ * ```ts
+ * import { parseRepoMode } from "./repo.ts";
+ * parseRepoMode("[core]\nrepo_version=1\nmode=archive-z2\n"); // "archive"
+ * ```
+ */
+export function parseRepoMode(config: string): RepoMode | undefined {
+  let group = "";
+  for (const raw of config.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("[")) {
+      group = line;
+      continue;
+    }
+    if (group !== "[core]") continue;
+    const m = /^mode\s*=\s*(\S+)$/.exec(line);
+    if (!m) continue;
+    const mode = m[1] === "archive-z2" ? "archive" : m[1];
+    if (["bare", "bare-user", "bare-user-only", "bare-split-xattrs", "archive"].includes(mode)) {
+      return mode as RepoMode;
+    }
+    return undefined;
+  }
+  return undefined;
+}

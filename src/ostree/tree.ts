@@ -1,0 +1,234 @@
+/**
+ * Reads the whole tree of a commit (paths, types, modes, owners, sizes,
+ * checksums, xattrs and symlink targets) from `ostree ls -R -X -C`, so that
+ * metadata always comes from the commit and never from a checkout made by
+ * whoever runs the tool.
+ *
+ * @module
+ */
+
+import { AptOstreeError } from "../errors.ts";
+import { spawnOstree } from "./command.ts";
+import { parseGVariantTextAt, toBytes } from "./gvariant_text.ts";
+import type { OstreeRepo } from "./repo.ts";
+
+/** An extended attribute: its name and its exact binary value. */
+export interface Xattr {
+  /** Attribute name, e.g. `security.capability`. */
+  name: string;
+  /** Raw value bytes. */
+  value: Uint8Array;
+}
+
+/** Kinds of entries an OSTree tree can hold. */
+export type EntryKind = "file" | "directory" | "symlink";
+
+/** One path of a commit's tree, with the metadata the commit records. */
+export interface TreeEntry {
+  /** Path relative to the root, without a leading slash (never empty). */
+  path: string;
+  /** Path as stored in the commit (differs from `path` after remapping). */
+  sourcePath: string;
+  /** Entry kind. */
+  kind: EntryKind;
+  /** Permission bits including setuid, setgid and sticky (`0o7777` mask). */
+  mode: number;
+  /** Owner user id. */
+  uid: number;
+  /** Owner group id. */
+  gid: number;
+  /** Size in bytes of a regular file's content (0 otherwise). */
+  size: number;
+  /**
+   * Content object checksum for files and symlinks (covers content and
+   * metadata), dirtree checksum for directories (covers the whole subtree).
+   */
+  checksum: string;
+  /** Dirmeta checksum (directories only). */
+  metaChecksum?: string;
+  /** Symlink target (symlinks only). */
+  target?: string;
+  /** Extended attributes, in the order the commit stores them. */
+  xattrs: Xattr[];
+}
+
+/** Options for {@linkcode listCommitTree}. */
+export interface ListTreeOptions {
+  /** Aborts the listing. */
+  signal?: AbortSignal;
+}
+
+const LINE_RE = /^([-dl])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
+const NEWLINE = 0x0a;
+
+interface RawLine {
+  text: string;
+  /** Set when a line is not valid UTF-8: its lossy rendering. */
+  invalid?: string;
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>, separator: number): AsyncGenerator<RawLine> {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const lossy = new TextDecoder("utf-8");
+  let rest: Uint8Array = new Uint8Array(0);
+  const decode = (bytes: Uint8Array): RawLine => {
+    try {
+      return { text: strict.decode(bytes) };
+    } catch {
+      const text = lossy.decode(bytes);
+      return { text, invalid: text };
+    }
+  };
+  for await (const chunk of stream) {
+    let data = chunk;
+    if (rest.length > 0) {
+      data = new Uint8Array(rest.length + chunk.length);
+      data.set(rest);
+      data.set(chunk, rest.length);
+    }
+    let start = 0;
+    for (;;) {
+      const end = data.indexOf(separator, start);
+      if (end < 0) break;
+      yield decode(data.subarray(start, end));
+      start = end + 1;
+    }
+    rest = data.slice(start);
+  }
+  if (rest.length > 0) yield decode(rest);
+}
+
+function parseXattrs(value: unknown, path: string): Xattr[] {
+  if (!Array.isArray(value)) throw badListing(`xattrs of ${path} are not an array`);
+  return value.map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw badListing(`bad xattr entry on ${path}`);
+    const nameBytes = toBytes(pair[0]);
+    // Names are stored NUL-terminated.
+    const end = nameBytes.indexOf(0);
+    const name = new TextDecoder().decode(end >= 0 ? nameBytes.subarray(0, end) : nameBytes);
+    return { name, value: toBytes(pair[1]) };
+  });
+}
+
+function badListing(detail: string): AptOstreeError {
+  return new AptOstreeError(`Cannot read the commit's file list: ${detail}`, {
+    solution: "Check the repository with: ostree fsck",
+  });
+}
+
+function invalidName(path: string): AptOstreeError {
+  return new AptOstreeError(`File name is not valid UTF-8: ${path}`, {
+    solution: "Rename the file in the source tree: OCI layers and bootc need UTF-8 paths",
+  });
+}
+
+/**
+ * Lists every entry of a commit's tree (root excluded) in ostree's order.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * import { listCommitTree } from "./tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * for (const entry of await listCommitTree(repo, "main")) console.log(entry.path, entry.mode);
+ * ```
+ */
+export async function listCommitTree(
+  repo: OstreeRepo,
+  commit: string,
+  options: ListTreeOptions = {},
+): Promise<TreeEntry[]> {
+  const child = spawnOstree(["ls", repo.repoArg, "-R", "-X", "-C", commit], options);
+  const stderr = new Response(child.stderr).text();
+  const entries: TreeEntry[] = [];
+  let needExactNames = false;
+  let last: TreeEntry | undefined;
+  let lastTail = "";
+  const finishTail = () => {
+    if (!last) return;
+    if (last.kind === "symlink") {
+      const parts = lastTail.split(" -> ");
+      if (parts.length !== 2) needExactNames = true;
+      last.sourcePath = parts[0];
+      last.target = parts.slice(1).join(" -> ");
+    } else {
+      last.sourcePath = lastTail;
+    }
+  };
+  for await (const line of readLines(child.stdout, NEWLINE)) {
+    const m = LINE_RE.exec(line.text);
+    if (!m) {
+      // A file name with a newline continues on the next line.
+      if (!last) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+      if (line.invalid) throw invalidName(lastTail + "\n" + line.invalid);
+      lastTail += "\n" + line.text;
+      needExactNames = true;
+      continue;
+    }
+    finishTail();
+    const [value, end] = parseGVariantTextAt(line.text, m[0].length);
+    if (!line.text.startsWith(" } ", end)) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+    lastTail = line.text.slice(end + 3);
+    if (line.invalid) throw invalidName(lastTail);
+    const kind = m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "file";
+    last = {
+      path: "",
+      sourcePath: "",
+      kind,
+      mode: parseInt(m[2], 8) & 0o7777,
+      uid: Number(m[3]),
+      gid: Number(m[4]),
+      size: kind === "file" ? Number(m[5]) : 0,
+      checksum: m[6],
+      metaChecksum: m[7],
+      xattrs: parseXattrs(value, lastTail),
+    };
+    entries.push(last);
+  }
+  finishTail();
+  const status = await child.status;
+  if (!status.success) {
+    throw new AptOstreeError(`Failed to checkout commit: ${commit}`, {
+      solution: `Verify the commit exists and is accessible (ostree ls: ${(await stderr).replace(/^error: /, "")})`,
+    });
+  }
+  if (needExactNames) await applyExactNames(repo, commit, entries, options);
+  // Drop the root ("/") and make paths relative.
+  const out: TreeEntry[] = [];
+  for (const entry of entries) {
+    if (entry.sourcePath === "/") continue;
+    if (!entry.sourcePath.startsWith("/")) throw badListing(`path '${entry.sourcePath}' is not absolute`);
+    entry.sourcePath = entry.sourcePath.slice(1);
+    entry.path = entry.sourcePath;
+    out.push(entry);
+  }
+  return out;
+}
+
+/**
+ * File names with newlines or " -> " make the text listing ambiguous; the
+ * NUL-separated listing names the same entries, in the same order, exactly.
+ */
+async function applyExactNames(
+  repo: OstreeRepo,
+  commit: string,
+  entries: TreeEntry[],
+  options: ListTreeOptions,
+): Promise<void> {
+  const child = spawnOstree(["ls", repo.repoArg, "-R", "--nul-filenames-only", commit], options);
+  const stderr = new Response(child.stderr).text();
+  let i = 0;
+  for await (const name of readLines(child.stdout, 0)) {
+    if (name.invalid) throw invalidName(name.invalid);
+    const entry = entries[i++];
+    if (!entry) throw badListing("listings disagree on the number of entries");
+    if (entry.kind === "symlink") {
+      const full = entry.target === undefined ? entry.sourcePath : `${entry.sourcePath} -> ${entry.target}`;
+      if (!full.startsWith(name.text + " -> ")) throw badListing(`listings disagree about ${name.text}`);
+      entry.target = full.slice(name.text.length + 4);
+    }
+    entry.sourcePath = name.text;
+  }
+  if (!(await child.status).success) throw badListing(await stderr);
+  if (i !== entries.length) throw badListing("listings disagree on the number of entries");
+}

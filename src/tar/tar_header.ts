@@ -1,0 +1,269 @@
+/**
+ * Encodes tar headers: POSIX ustar, with PAX extended headers wherever
+ * ustar cannot carry a value exactly (long or non-ASCII paths, big ids and
+ * sizes, extended attributes).
+ *
+ * Why our own writer and not an npm package: `tar-stream` and `modern-tar`
+ * re-encode binary xattr values as UTF-8 (corrupting `security.capability`)
+ * and `tar-stream` clamps uid/gid above 2097151. This writer keeps values as
+ * bytes, writes no uname/gname and a fixed mtime, so that the same tree
+ * always gives the same bytes.
+ *
+ * @module
+ */
+
+/** Kinds of entries that a layer holds. */
+export type TarEntryType = "file" | "directory" | "symlink" | "hardlink";
+
+/** What a header describes. */
+export interface TarHeader {
+  /** Path without leading slash; directories get a trailing `/` added. */
+  path: string;
+  /** Entry type. */
+  type: TarEntryType;
+  /** Permission bits including setuid/setgid/sticky. */
+  mode: number;
+  /** Owner user id. */
+  uid: number;
+  /** Owner group id. */
+  gid: number;
+  /** Content size (regular files only; 0 for others). */
+  size: number;
+  /** Modification time in seconds (default 0). */
+  mtime?: number;
+  /** Symlink target or hardlink target path. */
+  linkTarget?: string;
+  /** Extended attributes, written as PAX `SCHILY.xattr.<name>` records. */
+  xattrs?: ReadonlyArray<{ name: string; value: Uint8Array }>;
+}
+
+/** Size of a tar block. */
+export const BLOCK_SIZE = 512;
+
+const encoder = new TextEncoder();
+const TYPEFLAG: Record<TarEntryType, number> = {
+  file: 0x30, // '0'
+  hardlink: 0x31, // '1'
+  symlink: 0x32, // '2'
+  directory: 0x35, // '5'
+};
+const MAX_OCTAL_8 = 0o7777777; // 2097151: the largest id an 8-byte field holds
+const MAX_OCTAL_12 = 0o77777777777; // 8 GiB - 1
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80 || bytes[i] === 0) return false;
+  return true;
+}
+
+function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
+  const digits = value.toString(8).padStart(width - 1, "0");
+  for (let i = 0; i < width - 1; i++) block[offset + i] = digits.charCodeAt(i);
+  block[offset + width - 1] = 0;
+}
+
+/** Splits an ASCII path over ustar's prefix (155) and name (100) fields. */
+function splitUstarPath(bytes: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+  if (bytes.length <= 100) return [new Uint8Array(0), bytes];
+  if (bytes.length > 256) return undefined;
+  // Find a '/' so that prefix <= 155 and name <= 100 (name non-empty).
+  for (let i = Math.max(0, bytes.length - 101); i < Math.min(bytes.length - 1, 156); i++) {
+    if (bytes[i] === 0x2f) {
+      const prefix = bytes.subarray(0, i);
+      const name = bytes.subarray(i + 1);
+      if (prefix.length <= 155 && name.length <= 100 && name.length > 0) return [prefix, name];
+    }
+  }
+  return undefined;
+}
+
+/** Encodes one PAX record: "<len> <key>=<value>\n", len counting itself. */
+function paxRecord(key: string, value: Uint8Array): Uint8Array {
+  const keyBytes = encoder.encode(key);
+  const base = keyBytes.length + value.length + 3; // ' ', '=', '\n'
+  const digits = String(base).length;
+  let len = base + digits;
+  if (String(len).length > digits) len = base + String(len).length;
+  const lenBytes = encoder.encode(String(len));
+  const out = new Uint8Array(len);
+  let o = 0;
+  out.set(lenBytes, o);
+  o += lenBytes.length;
+  out[o++] = 0x20;
+  out.set(keyBytes, o);
+  o += keyBytes.length;
+  out[o++] = 0x3d;
+  out.set(value, o);
+  o += value.length;
+  out[o++] = 0x0a;
+  return out;
+}
+
+function ustarBlock(fields: {
+  name: Uint8Array;
+  prefix: Uint8Array;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  typeflag: number;
+  linkname: Uint8Array;
+}): Uint8Array {
+  const block = new Uint8Array(BLOCK_SIZE);
+  block.set(fields.name.subarray(0, 100), 0);
+  writeOctal(block, 100, 8, fields.mode);
+  writeOctal(block, 108, 8, fields.uid);
+  writeOctal(block, 116, 8, fields.gid);
+  writeOctal(block, 124, 12, fields.size);
+  writeOctal(block, 136, 12, fields.mtime);
+  block[156] = fields.typeflag;
+  block.set(fields.linkname.subarray(0, 100), 157);
+  block.set(encoder.encode("ustar\x0000"), 257);
+  // uname, gname left empty; devmajor/devminor as zero octal.
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
+  block.set(fields.prefix.subarray(0, 155), 345);
+  // Checksum: sum of all bytes with the checksum field read as spaces.
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK_SIZE; i++) if (i < 148 || i >= 156) sum += block[i];
+  const digits = sum.toString(8).padStart(6, "0");
+  for (let i = 0; i < 6; i++) block[148 + i] = digits.charCodeAt(i);
+  block[154] = 0;
+  block[155] = 0x20;
+  return block;
+}
+
+/** Truncates UTF-8 bytes to at most `max` bytes without splitting a character. */
+function truncateUtf8(bytes: Uint8Array, max: number): Uint8Array {
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/**
+ * Returns the header bytes for one entry: a ustar block, preceded by a PAX
+ * extended header (and its data blocks) when needed. Content and its
+ * padding are not included.
+ *
+ * @example
+ * ```ts
+ * import { encodeTarHeader } from "./tar_header.ts";
+ * const bytes = encodeTarHeader({ path: "etc/hostname", type: "file", mode: 0o644, uid: 0, gid: 0, size: 5 });
+ * bytes.length; // 512
+ * ```
+ */
+export function encodeTarHeader(header: TarHeader): Uint8Array {
+  const fullPath = header.type === "directory" && !header.path.endsWith("/") ? header.path + "/" : header.path;
+  const pathBytes = encoder.encode(fullPath);
+  const records: Uint8Array[] = [];
+
+  let name: Uint8Array;
+  let prefix: Uint8Array = new Uint8Array(0);
+  const split = isAscii(pathBytes) ? splitUstarPath(pathBytes) : undefined;
+  if (split) {
+    [prefix, name] = split;
+  } else {
+    records.push(paxRecord("path", pathBytes));
+    name = truncateUtf8(pathBytes, 100);
+  }
+
+  let linkname: Uint8Array = new Uint8Array(0);
+  if (header.linkTarget !== undefined) {
+    const linkBytes = encoder.encode(header.linkTarget);
+    if (linkBytes.length <= 100 && isAscii(linkBytes)) {
+      linkname = linkBytes;
+    } else {
+      records.push(paxRecord("linkpath", linkBytes));
+      linkname = truncateUtf8(linkBytes, 100);
+    }
+  }
+
+  let uid = header.uid;
+  let gid = header.gid;
+  if (uid > MAX_OCTAL_8) {
+    records.push(paxRecord("uid", encoder.encode(String(uid))));
+    uid = 0;
+  }
+  if (gid > MAX_OCTAL_8) {
+    records.push(paxRecord("gid", encoder.encode(String(gid))));
+    gid = 0;
+  }
+  let size = header.type === "file" ? header.size : 0;
+  if (size > MAX_OCTAL_12) {
+    records.push(paxRecord("size", encoder.encode(String(size))));
+    size = 0;
+  }
+  for (const xattr of header.xattrs ?? []) {
+    records.push(paxRecord(`SCHILY.xattr.${xattr.name}`, xattr.value));
+  }
+
+  const main = ustarBlock({
+    name,
+    prefix,
+    mode: header.mode & 0o7777,
+    uid,
+    gid,
+    size,
+    mtime: header.mtime ?? 0,
+    typeflag: TYPEFLAG[header.type],
+    linkname,
+  });
+  if (records.length === 0) return main;
+
+  // Records are sorted by key so that the same entry gives the same bytes.
+  records.sort(compareRecordKeys);
+  const dataLength = records.reduce((n, r) => n + r.length, 0);
+  const paddedData = Math.ceil(dataLength / BLOCK_SIZE) * BLOCK_SIZE;
+  const baseName = fullPath.replace(/\/$/, "").split("/").pop() ?? "";
+  const paxName = truncateUtf8(encoder.encode(`PaxHeaders/${baseName}`), 100);
+  const paxHeader = ustarBlock({
+    name: paxName,
+    prefix: new Uint8Array(0),
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: dataLength,
+    mtime: 0,
+    typeflag: 0x78, // 'x'
+    linkname: new Uint8Array(0),
+  });
+  const out = new Uint8Array(BLOCK_SIZE + paddedData + BLOCK_SIZE);
+  out.set(paxHeader, 0);
+  let o = BLOCK_SIZE;
+  for (const r of records) {
+    out.set(r, o);
+    o += r.length;
+  }
+  out.set(main, BLOCK_SIZE + paddedData);
+  return out;
+}
+
+function recordKey(record: Uint8Array): string {
+  const space = record.indexOf(0x20);
+  const eq = record.indexOf(0x3d, space);
+  return new TextDecoder().decode(record.subarray(space + 1, eq));
+}
+
+function compareRecordKeys(a: Uint8Array, b: Uint8Array): number {
+  const ka = recordKey(a);
+  const kb = recordKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * Number of zero bytes that pad `size` bytes of content to a whole block.
+ *
+ * @example
+ * ```ts
+ * import { paddingFor } from "./tar_header.ts";
+ * paddingFor(5); // 507
+ * ```
+ */
+export function paddingFor(size: number): number {
+  const rem = size % BLOCK_SIZE;
+  return rem === 0 ? 0 : BLOCK_SIZE - rem;
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export const END_OF_ARCHIVE: Uint8Array = new Uint8Array(2 * BLOCK_SIZE);

@@ -1,0 +1,137 @@
+/**
+ * File-system helpers for writing without ever leaving a half-written file:
+ * temp files beside the target, atomic renames, and errors that say what to
+ * do (full disk, read-only file system, permissions).
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+import { AptOstreeError } from "../errors.ts";
+
+/**
+ * Returns `path`'s file info, or undefined when nothing is there.
+ *
+ * @example
+ * ```ts
+ * import { statOrUndefined } from "./fs.ts";
+ * const info = await statOrUndefined("/nonexistent"); // undefined
+ * ```
+ */
+export async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Turns a file-system error into an {@linkcode AptOstreeError} that names
+ * the path and says how to fix the common causes.
+ *
+ * @example
+ * ```ts
+ * import { fsError } from "./fs.ts";
+ * const error = fsError("write", "/ro/out", new Deno.errors.PermissionDenied("denied"));
+ * ```
+ */
+export function fsError(action: string, path: string, error: unknown): AptOstreeError {
+  if (error instanceof AptOstreeError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string })?.code;
+  if (code === "ENOSPC" || /No space left/i.test(message)) {
+    return new AptOstreeError(`No space left on device while trying to ${action} ${path}`, {
+      solution: "Free some space, or write the output to another file system with --output",
+      cause: error,
+    });
+  }
+  if (code === "EROFS" || /Read-only file system/i.test(message)) {
+    return new AptOstreeError(`Cannot ${action} ${path}: read-only file system`, {
+      solution: "Choose an output on a writable file system with --output",
+      cause: error,
+    });
+  }
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
+    return new AptOstreeError(`Permission denied: cannot ${action} ${path}`, {
+      solution: "Check the permissions of the path, or choose another --output",
+      cause: error,
+    });
+  }
+  return new AptOstreeError(`Cannot ${action} ${path}: ${message}`, { cause: error });
+}
+
+/**
+ * A fresh random suffix for temp names.
+ *
+ * @example
+ * ```ts
+ * import { randomSuffix } from "./fs.ts";
+ * randomSuffix(); // e.g. "3f9a1c2b7d4e"
+ * ```
+ */
+export function randomSuffix(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+}
+
+/**
+ * A temp path next to `path`, hidden, on the same file system (so that a
+ * rename onto `path` is atomic).
+ *
+ * @example
+ * ```ts
+ * import { siblingTempPath } from "./fs.ts";
+ * siblingTempPath("/out/image.tar"); // "/out/.image.tar.apt-ostree-…"
+ * ```
+ */
+export function siblingTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.apt-ostree-${randomSuffix()}`);
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file beside it, fsync, rename.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./fs.ts";
+ * await writeFileAtomic("/tmp/index.json", new TextEncoder().encode("{}"));
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const tmp = siblingTempPath(path);
+  try {
+    const file = await Deno.open(tmp, { createNew: true, write: true, mode: 0o644 });
+    try {
+      let offset = 0;
+      while (offset < data.length) offset += await file.write(data.subarray(offset));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await removeQuietly(tmp);
+    throw fsError("write", path, error);
+  }
+}
+
+/**
+ * Removes a path recursively, ignoring a path that is already gone.
+ *
+ * @example
+ * ```ts
+ * import { removeQuietly } from "./fs.ts";
+ * await removeQuietly("/tmp/apt-ostree-scratch");
+ * ```
+ */
+export async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      // Cleanup must not hide the original failure; report and go on.
+      console.error(`Warning: could not remove ${path}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+}
