@@ -79,7 +79,13 @@ export class ArchiveTarget implements ImageTarget {
       }
       throw fsError("create the output", location, error);
     }
-    return new ArchiveTarget(location, format, staging, info !== undefined, new DirBlobStore(join(staging, "layout"), join(staging, "tmp")));
+    return new ArchiveTarget(
+      location,
+      format,
+      staging,
+      info !== undefined,
+      new DirBlobStore(join(staging, "layout"), join(staging, "tmp")),
+    );
   }
 
   async commit(image: BuiltImage): Promise<void> {

@@ -11,7 +11,7 @@
 import { resolve } from "node:path";
 import { ArchiveTarget } from "../archive/layout_archive.ts";
 import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
-import { DeflatePool, defaultWorkerCount } from "../compress/deflate_pool.ts";
+import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import type { ImageTarget } from "../image_target.ts";
 import { OciLayoutTarget } from "../layout/oci_layout.ts";
@@ -156,14 +156,18 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.000Z$/, "Z");
 }
 
-function validateOptions(options: BuildImageOptions): { ref: ImageReference; format: ImageFormat; compression: Compression } {
+function validateOptions(
+  options: BuildImageOptions,
+): { ref: ImageReference; format: ImageFormat; compression: Compression } {
   const format = options.format ?? "oci";
   if (!IMAGE_FORMATS.includes(format)) {
     throw new UsageError(`Unknown format: ${format}`, { solution: `Use --format ${IMAGE_FORMATS.join(", ")}` });
   }
   const compression = options.compression ?? "gzip";
   if (!COMPRESSIONS.includes(compression)) {
-    throw new UsageError(`Unknown compression: ${compression}`, { solution: `Use --compression ${COMPRESSIONS.join(" or ")}` });
+    throw new UsageError(`Unknown compression: ${compression}`, {
+      solution: `Use --compression ${COMPRESSIONS.join(" or ")}`,
+    });
   }
   const ref = parseImageReference(options.image);
   if (ref.digest !== undefined) {
@@ -265,7 +269,10 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       settings,
       labels,
       diffIds: [layer.diffId],
-      history: [{ created_by: `apt-ostree compose build-image ${commitChecksum}`, comment: commit.subject || undefined }],
+      history: [{
+        created_by: `apt-ostree compose build-image ${commitChecksum}`,
+        comment: commit.subject || undefined,
+      }],
     });
     const configBlob = await target.blobs.putBytes(jsonBytes(config));
     const annotations: Record<string, string> = {
@@ -280,7 +287,11 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       annotations,
     );
     const manifestBlob = await target.blobs.putBytes(jsonBytes(manifest));
-    const descriptor: Descriptor = { mediaType: MEDIA_TYPE_MANIFEST, digest: manifestBlob.digest, size: manifestBlob.size };
+    const descriptor: Descriptor = {
+      mediaType: MEDIA_TYPE_MANIFEST,
+      digest: manifestBlob.digest,
+      size: manifestBlob.size,
+    };
     signal?.throwIfAborted();
     await target.commit({ ref, manifest, descriptor });
     return {

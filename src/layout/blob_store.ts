@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { DigestStream, type DigestResult, digestHex, sha256Digest } from "../digest/digest.ts";
+import { digestHex, type DigestResult, DigestStream, sha256Digest } from "../digest/digest.ts";
 import type { BlobStore, PutBlobOptions } from "../image_target.ts";
 import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
 

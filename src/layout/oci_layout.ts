@@ -210,7 +210,10 @@ export class OciLayoutTarget implements ImageTarget {
     }
     try {
       await Deno.writeTextFile(join(this.workDir, "oci-layout"), OCI_LAYOUT_FILE_CONTENT);
-      await Deno.writeFile(join(this.workDir, "index.json"), jsonBytes(tagInIndex(emptyIndex(), image.descriptor, image.ref)));
+      await Deno.writeFile(
+        join(this.workDir, "index.json"),
+        jsonBytes(tagInIndex(emptyIndex(), image.descriptor, image.ref)),
+      );
       await this.blobs.finish();
       await Deno.chmod(this.workDir, 0o755);
     } catch (error) {

@@ -100,7 +100,9 @@ const SIGNAL_RE = /^(?:SIG[A-Z0-9+-]+|[0-9]+)$/;
 export function validateImageSettings(settings: ImageSettings): void {
   for (const e of settings.env ?? []) {
     if (e.indexOf("=") <= 0) {
-      throw new UsageError(`Invalid --env value '${e}': expected KEY=VALUE`, { solution: "Write it as --env KEY=VALUE" });
+      throw new UsageError(`Invalid --env value '${e}': expected KEY=VALUE`, {
+        solution: "Write it as --env KEY=VALUE",
+      });
     }
   }
   for (const p of settings.expose ?? []) normalizePort(p);
@@ -108,10 +110,14 @@ export function validateImageSettings(settings: ImageSettings): void {
     if (!v.startsWith("/")) throw new UsageError(`Invalid volume '${v}'`, { solution: "Volumes are absolute paths" });
   }
   if (settings.workdir !== undefined && !settings.workdir.startsWith("/")) {
-    throw new UsageError(`Invalid --workdir '${settings.workdir}'`, { solution: "The working directory is an absolute path" });
+    throw new UsageError(`Invalid --workdir '${settings.workdir}'`, {
+      solution: "The working directory is an absolute path",
+    });
   }
   if (settings.stopSignal !== undefined && !SIGNAL_RE.test(settings.stopSignal.toUpperCase())) {
-    throw new UsageError(`Invalid --stop-signal '${settings.stopSignal}'`, { solution: "Use a name like SIGTERM or a number" });
+    throw new UsageError(`Invalid --stop-signal '${settings.stopSignal}'`, {
+      solution: "Use a name like SIGTERM or a number",
+    });
   }
 }
 

@@ -11,8 +11,6 @@ import { AptOstreeError } from "../errors.ts";
 export interface RunOstreeOptions {
   /** Aborts the child process (it is killed) when signalled. */
   signal?: AbortSignal;
-  /** The `ostree` program to run (default `ostree`, or `$APT_OSTREE_OSTREE`). */
-  program?: string;
 }
 
 /** The captured result of an `ostree` run. */
@@ -25,23 +23,18 @@ export interface OstreeOutput {
   stderr: string;
 }
 
-/** The program name used for `ostree` (overridable for tests of a missing binary). */
-export function ostreeProgram(): string {
-  return Deno.env.get("APT_OSTREE_OSTREE") || "ostree";
-}
-
 /**
  * The error raised when the `ostree` program cannot be started.
  *
  * @example
  * ```ts
  * import { ostreeNotInstalled } from "./command.ts";
- * const error = ostreeNotInstalled("ostree");
+ * const error = ostreeNotInstalled();
  * error.solution; // "Install it: apt-get install ostree ..."
  * ```
  */
-export function ostreeNotInstalled(program: string, cause?: unknown): AptOstreeError {
-  return new AptOstreeError(`The ostree program is not installed or not on PATH (${program})`, {
+export function ostreeNotInstalled(cause?: unknown): AptOstreeError {
+  return new AptOstreeError("The ostree program is not installed (or not on PATH)", {
     solution: "Install it: apt-get install ostree (Debian/Ubuntu), then run the command again",
     cause,
   });
@@ -58,9 +51,8 @@ export function ostreeNotInstalled(program: string, cause?: unknown): AptOstreeE
  * ```
  */
 export function spawnOstree(args: string[], options: RunOstreeOptions = {}): Deno.ChildProcess {
-  const program = options.program ?? ostreeProgram();
   try {
-    return new Deno.Command(program, {
+    return new Deno.Command("ostree", {
       args,
       stdin: "null",
       stdout: "piped",
@@ -69,7 +61,7 @@ export function spawnOstree(args: string[], options: RunOstreeOptions = {}): Den
       env: { LC_ALL: "C.UTF-8" },
     }).spawn();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw ostreeNotInstalled(program, error);
+    if (error instanceof Deno.errors.NotFound) throw ostreeNotInstalled(error);
     throw error;
   }
 }

@@ -306,7 +306,7 @@ class Parser {
         if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) this.fail("Invalid unicode escape");
         const cp = parseInt(hex, 16);
         this.pos += 1 + len;
-        if (bytes) for (const b of new TextEncoder().encode(String.fromCodePoint(cp))) out.push(b);
+        if (bytes) { for (const b of new TextEncoder().encode(String.fromCodePoint(cp))) out.push(b); }
         else out.push(cp);
       } else {
         // Any other escaped character stands for itself (\\, \', \").

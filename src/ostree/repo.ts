@@ -137,7 +137,8 @@ export class OstreeRepo {
   async resolveCommit(source: string, options: RunOstreeOptions = {}): Promise<string> {
     const notFound = (detail: string) =>
       new AptOstreeError(`Failed to checkout commit: ${source}`, {
-        solution: `Verify the commit exists and is accessible (ostree: ${detail}); list branches with: ostree refs --repo=${this.path}`,
+        solution:
+          `Verify the commit exists and is accessible (ostree: ${detail}); list branches with: ostree refs --repo=${this.path}`,
       });
     if (source === "" || source.startsWith("-")) throw notFound("not a ref or checksum");
     const out = await runOstree(["rev-parse", this.repoArg, source], options);

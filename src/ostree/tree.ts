@@ -58,7 +58,7 @@ export interface ListTreeOptions {
   signal?: AbortSignal;
 }
 
-const LINE_RE = /^([-dl])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
+const LINE_RE = /^([-dlcbps?])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
 const NEWLINE = 0x0a;
 
 interface RawLine {
@@ -122,6 +122,85 @@ function invalidName(path: string): AptOstreeError {
   });
 }
 
+/** The result of parsing `ostree ls -R -X -C` output. */
+export interface ParsedListing {
+  /** Entries with absolute `sourcePath`s, root included, in listing order. */
+  entries: TreeEntry[];
+  /** Whether some names are ambiguous in the text form (newline, " -> "). */
+  needExactNames: boolean;
+}
+
+function unsupportedType(path: string, type: string): AptOstreeError {
+  const names: Record<string, string> = { c: "character device", b: "block device", p: "FIFO", s: "socket" };
+  return new AptOstreeError(`Cannot put ${path} into a layer: unsupported file type (${names[type] ?? type})`, {
+    solution: "OSTree commits hold regular files, directories and symlinks only; remove that entry from the tree",
+  });
+}
+
+/**
+ * Parses the output of `ostree ls -R -X -C` (one entry a line: type and
+ * mode, uid, gid, size, checksum(s), xattrs as GVariant text, path, and
+ * `-> target` for symlinks).
+ *
+ * @example
+ * ```ts
+ * import { parseTreeListing } from "./tree.ts";
+ * const line = "-00644 0 0      3 " + "a".repeat(64) + " { @a(ayay) [] } /hello\n";
+ * const { entries } = await parseTreeListing(ReadableStream.from([new TextEncoder().encode(line)]));
+ * entries[0].sourcePath; // "/hello"
+ * ```
+ */
+export async function parseTreeListing(stream: ReadableStream<Uint8Array>): Promise<ParsedListing> {
+  const entries: TreeEntry[] = [];
+  let needExactNames = false;
+  let last: TreeEntry | undefined;
+  let lastTail = "";
+  const finishTail = () => {
+    if (!last) return;
+    if (last.kind === "symlink") {
+      const parts = lastTail.split(" -> ");
+      if (parts.length !== 2) needExactNames = true;
+      last.sourcePath = parts[0];
+      last.target = parts.slice(1).join(" -> ");
+    } else {
+      last.sourcePath = lastTail;
+    }
+  };
+  for await (const line of readLines(stream, NEWLINE)) {
+    const m = LINE_RE.exec(line.text);
+    if (!m) {
+      // A file name with a newline continues on the next line.
+      if (!last) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+      if (line.invalid) throw invalidName(lastTail + "\n" + line.invalid);
+      lastTail += "\n" + line.text;
+      needExactNames = true;
+      continue;
+    }
+    finishTail();
+    const [value, end] = parseGVariantTextAt(line.text, m[0].length);
+    if (!line.text.startsWith(" } ", end)) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+    lastTail = line.text.slice(end + 3);
+    if (line.invalid) throw invalidName(line.text.slice(end + 3));
+    if (m[1] !== "-" && m[1] !== "d" && m[1] !== "l") throw unsupportedType(lastTail, m[1]);
+    const kind = m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "file";
+    last = {
+      path: "",
+      sourcePath: "",
+      kind,
+      mode: parseInt(m[2], 8) & 0o7777,
+      uid: Number(m[3]),
+      gid: Number(m[4]),
+      size: kind === "file" ? Number(m[5]) : 0,
+      checksum: m[6],
+      metaChecksum: m[7],
+      xattrs: parseXattrs(value, lastTail),
+    };
+    entries.push(last);
+  }
+  finishTail();
+  return { entries, needExactNames };
+}
+
 /**
  * Lists every entry of a commit's tree (root excluded) in ostree's order.
  *
@@ -140,59 +219,22 @@ export async function listCommitTree(
 ): Promise<TreeEntry[]> {
   const child = spawnOstree(["ls", repo.repoArg, "-R", "-X", "-C", commit], options);
   const stderr = new Response(child.stderr).text();
-  const entries: TreeEntry[] = [];
-  let needExactNames = false;
-  let last: TreeEntry | undefined;
-  let lastTail = "";
-  const finishTail = () => {
-    if (!last) return;
-    if (last.kind === "symlink") {
-      const parts = lastTail.split(" -> ");
-      if (parts.length !== 2) needExactNames = true;
-      last.sourcePath = parts[0];
-      last.target = parts.slice(1).join(" -> ");
-    } else {
-      last.sourcePath = lastTail;
-    }
-  };
-  for await (const line of readLines(child.stdout, NEWLINE)) {
-    const m = LINE_RE.exec(line.text);
-    if (!m) {
-      // A file name with a newline continues on the next line.
-      if (!last) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
-      if (line.invalid) throw invalidName(lastTail + "\n" + line.invalid);
-      lastTail += "\n" + line.text;
-      needExactNames = true;
-      continue;
-    }
-    finishTail();
-    const [value, end] = parseGVariantTextAt(line.text, m[0].length);
-    if (!line.text.startsWith(" } ", end)) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
-    lastTail = line.text.slice(end + 3);
-    if (line.invalid) throw invalidName(lastTail);
-    const kind = m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "file";
-    last = {
-      path: "",
-      sourcePath: "",
-      kind,
-      mode: parseInt(m[2], 8) & 0o7777,
-      uid: Number(m[3]),
-      gid: Number(m[4]),
-      size: kind === "file" ? Number(m[5]) : 0,
-      checksum: m[6],
-      metaChecksum: m[7],
-      xattrs: parseXattrs(value, lastTail),
-    };
-    entries.push(last);
+  let parsed: ParsedListing;
+  try {
+    parsed = await parseTreeListing(child.stdout);
+  } catch (error) {
+    child.kill();
+    await child.status;
+    throw error;
   }
-  finishTail();
   const status = await child.status;
   if (!status.success) {
     throw new AptOstreeError(`Failed to checkout commit: ${commit}`, {
       solution: `Verify the commit exists and is accessible (ostree ls: ${(await stderr).replace(/^error: /, "")})`,
     });
   }
-  if (needExactNames) await applyExactNames(repo, commit, entries, options);
+  const entries = parsed.entries;
+  if (parsed.needExactNames) await applyExactNames(repo, commit, entries, options);
   // Drop the root ("/") and make paths relative.
   const out: TreeEntry[] = [];
   for (const entry of entries) {

@@ -41,7 +41,8 @@ const DEFAULT_DOMAIN = "docker.io";
 
 function invalid(ref: string, why: string): UsageError {
   return new UsageError(`Invalid image reference: ${ref} (${why})`, {
-    solution: 'Use a name like "my-image:latest" or "registry.example.com/team/my-image:1.0" (lowercase path, tag of letters, digits, ".", "_", "-")',
+    solution:
+      'Use a name like "my-image:latest" or "registry.example.com/team/my-image:1.0" (lowercase path, tag of letters, digits, ".", "_", "-")',
   });
 }
 
@@ -97,9 +98,10 @@ export function parseImageReference(ref: string): ImageReference {
   const fullDomain = domain ?? DEFAULT_DOMAIN;
   const fullPath = domain === undefined && !path.includes("/") ? `library/${path}` : path;
   const suffix = (tag !== undefined ? `:${tag}` : "") + (digest !== undefined ? `@${digest}` : "");
-  const familiarPath = fullDomain === DEFAULT_DOMAIN && fullPath.startsWith("library/") && fullPath.split("/").length === 2
-    ? fullPath.slice("library/".length)
-    : fullPath;
+  const familiarPath =
+    fullDomain === DEFAULT_DOMAIN && fullPath.startsWith("library/") && fullPath.split("/").length === 2
+      ? fullPath.slice("library/".length)
+      : fullPath;
   const familiarName = (fullDomain === DEFAULT_DOMAIN ? familiarPath : `${fullDomain}/${fullPath}`) + suffix;
   return {
     domain,

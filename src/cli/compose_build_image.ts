@@ -1,0 +1,174 @@
+/**
+ * `apt-ostree compose build-image SOURCE IMAGE[:TAG]`: the CLI shell over
+ * {@linkcode buildImage}.
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { buildImage, type BuildImageResult, IMAGE_FORMATS, type ImageFormat } from "../build/build_image.ts";
+import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
+import { parseKeyValues } from "../oci/image_config.ts";
+import type { ImageSettings } from "../oci/image_config.ts";
+import { defaultRepoPath } from "../ostree/repo.ts";
+import type { CommandContext, GlobalOptions } from "./context.ts";
+import { parseCommand, parsePositiveInt, sourceDateEpoch } from "./parse.ts";
+import { formatBytes } from "./progress.ts";
+import { withInterruptSignal } from "./signals.ts";
+
+/** Options of the build-image command as commander collects them. */
+interface BuildImageCliOptions {
+  format: string;
+  output?: string;
+  force?: boolean;
+  compression: string;
+  arch?: string;
+  cmd?: string;
+  entrypoint?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  label: string[];
+  annotation: string[];
+  expose: string[];
+  volume: string[];
+  stopSignal?: string;
+  dryRun?: boolean;
+  workers?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Image settings from the command line. */
+function settingsFromOptions(opts: BuildImageCliOptions): ImageSettings {
+  const settings: ImageSettings = {};
+  if (opts.cmd !== undefined) settings.cmd = parseCommand(opts.cmd, "--cmd");
+  if (opts.entrypoint !== undefined) settings.entrypoint = parseCommand(opts.entrypoint, "--entrypoint");
+  if (opts.env.length) settings.env = opts.env;
+  if (opts.workdir !== undefined) settings.workdir = opts.workdir;
+  if (opts.user !== undefined) settings.user = opts.user;
+  if (opts.label.length) settings.labels = parseKeyValues(opts.label, "--label");
+  if (opts.annotation.length) settings.annotations = parseKeyValues(opts.annotation, "--annotation");
+  if (opts.expose.length) settings.expose = opts.expose;
+  if (opts.volume.length) settings.volumes = opts.volume;
+  if (opts.stopSignal !== undefined) settings.stopSignal = opts.stopSignal;
+  return settings;
+}
+
+/** The transport name skopeo uses for an output. */
+function transportOf(result: BuildImageResult): string {
+  const tag = result.image.replace(/^.*:/, "");
+  if (result.format === "oci") return `oci:${result.output}:${tag}`;
+  if (result.format === "oci-archive") return `oci-archive:${result.output}`;
+  return `docker-archive:${result.output}`;
+}
+
+function humanLines(result: BuildImageResult): string[] {
+  if (result.dryRun) {
+    return [
+      `Would build ${result.format} image ${result.image} from commit ${result.commit}`,
+      `  output:   ${result.output}`,
+      `  platform: ${result.platform.os}/${result.platform.architecture}${
+        result.platform.variant ? `/${result.platform.variant}` : ""
+      }`,
+      `  created:  ${result.created}`,
+      `  content:  ${result.entries.toLocaleString("en-US")} entries, ${formatBytes(result.contentBytes)}`,
+      "Nothing was written (--dry-run).",
+    ];
+  }
+  const layers = result.layers ?? [];
+  const compressed = layers.reduce((n, l) => n + l.size, 0);
+  return [
+    `Built ${result.format} image ${result.image} from commit ${result.commit}`,
+    `  output:  ${result.output}`,
+    `  digest:  ${result.digest}`,
+    `  layers:  ${layers.length} (${formatBytes(compressed)} compressed; ${
+      result.entries.toLocaleString("en-US")
+    } entries, ${formatBytes(result.contentBytes)} of content)`,
+    `Inspect it with: skopeo inspect ${transportOf(result)}`,
+  ];
+}
+
+/**
+ * Adds `build-image` to the `compose` command.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { registerBuildImage } from "./compose_build_image.ts";
+ * import { createContext } from "./context.ts";
+ * const compose = new Command("compose");
+ * registerBuildImage(compose, (globals) => createContext(globals));
+ * ```
+ */
+export function registerBuildImage(
+  compose: Command,
+  contextFor: (globals: GlobalOptions) => CommandContext,
+): void {
+  compose
+    .command("build-image")
+    .description("Build an OCI image (layout, oci-archive or docker-archive) from an OSTree commit")
+    .argument("<source>", "branch, ref, commit checksum or unique checksum prefix")
+    .argument("<image>", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
+    .option("--format <format>", `output format: ${IMAGE_FORMATS.join(", ")}`, "oci")
+    .option("-o, --output <path>", "output path (default: ./<name>.oci for oci, ./<name>.tar for archives)")
+    .option("--force", "replace an output path that exists and is not an OCI layout")
+    .option("--compression <algorithm>", `layer compression: ${COMPRESSIONS.join(", ")}`, "gzip")
+    .option("--arch <arch>", "image architecture (default: the commit's, else the host's)")
+    .option("--cmd <command>", "default command: a JSON array or a command line")
+    .option("--entrypoint <command>", "entrypoint: a JSON array or a command line")
+    .option("--env <KEY=VALUE>", "environment variable (repeatable)", collect, [])
+    .option("--workdir <dir>", "working directory")
+    .option("--user <user>", "user[:group] the container runs as")
+    .option("--label <KEY=VALUE>", "image config label (repeatable)", collect, [])
+    .option("--annotation <KEY=VALUE>", "manifest annotation (repeatable)", collect, [])
+    .option("--expose <port>", "exposed port, PORT[/tcp|udp|sctp] (repeatable)", collect, [])
+    .option("--volume <path>", "volume mount point (repeatable)", collect, [])
+    .option("--stop-signal <signal>", "signal that stops the container, e.g. SIGTERM")
+    .option("--dry-run", "resolve the source and show what would be written, without writing")
+    .option("--workers <n>", "compression workers (default: one per CPU; the output is the same for any number)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  apt-ostree compose build-image my-deployment my-image:latest
+  apt-ostree compose build-image abc123 registry.example.com/team/web:1.0 --format docker -o web.tar
+  apt-ostree --repo ./repo compose build-image main app:1 --cmd "nginx -g 'daemon off;'" --expose 80 --env LANG=C.UTF-8
+
+Environment:
+  APT_OSTREE_REPO     repository used when --repo is not given (default /var/lib/apt-ostree/repo)
+  SOURCE_DATE_EPOCH   image creation time (default: the commit's timestamp)`,
+    )
+    .action(async (source: string, image: string, opts: BuildImageCliOptions, command: Command) => {
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      const ctx = contextFor(globals);
+      const settings = settingsFromOptions(opts);
+      const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
+      const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
+      const progress = ctx.progress();
+      try {
+        const result = await withInterruptSignal((signal) =>
+          buildImage({
+            repo: defaultRepoPath(globals.repo),
+            source,
+            image,
+            format: opts.format as ImageFormat,
+            output: opts.output,
+            force: opts.force,
+            compression: opts.compression as Compression,
+            settings,
+            arch: opts.arch,
+            created,
+            dryRun: opts.dryRun,
+            workers,
+            signal,
+            onProgress: progress.onProgress,
+          })
+        );
+        progress.done();
+        ctx.result(result, () => humanLines(result));
+      } finally {
+        progress.done();
+      }
+    });
+}

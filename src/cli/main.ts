@@ -1,0 +1,79 @@
+/**
+ * The command-line interface: a thin shell over the library. Parses the
+ * command line with commander, runs the command, prints errors as
+ * `Error: …` / `Solution: …` and returns the exit code (0 ok, 1 failure,
+ * 2 usage error, 130/143 interrupted).
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { AptOstreeError, describeError } from "../errors.ts";
+import { buildInfo } from "../version.ts";
+import { registerBuildImage } from "./compose_build_image.ts";
+import { createContext } from "./context.ts";
+
+/** Builds the commander program with every command. */
+function createProgram(): Command {
+  const info = buildInfo();
+  const program = new Command("apt-ostree")
+    .description("Compose Debian/Ubuntu OSTree commits and turn them into OCI container images")
+    .version(`apt-ostree ${info.version} (commit ${info.commit})`, "--version", "print the version and the git commit")
+    .option("--repo <path>", "OSTree repository (default: $APT_OSTREE_REPO, else /var/lib/apt-ostree/repo)")
+    .option("--json", "print the result as one JSON object on stdout")
+    .option("-q, --quiet", "no progress output")
+    .option("--verbose", "more detail on errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(text.replace(/^error: /, "Error: ")),
+    });
+
+  const compose = program
+    .command("compose")
+    .description("Build base images, deployments and container images")
+    .exitOverride();
+  registerBuildImage(compose, createContext);
+  return program;
+}
+
+function printError(error: unknown, verbose: boolean): number {
+  if (error instanceof AptOstreeError) {
+    console.error(`Error: ${error.message}`);
+    if (error.solution) console.error(`Solution: ${error.solution}`);
+    if (verbose && error.cause) console.error("Caused by:", error.cause);
+    return error.exitCode;
+  }
+  console.error(`Error: ${describeError(error)}`);
+  console.error("Solution: this looks like a bug in apt-ostree; run again with --verbose and report the output");
+  if (verbose) console.error(error);
+  return 1;
+}
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * code.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from "./main.ts";
+ * const code = await runCli(["--version"]);
+ * ```
+ */
+export async function runCli(args: string[]): Promise<number> {
+  const program = createProgram();
+  const verbose = args.includes("--verbose");
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version end with exit code 0; every parse error is a usage error.
+      if (error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version") {
+        return 0;
+      }
+      return 2;
+    }
+    return printError(error, verbose);
+  }
+}
