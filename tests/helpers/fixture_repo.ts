@@ -1,0 +1,354 @@
+/**
+ * Test fixtures: real OSTree repositories built with the `ostree` program in
+ * temp directories, and trees that exercise every corner of the tar layer
+ * (long and non-ASCII names, hardlinks, special modes, big ids, xattrs, a
+ * big file, a deployment's `/usr/etc`).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** Repository modes the fixtures create. */
+export type FixtureRepoMode = "bare" | "bare-user" | "archive";
+
+/** All fixture repository modes. */
+export const REPO_MODES: readonly FixtureRepoMode[] = ["bare", "bare-user", "archive"];
+
+/** The output of a finished command. */
+export interface CommandOutput {
+  /** Exit code. */
+  code: number;
+  /** Standard output, decoded. */
+  stdout: string;
+  /** Standard error, decoded. */
+  stderr: string;
+  /** Raw standard output. */
+  stdoutBytes: Uint8Array;
+}
+
+/** Options for {@linkcode run}. */
+export interface RunOptions {
+  /** Working directory. */
+  cwd?: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Bytes to feed on stdin. */
+  stdin?: Uint8Array;
+}
+
+/** Runs a program to completion and returns its output, whatever its exit code. */
+export async function run(program: string, args: string[], options: RunOptions = {}): Promise<CommandOutput> {
+  const child = new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+    stdoutBytes: out.stdout,
+  };
+}
+
+/** Runs a program and throws (with its stderr) when it fails; returns stdout. */
+export async function runOk(program: string, args: string[], options: RunOptions = {}): Promise<string> {
+  const out = await run(program, args, options);
+  if (out.code !== 0) {
+    throw new Error(
+      `${program} ${args.join(" ")} failed with exit code ${out.code}:\n${out.stderr.trim()}\n${out.stdout.trim()}`,
+    );
+  }
+  return out.stdout;
+}
+
+/** Whether the tests run as root (needed for ownership, bare repos, mount). */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
+
+/** Creates a fresh temp directory for one test (remove it with {@linkcode removeTree}). */
+export function makeTempDir(prefix = "apt-ostree-test-"): Promise<string> {
+  return Deno.makeTempDir({ prefix });
+}
+
+/** Removes a path recursively; a missing path is fine. */
+export async function removeTree(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Creates an OSTree repository. With `parent`, it is `parent/repo-<mode>`;
+ * otherwise a new temp directory. Returns its path.
+ */
+export async function createRepo(mode: FixtureRepoMode, parent?: string): Promise<string> {
+  const path = parent ? join(parent, `repo-${mode}`) : await makeTempDir(`apt-ostree-repo-${mode}-`);
+  await Deno.mkdir(path, { recursive: true });
+  await runOk("ostree", ["init", `--repo=${path}`, `--mode=${mode}`]);
+  return path;
+}
+
+/** The fixed commit time used unless a test gives one: 2024-05-06T07:08:09Z. */
+export const FIXTURE_TIMESTAMP = 1714979289;
+
+/** Options for {@linkcode commitTree}. */
+export interface CommitOptions {
+  /** `version` metadata. */
+  version?: string;
+  /** Commit time: seconds since the epoch, or a Date (default {@linkcode FIXTURE_TIMESTAMP}). */
+  timestamp?: number | Date;
+  /** Extra string metadata. */
+  metadata?: Record<string, string>;
+  /** Subject line (default "fixture commit"). */
+  subject?: string;
+}
+
+function ostreeTimestamp(value: number | Date): string {
+  const date = typeof value === "number" ? new Date(value * 1000) : value;
+  const iso = date.toISOString(); // 2024-05-06T07:08:09.000Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} +0000`;
+}
+
+/** Commits `treeDir` to `branch` of `repo` and returns the commit checksum. */
+export async function commitTree(
+  repo: string,
+  branch: string,
+  treeDir: string,
+  options: CommitOptions = {},
+): Promise<string> {
+  const args = [
+    "commit",
+    `--repo=${repo}`,
+    `--branch=${branch}`,
+    `--tree=dir=${treeDir}`,
+    `--subject=${options.subject ?? "fixture commit"}`,
+    `--timestamp=${ostreeTimestamp(options.timestamp ?? FIXTURE_TIMESTAMP)}`,
+  ];
+  if (options.version !== undefined) args.push(`--add-metadata-string=version=${options.version}`);
+  for (const [key, value] of Object.entries(options.metadata ?? {})) {
+    args.push(`--add-metadata-string=${key}=${value}`);
+  }
+  const checksum = (await runOk("ostree", args)).trim();
+  if (!/^[0-9a-f]{64}$/.test(checksum)) throw new Error(`ostree commit printed '${checksum}'`);
+  return checksum;
+}
+
+/**
+ * Writes `size` bytes of deterministic pseudo-random content to `path`,
+ * 1 MiB at a time (never held whole in memory).
+ */
+export async function writeBigFile(path: string, size: number, seed = 0x9e3779b9): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o644 });
+  try {
+    const chunk = new Uint8Array(1 << 20);
+    const words = new Uint32Array(chunk.buffer);
+    let x = seed >>> 0 || 1;
+    let left = size;
+    while (left > 0) {
+      for (let i = 0; i < words.length; i++) {
+        // xorshift32; every 4th word is a run of text so the data is partly compressible.
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
+        words[i] = (i & 3) === 3 ? 0x61746164 : x;
+      }
+      const n = Math.min(left, chunk.length);
+      let off = 0;
+      while (off < n) off += await file.write(chunk.subarray(off, n));
+      left -= n;
+    }
+  } finally {
+    file.close();
+  }
+}
+
+async function setXattr(path: string, name: string, value: string): Promise<void> {
+  await runOk("setfattr", ["-h", "-n", name, "-v", value, path]);
+}
+
+/** What {@linkcode makeRichTree} created, for assertions. */
+export interface RichTree {
+  /** Paths (relative) of the hardlinked pair. */
+  hardlinks: [string, string];
+  /** Relative path longer than 100 bytes. */
+  longPath: string;
+  /** Relative path longer than 255 bytes. */
+  veryLongPath: string;
+  /** Relative path of the big file. */
+  bigFile: string;
+  /** Its size. */
+  bigFileSize: number;
+  /** File with `user.test` xattrs. */
+  xattrFile: string;
+  /** File with `security.capability`. */
+  capFile: string;
+  /** Setuid file. */
+  setuidFile: string;
+  /** File owned by 3000000:3000000. */
+  bigIdFile: string;
+}
+
+/** Options for {@linkcode makeRichTree}. */
+export interface RichTreeOptions {
+  /** Size of the big file (default ~30 MB). */
+  bigFileSize?: number;
+}
+
+/**
+ * Fills `dir` (created if missing) with a tree that covers every kind of
+ * entry a layer must carry. Needs root (ownership, security.capability).
+ * There is a `usr/etc` and no top-level `etc` (a deployment's layout).
+ */
+export async function makeRichTree(dir: string, options: RichTreeOptions = {}): Promise<RichTree> {
+  const p = (rel: string) => join(dir, rel);
+  const mkdir = (rel: string, mode = 0o755) => Deno.mkdir(p(rel), { recursive: true, mode });
+  const write = (rel: string, text: string, mode = 0o644) => Deno.writeTextFile(p(rel), text, { mode });
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.chmod(dir, 0o755);
+
+  // Nested directories, an empty file, an empty directory.
+  await mkdir("a/b/c/d");
+  await write("a/b/c/d/deep.txt", "deep file\n");
+  await write("a/top.txt", "top\n");
+  await write("empty-file", "");
+  await mkdir("empty-dir");
+  await Deno.chmod(p("empty-dir"), 0o700);
+
+  // Deployment layout: configuration in /usr/etc, no /etc.
+  await mkdir("usr/etc/nested");
+  await write("usr/etc/os-release", 'NAME="Fixture OS"\nVERSION_ID=1\n');
+  await write("usr/etc/nested/conf", "key=value\n");
+  await write("usr/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o640);
+  await Deno.chmod(p("usr/etc/shadow"), 0o640);
+  await mkdir("usr/bin");
+  await write("usr/bin/tool", "#!/bin/sh\necho tool\n", 0o755);
+  await Deno.chmod(p("usr/bin/tool"), 0o755);
+
+  // Symlinks: relative, absolute, dangling, to a directory.
+  await Deno.symlink("a/b/c/d/deep.txt", p("link-relative"));
+  await Deno.symlink("/usr/etc/os-release", p("link-absolute"));
+  await Deno.symlink("does/not/exist", p("link-dangling"));
+  await Deno.symlink("../usr/bin", p("a/link-to-dir"));
+
+  // A hardlink pair.
+  await mkdir("hardlinks");
+  await write("hardlinks/one", "shared content of a hardlink pair\n");
+  await Deno.link(p("hardlinks/one"), p("hardlinks/two"));
+
+  // Long paths: > 100 bytes (ustar name field) and > 255 bytes (ustar prefix+name).
+  const seg = (c: string, n: number) => c.repeat(n);
+  const longDir = `long/${seg("x", 60)}`;
+  await mkdir(longDir);
+  const longPath = `${longDir}/${seg("y", 50)}.txt`;
+  await write(longPath, "over 100 bytes\n");
+  const veryLongDir = `long/${seg("d", 80)}/${seg("e", 80)}/${seg("f", 80)}`;
+  await mkdir(veryLongDir);
+  const veryLongPath = `${veryLongDir}/${seg("g", 40)}.txt`;
+  await write(veryLongPath, "over 255 bytes\n");
+  // One name of 200 bytes (longer than ustar's 100-byte name field on its own).
+  await write(`long/${seg("n", 200)}`, "long name\n");
+
+  // Non-ASCII names.
+  await write("ü name", "umlaut and space\n");
+  await write("日本語.txt", "japanese\n");
+  await mkdir("dír-ñ");
+  await write("dír-ñ/café", "accents\n");
+
+  // Special modes.
+  const setuidFile = "usr/bin/setuid-tool";
+  await write(setuidFile, "#!/bin/sh\n", 0o755);
+  await mkdir("srv/setgid-dir");
+  await mkdir("tmp");
+  await write("srv/setgid-dir/file", "in a setgid dir\n");
+  await write("usr/bin/setgid-tool", "#!/bin/sh\n", 0o755);
+
+  // Ownership.
+  await mkdir("home/user/private");
+  await write("home/user/file", "owned by 1234:5678\n");
+  await write("home/user/private/secret", "mode 0600\n", 0o600);
+  const bigIdFile = "home/big-ids";
+  await write(bigIdFile, "owned by 3000000:3000000\n");
+  await mkdir("home/big-id-dir");
+  await Deno.chown(p("home/user"), 1234, 5678);
+  await Deno.chown(p("home/user/file"), 1234, 5678);
+  await Deno.chown(p("home/user/private"), 1234, 5678);
+  await Deno.chown(p("home/user/private/secret"), 1234, 5678);
+  await Deno.chown(p(bigIdFile), 3000000, 3000000);
+  await Deno.chown(p("home/big-id-dir"), 3000000, 3000000);
+  await Deno.chown(p("srv/setgid-dir"), 0, 5678);
+  await Deno.lchown(p("link-dangling"), 1234, 5678);
+
+  // Modes after chown (chown clears setuid/setgid).
+  await Deno.chmod(p(setuidFile), 0o4755);
+  await Deno.chmod(p("usr/bin/setgid-tool"), 0o2755);
+  await Deno.chmod(p("srv/setgid-dir"), 0o2775);
+  await Deno.chmod(p("tmp"), 0o1777);
+  await Deno.chmod(p("home/user/private"), 0o700);
+  await Deno.chmod(p("home/user/private/secret"), 0o600);
+
+  // Extended attributes (after chown, which drops security.capability).
+  const xattrFile = "xattrs/file";
+  await mkdir("xattrs/dir");
+  await write(xattrFile, "has xattrs\n");
+  await setXattr(p(xattrFile), "user.test", "hello xattr");
+  await setXattr(p(xattrFile), "user.binary", "0x00ff00017f8000");
+  await setXattr(p("xattrs/dir"), "user.dir", "on a directory");
+  const capFile = "usr/bin/cap-tool";
+  await write(capFile, "#!/bin/sh\necho cap\n", 0o755);
+  await Deno.chmod(p(capFile), 0o755);
+  await setXattr(p(capFile), "security.capability", "0x0100000200200000000000000000000000000000");
+
+  // A big file, streamed.
+  const bigFileSize = options.bigFileSize ?? 30 * 1000 * 1000 + 12345;
+  await mkdir("big");
+  const bigFile = "big/blob.bin";
+  await writeBigFile(p(bigFile), bigFileSize);
+
+  return {
+    hardlinks: ["hardlinks/one", "hardlinks/two"],
+    longPath,
+    veryLongPath,
+    bigFile,
+    bigFileSize,
+    xattrFile,
+    capFile,
+    setuidFile,
+    bigIdFile,
+  };
+}
+
+/** Fills `dir` with a small tree that has both `/etc` and `/usr/etc` (which build-image must refuse). */
+export async function makeTreeWithBothEtc(dir: string): Promise<void> {
+  await Deno.mkdir(join(dir, "etc"), { recursive: true });
+  await Deno.mkdir(join(dir, "usr/etc"), { recursive: true });
+  await Deno.chmod(dir, 0o755);
+  await Deno.writeTextFile(join(dir, "etc/hostname"), "host\n");
+  await Deno.writeTextFile(join(dir, "usr/etc/os-release"), "NAME=both\n");
+}
+
+/** Fills `dir` with a tiny deployment tree (a few small files). */
+export async function makeSmallTree(dir: string, marker = "small"): Promise<void> {
+  await Deno.mkdir(join(dir, "usr/etc"), { recursive: true });
+  await Deno.mkdir(join(dir, "usr/bin"), { recursive: true });
+  await Deno.chmod(dir, 0o755);
+  await Deno.writeTextFile(join(dir, "usr/etc/os-release"), `NAME=${marker}\n`);
+  await Deno.writeTextFile(join(dir, "usr/bin/hello"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+  await Deno.chmod(join(dir, "usr/bin/hello"), 0o755);
+}
