@@ -1,7 +1,7 @@
 /**
  * `deno task compile [--target x86_64|aarch64|all]`: builds the single
  * executable `dist/apt-ostree` (or `dist/apt-ostree-<arch>`) with exactly
- * the permission flags that `deno task cli` uses (scripts/cli-permissions).
+ * the permission flags that `deno task cli` uses (scripts/cli-flags).
  *
  * `deno compile` needs Deno's base runtime (denort) for the target. It
  * downloads it from dl.deno.land unless `DENORT_BIN` names a local copy; on
@@ -41,7 +41,7 @@ function parseTargets(args: string[]): string[] {
 }
 
 const targets = parseTargets(Deno.args);
-const flags = (await Deno.readTextFile(new URL("scripts/cli-permissions", root))).trim().split(/\s+/);
+const flags = (await Deno.readTextFile(new URL("scripts/cli-flags", root))).trim().split(/\s+/);
 const denoConfig = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
 const commit = (await git(["rev-parse", "HEAD"])) ?? "unknown";
 const dirty = (await git(["status", "--porcelain", "--untracked-files=no"])) ? "-dirty" : "";

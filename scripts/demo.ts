@@ -11,7 +11,7 @@ const root = new URL("../", import.meta.url).pathname;
 const demo = `${root}.demo`;
 const repo = `${demo}/repo`;
 const tree = `${demo}/tree`;
-const cliFlags = (await Deno.readTextFile(`${root}scripts/cli-permissions`)).trim().split(/\s+/);
+const cliFlags = (await Deno.readTextFile(`${root}scripts/cli-flags`)).trim().split(/\s+/);
 
 async function run(cmd: string, args: string[], quiet = false): Promise<string> {
   let out: Deno.CommandOutput;
@@ -111,7 +111,10 @@ const checks: [string, boolean][] = [
   ["the image carries the commit as a label", ociInspect.Labels?.["ostree.commit"] === commit],
   ["the image carries the commit's version", ociInspect.Labels?.["org.opencontainers.image.version"] === "1.0"],
   ["skopeo reads the docker-archive", dockerInspect.Layers?.length === 1],
-  ["both formats hold the same layer (skopeo lists a docker-archive's layers by diff_id)", dockerInspect.Layers?.[0] === oci.layers[0].diffId],
+  [
+    "both formats hold the same layer (skopeo lists a docker-archive's layers by diff_id)",
+    dockerInspect.Layers?.[0] === oci.layers[0].diffId,
+  ],
 ];
 let ok = true;
 for (const [what, passed] of checks) {

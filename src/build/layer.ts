@@ -14,6 +14,8 @@ import type { Descriptor } from "../oci/types.ts";
 import type { ContentSource } from "../ostree/content.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 import { createLayerTarStream, type TarStats } from "../tar/layer_tar.ts";
+import { BufferPool } from "../util/buffer_pool.ts";
+import { GZIP_BLOCK_SIZE } from "../compress/parallel_gzip.ts";
 
 /** Options for {@linkcode buildLayer}. */
 export interface BuildLayerOptions {
@@ -63,9 +65,18 @@ export async function buildLayer(
   blobs: BlobStore,
   options: BuildLayerOptions,
 ): Promise<BuiltLayer> {
-  const tar = createLayerTarStream(entries, (e) => content.open(e), { signal: options.signal, stats: options.stats });
+  // Tar batches and gzip blocks share one size and one pool: full batches
+  // go to the workers without a copy and come back for reuse.
+  const bufferPool = new BufferPool(GZIP_BLOCK_SIZE);
+  const tar = createLayerTarStream(entries, (e) => content.open(e), {
+    signal: options.signal,
+    stats: options.stats,
+    bufferPool,
+  });
   const diff = new DigestStream();
-  const compressed = tar.pipeThrough(diff).pipeThrough(createCompressionStream(options.compression, options.pool));
+  const compressed = tar.pipeThrough(diff).pipeThrough(
+    createCompressionStream(options.compression, options.pool, { bufferPool }),
+  );
   const blob = await blobs.put(compressed, { signal: options.signal });
   const { digest: diffId, size: tarSize } = await diff.result;
   const descriptor: Descriptor = {

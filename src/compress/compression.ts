@@ -7,6 +7,7 @@
 
 import { Duplex } from "node:stream";
 import { constants, createZstdCompress } from "node:zlib";
+import type { BufferPool } from "../util/buffer_pool.ts";
 import type { DeflatePool } from "./deflate_pool.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 
@@ -39,8 +40,9 @@ export const ZSTD_LEVEL = 3;
 export function createCompressionStream(
   compression: Compression,
   pool: DeflatePool,
+  options: { bufferPool?: BufferPool } = {},
 ): ReadableWritablePair<Uint8Array, Uint8Array> {
-  if (compression === "gzip") return new ParallelGzipStream(pool);
+  if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool });
   const zstd = createZstdCompress({
     chunkSize: 1 << 20,
     params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },

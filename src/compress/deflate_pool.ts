@@ -27,6 +27,8 @@ export interface DeflateResult {
   output: ArrayBuffer;
   /** CRC-32 of the uncompressed block. */
   crc: number;
+  /** The input buffer, handed back for reuse. */
+  input?: ArrayBuffer;
   /** Set when deflating failed. */
   error?: string;
 }
@@ -37,6 +39,8 @@ export interface DeflatedBlock {
   data: Uint8Array;
   /** CRC-32 of the uncompressed block. */
   crc: number;
+  /** The block's input buffer, back from the worker (for reuse). */
+  input: Uint8Array | undefined;
 }
 
 interface Pending {
@@ -91,7 +95,13 @@ export class DeflatePool {
       this.pending.delete(result.id);
       if (pending) {
         if (result.error !== undefined) pending.reject(new Error(`deflate worker: ${result.error}`));
-        else pending.resolve({ data: new Uint8Array(result.output), crc: result.crc });
+        else {
+          pending.resolve({
+            data: new Uint8Array(result.output),
+            crc: result.crc,
+            input: result.input ? new Uint8Array(result.input) : undefined,
+          });
+        }
       }
       this.dispatch(worker);
     };

@@ -9,6 +9,7 @@
  */
 
 import { crc32Combine } from "./crc32.ts";
+import { BufferPool } from "../util/buffer_pool.ts";
 import type { DeflatedBlock, DeflatePool } from "./deflate_pool.ts";
 
 /** Uncompressed bytes per block. Changing it changes every digest. */
@@ -23,6 +24,12 @@ export interface ParallelGzipOptions {
   level?: number;
   /** Blocks in flight at most (default twice the pool size, plus one). */
   maxInFlight?: number;
+  /**
+   * Block buffers to use and to give back when workers return them. Chunks
+   * that are whole pool buffers go to the workers without a copy (the
+   * stream takes ownership of them).
+   */
+  bufferPool?: BufferPool;
 }
 
 /**
@@ -43,7 +50,8 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
     const level = options.level ?? 6;
     const maxInFlight = options.maxInFlight ?? pool.size * 2 + 1;
     const inFlight: { promise: Promise<DeflatedBlock>; length: number }[] = [];
-    let block = new Uint8Array(GZIP_BLOCK_SIZE);
+    const buffers = options.bufferPool?.size === GZIP_BLOCK_SIZE ? options.bufferPool : new BufferPool(GZIP_BLOCK_SIZE);
+    let block = buffers.take();
     let fill = 0;
     let crc = 0;
     let total = 0;
@@ -53,7 +61,7 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
       const promise = pool.deflate(input, final, level);
       promise.catch(() => {}); // observed when drained
       inFlight.push({ promise, length: fill });
-      block = new Uint8Array(GZIP_BLOCK_SIZE);
+      block = buffers.take();
       fill = 0;
     };
     const drainOne = async (controller: TransformStreamDefaultController<Uint8Array>) => {
@@ -61,6 +69,7 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
       const result = await next.promise;
       crc = crc32Combine(crc, result.crc, next.length);
       total += next.length;
+      if (result.input) buffers.give(result.input);
       controller.enqueue(result.data);
     };
 
@@ -69,6 +78,15 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
         controller.enqueue(GZIP_HEADER.slice());
       },
       async transform(chunk, controller) {
+        if (fill === 0 && chunk.length === GZIP_BLOCK_SIZE && chunk.buffer.byteLength === GZIP_BLOCK_SIZE) {
+          // A whole block in a buffer of its own: hand it over as it is.
+          buffers.give(block);
+          block = chunk;
+          fill = GZIP_BLOCK_SIZE;
+          submit(false);
+          while (inFlight.length >= maxInFlight) await drainOne(controller);
+          return;
+        }
         let offset = 0;
         while (offset < chunk.length) {
           const n = Math.min(GZIP_BLOCK_SIZE - fill, chunk.length - offset);

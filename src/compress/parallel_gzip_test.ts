@@ -15,14 +15,18 @@ function sample(size: number): Uint8Array[] {
     data[i] = i % 3000 < 1500 ? (x >>> 24) : (i & 0x3f) + 0x20;
   }
   const chunks: Uint8Array[] = [];
-  for (let i = 0, step = 1000; i < size; i += step, step = (step * 7) % 300000 + 1) chunks.push(data.slice(i, i + step));
+  for (let i = 0, step = 1000; i < size; i += step, step = (step * 7) % 300000 + 1) {
+    chunks.push(data.slice(i, i + step));
+  }
   return chunks;
 }
 
 async function gzipWith(workers: number, chunks: Uint8Array[]): Promise<Uint8Array> {
   const pool = new DeflatePool(workers);
   try {
-    return new Uint8Array(await new Response(ReadableStream.from(chunks).pipeThrough(new ParallelGzipStream(pool))).arrayBuffer());
+    return new Uint8Array(
+      await new Response(ReadableStream.from(chunks).pipeThrough(new ParallelGzipStream(pool))).arrayBuffer(),
+    );
   } finally {
     pool.terminate();
   }
@@ -78,7 +82,9 @@ Deno.test("zstd compression round-trips through the zstd CLI", async () => {
   const pool = new DeflatePool(1);
   let zst: Uint8Array;
   try {
-    zst = new Uint8Array(await new Response(ReadableStream.from(chunks).pipeThrough(createCompressionStream("zstd", pool))).arrayBuffer());
+    zst = new Uint8Array(
+      await new Response(ReadableStream.from(chunks).pipeThrough(createCompressionStream("zstd", pool))).arrayBuffer(),
+    );
   } finally {
     pool.terminate();
   }

@@ -12,7 +12,10 @@ Deno.test("DigestStream hashes and counts what passes, unchanged", async () => {
 });
 
 Deno.test("sha256Digest of nothing is the well-known empty digest", () => {
-  assert.equal(sha256Digest(new Uint8Array()), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert.equal(
+    sha256Digest(new Uint8Array()),
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  );
 });
 
 Deno.test("digestHex refuses what is not a sha256 digest", () => {

@@ -23,8 +23,7 @@ Deno.test("bytestring escapes: octal, quotes, backslash, non-ASCII", () => {
 });
 
 Deno.test("parses a commit variant from ostree show --raw", () => {
-  const text =
-    "({'version': <'1.2'>, 'ostree.ref-binding': <['test']>, 'n': <uint32 7>}, @ay [], @a(say) [], " +
+  const text = "({'version': <'1.2'>, 'ostree.ref-binding': <['test']>, 'n': <uint32 7>}, @ay [], @a(say) [], " +
     `"it's \\"q\\"", '', uint64 1795818313, [byte 0x74, 0x14], [byte 0x44])`;
   const fields = parseGVariantText(text) as unknown[];
   assert.equal(fields.length, 8);

@@ -43,6 +43,10 @@ Deno.test("invalid references are usage errors that say why", () => {
     ["bad_host.com:xx/app", /bad/],
   ];
   for (const [input, message] of cases) {
-    assert.throws(() => parseImageReference(input), (e: unknown) => e instanceof UsageError && message.test(e.message), input);
+    assert.throws(
+      () => parseImageReference(input),
+      (e: unknown) => e instanceof UsageError && message.test(e.message),
+      input,
+    );
   }
 });

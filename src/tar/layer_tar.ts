@@ -9,6 +9,7 @@
 import { AptOstreeError } from "../errors.ts";
 import type { FileContent } from "../ostree/content.ts";
 import type { EntryKind, Xattr } from "../ostree/tree.ts";
+import type { BufferPool } from "../util/buffer_pool.ts";
 import { BLOCK_SIZE, encodeTarHeader, paddingFor } from "./tar_header.ts";
 
 /** What the tar writer needs to know of an entry. */
@@ -52,8 +53,10 @@ export interface LayerTarOptions {
   signal?: AbortSignal;
   /** Counters to advance. */
   stats?: TarStats;
-  /** Target size of the chunks the stream emits (default 1 MiB). */
+  /** Size of the chunks the stream emits (default 1 MiB). */
   batchSize?: number;
+  /** Where batch buffers come from (its size wins over `batchSize`). */
+  bufferPool?: BufferPool;
 }
 
 /** A fresh set of zeroed counters. */
@@ -81,29 +84,50 @@ export function createLayerTarStream<E extends LayerEntry>(
   return ReadableStream.from(tarBatches(entries, open, options));
 }
 
-/** The batch being filled; a full one is handed out and replaced. */
+/**
+ * The batch being filled. Every batch handed out is filled to the brim
+ * (headers and content may span batches) except the last, so that a
+ * consumer working in blocks of `size` bytes can take batches as they are.
+ */
 class Batch {
   buf: Uint8Array;
   pos = 0;
-  constructor(readonly size: number, private readonly stats: TarStats) {
-    this.buf = new Uint8Array(size);
+  constructor(readonly size: number, private readonly stats: TarStats, private readonly pool?: BufferPool) {
+    this.buf = pool ? pool.take() : new Uint8Array(size);
   }
   get full(): boolean {
     return this.pos === this.buf.length;
   }
   /** Returns the filled part and starts a new, zeroed buffer. */
-  rotate(minSize = 0): Uint8Array {
-    const filled = this.buf.subarray(0, this.pos);
+  rotate(): Uint8Array {
+    const filled = this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
     this.stats.tarBytes += this.pos;
-    this.buf = new Uint8Array(Math.max(this.size, minSize));
+    this.buf = this.pool ? this.pool.take() : new Uint8Array(this.size);
     this.pos = 0;
     return filled;
+  }
+  /** Returns the filled part of the last batch. */
+  finish(): Uint8Array {
+    this.stats.tarBytes += this.pos;
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Copies `bytes` into the batch, handing out batches as they fill. */
+function* put(batch: Batch, bytes: Uint8Array): Generator<Uint8Array> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (batch.full) yield batch.rotate();
+    const n = Math.min(bytes.length - offset, batch.buf.length - batch.pos);
+    batch.buf.set(bytes.subarray(offset, offset + n), batch.pos);
+    batch.pos += n;
+    offset += n;
   }
 }
 
 /**
- * Advances over `count` zero bytes (padding, end marker). Buffers are never
- * reused after they are handed out, so a fresh buffer's zeroes are the bytes.
+ * Advances over `count` zero bytes (padding, end marker): a batch buffer
+ * starts zero-filled, so skipping writes the zeroes.
  */
 function* zeros(batch: Batch, count: number): Generator<Uint8Array> {
   while (count > 0) {
@@ -121,7 +145,7 @@ async function* tarBatches<E extends LayerEntry>(
 ): AsyncGenerator<Uint8Array> {
   const stats = options.stats ?? newTarStats();
   const signal = options.signal;
-  const batch = new Batch(options.batchSize ?? 1 << 20, stats);
+  const batch = new Batch(options.bufferPool?.size ?? options.batchSize ?? 1 << 20, stats, options.bufferPool);
   const firstPathOf = new Map<string, string>();
 
   for (const entry of entries) {
@@ -147,12 +171,7 @@ async function* tarBatches<E extends LayerEntry>(
       linkTarget,
       xattrs: entry.xattrs,
     });
-    if (batch.pos + header.length > batch.buf.length) {
-      const filled = batch.rotate(header.length);
-      if (filled.length > 0) yield filled;
-    }
-    batch.buf.set(header, batch.pos);
-    batch.pos += header.length;
+    yield* put(batch, header);
 
     if (type === "file" && entry.size > 0) {
       const content = open(entry);
@@ -184,5 +203,5 @@ async function* tarBatches<E extends LayerEntry>(
     stats.entries++;
   }
   yield* zeros(batch, 2 * BLOCK_SIZE);
-  yield batch.rotate();
+  yield batch.finish();
 }

@@ -18,7 +18,17 @@ function memoryContent(bytes: Uint8Array): FileContent {
 }
 
 function entry(path: string, kind: LayerEntry["kind"], extra: Partial<LayerEntry> = {}): LayerEntry {
-  return { path, kind, mode: kind === "directory" ? 0o755 : 0o644, uid: 0, gid: 0, size: 0, xattrs: [], checksum: path, ...extra };
+  return {
+    path,
+    kind,
+    mode: kind === "directory" ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    xattrs: [],
+    checksum: path,
+    ...extra,
+  };
 }
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
@@ -88,7 +98,15 @@ Deno.test("GNU tar reads back every kind of entry, with owners, modes and binary
     assert.match(listing, /lrwxrwxrwx .* bin\/sh -> \/usr\/bin\/dash/);
 
     await Deno.mkdir(`${dir}/x`);
-    await run("tar", ["--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", `${dir}/layer.tar`, "-C", `${dir}/x`]);
+    await run("tar", [
+      "--xattrs",
+      "--xattrs-include=*",
+      "--numeric-owner",
+      "-xpf",
+      `${dir}/layer.tar`,
+      "-C",
+      `${dir}/x`,
+    ]);
     for (const [path, bytes] of contents) assert.deepEqual(await Deno.readFile(`${dir}/x/${path}`), bytes, path);
     const ping = await Deno.lstat(`${dir}/x/bin/ping`);
     assert.equal(ping.mode! & 0o7777, 0o4755);
@@ -119,6 +137,8 @@ Deno.test("an aborted signal stops the stream", async () => {
 });
 
 Deno.test("an empty tree is just the end-of-archive marker", async () => {
-  const bytes = new Uint8Array(await new Response(createLayerTarStream([], () => memoryContent(new Uint8Array()))).arrayBuffer());
+  const bytes = new Uint8Array(
+    await new Response(createLayerTarStream([], () => memoryContent(new Uint8Array()))).arrayBuffer(),
+  );
   assert.deepEqual(bytes, new Uint8Array(1024));
 });

@@ -53,7 +53,15 @@ Deno.test("directories get a trailing slash; links carry their target", () => {
   assert.equal(field(dir, 0, 100), "usr/lib/");
   assert.equal(field(dir, 124, 12), "00000000000", "directories have no size");
   assert.equal(String.fromCharCode(dir[156]), "5");
-  const sym = encodeTarHeader({ path: "bin", type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "usr/bin" });
+  const sym = encodeTarHeader({
+    path: "bin",
+    type: "symlink",
+    mode: 0o777,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    linkTarget: "usr/bin",
+  });
   assert.equal(String.fromCharCode(sym[156]), "2");
   assert.equal(field(sym, 157, 100), "usr/bin");
   const hard = encodeTarHeader({ path: "b", type: "hardlink", mode: 0o644, uid: 0, gid: 0, size: 0, linkTarget: "a" });
@@ -69,7 +77,15 @@ Deno.test("long ASCII paths use the ustar prefix field when they can", () => {
 
 Deno.test("paths that do not fit ustar, non-ASCII paths and long link targets go to PAX", () => {
   for (const path of ["d/".repeat(150) + "f", "ü name", "x".repeat(120)]) {
-    const h = encodeTarHeader({ path, type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "t".repeat(150) });
+    const h = encodeTarHeader({
+      path,
+      type: "symlink",
+      mode: 0o777,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      linkTarget: "t".repeat(150),
+    });
     assert.equal(String.fromCharCode(h[156]), "x", `PAX header for ${path.slice(0, 10)}`);
     const dataLength = parseInt(field(h, 124, 12), 8);
     const records = paxRecords(h.subarray(BLOCK_SIZE, BLOCK_SIZE + dataLength));
