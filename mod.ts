@@ -54,6 +54,35 @@ export { type ContentSource, contentSourceFor } from "./src/ostree/content.ts";
 export { type CommitInfo, defaultRepoPath, OstreeRepo, type RepoMode } from "./src/ostree/repo.ts";
 export { listCommitTree, type TreeEntry, type Xattr } from "./src/ostree/tree.ts";
 export { type ImageReference, parseImageReference } from "./src/reference/image_ref.ts";
+export {
+  type BaseImageRef,
+  debianArch,
+  normalizeArch,
+  parseBaseBranch,
+  parseBaseImageRef,
+  type ParseBaseImageRefOptions,
+} from "./src/reference/base_ref.ts";
+export {
+  bootstrapBase,
+  type BootstrapOptions,
+  type BootstrapResult,
+  mmdebstrapArgs,
+  planBootstrap,
+} from "./src/compose/bootstrap.ts";
+export {
+  aptInstallCommand,
+  composeCreate,
+  type ComposeCreateOptions,
+  type ComposeCreateResult,
+  parseAptSimulation,
+} from "./src/compose/create.ts";
+export { type ComposeFile, loadComposeFile, mergeImageSettings, parseComposeFile } from "./src/compose/compose_file.ts";
+export { type ComposeListing, listCompose, type ListedBase, type ListedDeployment } from "./src/compose/list.ts";
+export { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./src/compose/packages.ts";
+export { defaultRemote, listRemotes, pullBranch, remoteBranches } from "./src/compose/remote.ts";
+export { resolveBase, type ResolveBaseOptions, type ResolvedBase } from "./src/compose/resolve_base.ts";
+export { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./src/compose/rootfs_cleanup.ts";
+export { prepareSandboxRoot, runInSandbox, sandboxArgs } from "./src/compose/sandbox.ts";
 export { createLayerTarStream, type LayerEntry } from "./src/tar/layer_tar.ts";
 export { encodeTarHeader, type TarHeader } from "./src/tar/tar_header.ts";
 export { buildInfo, VERSION } from "./src/version.ts";

@@ -7,6 +7,7 @@
 
 import type { Command } from "commander";
 import { buildImage, type BuildImageResult, IMAGE_FORMATS, type ImageFormat } from "../build/build_image.ts";
+import { loadComposeFile, mergeImageSettings } from "../compose/compose_file.ts";
 import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
 import { parseKeyValues } from "../oci/image_config.ts";
 import type { ImageSettings } from "../oci/image_config.ts";
@@ -35,6 +36,7 @@ interface BuildImageCliOptions {
   stopSignal?: string;
   dryRun?: boolean;
   workers?: string;
+  file?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -127,6 +129,7 @@ export function registerBuildImage(
     .option("--stop-signal <signal>", "signal that stops the container, e.g. SIGTERM")
     .option("--dry-run", "resolve the source and show what would be written, without writing")
     .option("--workers <n>", "compression workers (default: one per CPU; the output is the same for any number)")
+    .option("-f, --file <path>", "compose file whose image: settings to use (options given here win)")
     .addHelpText(
       "after",
       `
@@ -142,7 +145,10 @@ Environment:
     .action(async (source: string, image: string, opts: BuildImageCliOptions, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
-      const settings = settingsFromOptions(opts);
+      const cliSettings = settingsFromOptions(opts);
+      const settings = opts.file !== undefined
+        ? mergeImageSettings((await loadComposeFile(opts.file)).image, cliSettings)
+        : cliSettings;
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
       const progress = ctx.progress();

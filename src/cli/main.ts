@@ -10,7 +10,10 @@
 import { Command, CommanderError } from "commander";
 import { AptOstreeError, describeError } from "../errors.ts";
 import { buildInfo } from "../version.ts";
+import { registerBootstrap } from "./compose_bootstrap.ts";
 import { registerBuildImage } from "./compose_build_image.ts";
+import { registerCreate } from "./compose_create.ts";
+import { registerList } from "./compose_list.ts";
 import { createContext } from "./context.ts";
 
 /** Builds the commander program with every command. */
@@ -34,6 +37,9 @@ function createProgram(): Command {
     .description("Build base images, deployments and container images")
     .exitOverride();
   registerBuildImage(compose, createContext);
+  registerBootstrap(compose, createContext);
+  registerCreate(compose, createContext);
+  registerList(compose, createContext);
   return program;
 }
 

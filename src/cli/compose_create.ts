@@ -1,0 +1,138 @@
+/**
+ * `apt-ostree compose create --base REF --packages P… [--output BRANCH]`:
+ * the CLI shell over {@linkcode composeCreate}, with inputs from the
+ * command line and/or a compose file (`--file`).
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { type ComposeFile, loadComposeFile } from "../compose/compose_file.ts";
+import { composeCreate, type ComposeCreateResult } from "../compose/create.ts";
+import { requireRoot } from "../compose/root.ts";
+import { UsageError } from "../errors.ts";
+import { defaultRepoPath } from "../ostree/repo.ts";
+import { composeReporter, splitList } from "./compose_output.ts";
+import type { CommandContext, GlobalOptions } from "./context.ts";
+import { withInterruptSignal } from "./signals.ts";
+
+interface CreateCliOptions {
+  base?: string;
+  packages?: string[];
+  output?: string;
+  file?: string;
+  arch?: string;
+  remote?: string;
+  pull?: boolean;
+  installRecommends?: boolean;
+  dryRun?: boolean;
+}
+
+function packageLines(packages: ComposeCreateResult["installed"]): string[] {
+  return packages.map((p) => `    ${p.name} ${p.version}${p.arch ? ` (${p.arch})` : ""}`);
+}
+
+function humanLines(result: ComposeCreateResult): string[] {
+  const base = `${result.base.ref} (${result.base.localRef}, commit ${result.base.commit.slice(0, 12)}, ${
+    result.base.source === "local" ? "local" : result.base.source === "cache" ? "cached" : "pulled"
+  }${result.base.remote ? ` from ${result.base.remote}` : ""})`;
+  const derived = result.branchDerived
+    ? ` (name derived from the base and the packages; choose one with --output)`
+    : "";
+  if (result.dryRun) {
+    return [
+      `Would create deployment ${result.branch}${derived}`,
+      `  base:     ${base}`,
+      `  apt would install ${result.installed.length} package(s):`,
+      ...packageLines(result.installed),
+      "Nothing was written (--dry-run).",
+    ];
+  }
+  return [
+    `Created deployment ${result.branch}${derived}`,
+    `  commit:   ${result.commit}`,
+    `  parent:   ${result.parent ?? "none"}`,
+    `  version:  ${result.version}`,
+    `  base:     ${base}`,
+    `  installed ${result.installed.length} package(s):`,
+    ...packageLines(result.installed),
+    ...(result.removed.length > 0
+      ? [`  removed ${result.removed.length} package(s):`, ...packageLines(result.removed)]
+      : []),
+    `Build an image with: apt-ostree compose build-image ${result.branch} IMAGE[:TAG]`,
+  ];
+}
+
+/**
+ * Adds `create` to the `compose` command.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { registerCreate } from "./compose_create.ts";
+ * import { createContext } from "./context.ts";
+ * registerCreate(new Command("compose"), createContext);
+ * ```
+ */
+export function registerCreate(
+  compose: Command,
+  contextFor: (globals: GlobalOptions) => CommandContext,
+): void {
+  compose
+    .command("create")
+    .description("Create a deployment: a base image plus packages, installed by apt in a sandbox (needs root)")
+    .option("--base <ref>", "base image reference, e.g. debian:12 or ubuntu/24.04/x86_64")
+    .option("--packages <names...>", "packages to install (several values after one flag; repeatable)")
+    .option("--output <branch>", "output branch (default: deploy/<distribution>/<version>/<arch>/<packages>)")
+    .option("-f, --file <path>", "compose file (YAML) with base, packages, output and image settings")
+    .option("--arch <arch>", "architecture of the base (default: the reference's, else the host's)")
+    .option("--remote <name>", "remote to pull the base from when it is not in the repository")
+    .option("--pull", "refresh the base from the remote even when it is cached")
+    .option("--install-recommends", "install recommended packages too (default: --no-install-recommends)")
+    .option("--dry-run", "simulate the install with apt and report; write nothing to the repository")
+    .addHelpText(
+      "after",
+      `
+Without --output, the branch is deploy/<distribution>/<version>/<arch>/<names>: the sorted
+package names joined with "_" ("+" written as "plus"), "base" for no packages, and
+"<n>-packages-<hash>" when the names are longer than 64 characters.
+
+Examples:
+  sudo apt-ostree compose create --base debian:12 --packages nginx curl --output web
+  sudo apt-ostree compose create --base debian:12 --packages hello --dry-run
+  sudo apt-ostree compose create --file compose.yaml
+  sudo apt-ostree compose create --base debian:12 --remote origin --pull --packages vim`,
+    )
+    .action(async (opts: CreateCliOptions, command: Command) => {
+      requireRoot("compose create");
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      const ctx = contextFor(globals);
+      const reporter = composeReporter(globals);
+      const file: ComposeFile | undefined = opts.file !== undefined ? await loadComposeFile(opts.file) : undefined;
+      const base = opts.base ?? file?.base;
+      if (base === undefined) {
+        throw new UsageError("compose create needs a base image", {
+          solution: "Give one with --base REF (e.g. --base debian:12), or base: in the compose file",
+        });
+      }
+      const packages = [...(file?.packages ?? []), ...splitList(opts.packages)];
+      const result = await withInterruptSignal((signal) =>
+        composeCreate({
+          repo: defaultRepoPath(globals.repo),
+          base,
+          arch: opts.arch ?? file?.arch,
+          packages,
+          output: opts.output ?? file?.output,
+          remote: opts.remote ?? file?.remote,
+          pull: opts.pull,
+          installRecommends: opts.installRecommends ?? file?.installRecommends,
+          dryRun: opts.dryRun,
+          signal,
+          onStep: reporter.onStep,
+          onLine: reporter.onLine,
+          progress: reporter.live,
+        })
+      );
+      ctx.result(result, () => humanLines(result));
+    });
+}

@@ -1,0 +1,373 @@
+/**
+ * `compose create`: a deployment from a base image plus packages. The base
+ * is checked out as a private copy (never hardlinked to the repository's
+ * objects), `/usr/etc` goes back to `/etc`, apt installs the packages in
+ * the sandbox, the tree is cleaned as a bootstrap is, `/etc` goes back to
+ * `/usr/etc`, and the result is committed to the output branch with the
+ * branch's previous commit as parent. Any failure or Ctrl-C: no commit, no
+ * ref moved, the work tree removed.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { AptOstreeError, UsageError } from "../errors.ts";
+import { runOstree } from "../ostree/command.ts";
+import { commitDirectory } from "../ostree/commit.ts";
+import type { GVariantInput } from "../ostree/gvariant_text.ts";
+import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
+import { parseBaseImageRef } from "../reference/base_ref.ts";
+import { branchHead, composeTimestamp } from "./bootstrap.ts";
+import {
+  diffPackages,
+  formatPackages,
+  type InstalledPackage,
+  nativeArchOf,
+  readInstalledPackages,
+} from "./dpkg_status.ts";
+import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
+import { errorLines, requireProgram } from "./process.ts";
+import { resolveBase, type ResolvedBase } from "./resolve_base.ts";
+import { requireRoot } from "./root.ts";
+import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
+import { prepareSandboxRoot, runInSandbox } from "./sandbox.ts";
+import { dateStamp, nextVersion } from "./version.ts";
+import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
+
+/** Options for {@linkcode composeCreate}. */
+export interface ComposeCreateOptions {
+  /** The OSTree repository (path or opened). */
+  repo: string | OstreeRepo;
+  /** The base image reference as written (`debian:12`). */
+  base: string;
+  /** Architecture of the base (default: the reference's, else the host's). */
+  arch?: string;
+  /** Packages to install. */
+  packages: readonly string[];
+  /** Output branch (default: derived, see {@linkcode deriveOutputBranch}). */
+  output?: string;
+  /** Remote to pull the base from when it is not here. */
+  remote?: string;
+  /** Refresh the base from the remote. */
+  pull?: boolean;
+  /** Install recommended packages too. */
+  installRecommends?: boolean;
+  /** Simulate the install and report; write nothing to the repository. */
+  dryRun?: boolean;
+  /** Commit time (seconds); default `SOURCE_DATE_EPOCH`, else now. */
+  timestamp?: number;
+  /** Cancels the run; nothing is committed and the work tree is removed. */
+  signal?: AbortSignal;
+  /** Every line apt prints. */
+  onLine?: (line: string) => void;
+  /** Told at each step. */
+  onStep?: (step: string) => void;
+  /** Show ostree's progress when pulling a base. */
+  progress?: boolean;
+}
+
+/** A package with its version, as reported. */
+export interface PackageVersion {
+  /** Name. */
+  name: string;
+  /** Version. */
+  version: string;
+  /** Debian architecture. */
+  arch: string;
+}
+
+/** What {@linkcode composeCreate} did (or, in a dry run, would do). */
+export interface ComposeCreateResult {
+  /** Whether this was a dry run. */
+  dryRun: boolean;
+  /** The output branch. */
+  branch: string;
+  /** Whether the branch name was derived (no `--output`). */
+  branchDerived: boolean;
+  /** The new commit (absent in a dry run). */
+  commit?: string;
+  /** The branch's previous commit, if any. */
+  parent?: string;
+  /** The new commit's `version` (absent in a dry run). */
+  version?: string;
+  /** The base it was made from. */
+  base: {
+    ref: string;
+    branch: string;
+    localRef: string;
+    commit: string;
+    source: ResolvedBase["source"];
+    remote?: string;
+    version?: string;
+  };
+  /** The packages asked for. */
+  requested: string[];
+  /** Packages installed or upgraded (in a dry run: that apt would install). */
+  installed: PackageVersion[];
+  /** Packages removed (a dry run reports none). */
+  removed: PackageVersion[];
+}
+
+const APT_OPTIONS = [
+  "-q",
+  "-o",
+  "Acquire::Languages=none",
+  "-o",
+  "Acquire::Retries=3",
+  "-o",
+  "DPkg::Use-Pty=0",
+];
+
+/**
+ * The `apt-get install` command line.
+ *
+ * @example
+ * ```ts
+ * import { aptInstallCommand } from "./create.ts";
+ * aptInstallCommand(["hello"], { installRecommends: false, simulate: false }).slice(-2); // ["--", "hello"]
+ * ```
+ */
+export function aptInstallCommand(
+  packages: readonly string[],
+  options: { installRecommends: boolean; simulate: boolean },
+): string[] {
+  return [
+    "apt-get",
+    ...APT_OPTIONS,
+    "-y",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "Dpkg::Options::=--force-unsafe-io",
+    "-o",
+    `APT::Install-Recommends=${options.installRecommends ? "true" : "false"}`,
+    ...(options.installRecommends ? [] : ["--no-install-recommends"]),
+    ...(options.simulate ? ["--simulate"] : []),
+    "install",
+    "--",
+    ...packages,
+  ];
+}
+
+/**
+ * Parses the `Inst` lines of `apt-get --simulate install`.
+ *
+ * @example
+ * ```ts
+ * import { parseAptSimulation } from "./create.ts";
+ * parseAptSimulation(["Inst hello (2.10-3 Debian:12.9/stable [amd64])"]);
+ * // [{ name: "hello", version: "2.10-3", arch: "amd64" }]
+ * ```
+ */
+export function parseAptSimulation(lines: readonly string[]): PackageVersion[] {
+  const out: PackageVersion[] = [];
+  for (const line of lines) {
+    const m = /^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)[^)]*?(?:\[([^\]]+)\])?\)/.exec(line);
+    if (!m) continue;
+    const [name, arch] = m[1].includes(":") ? m[1].split(":", 2) : [m[1], m[3] ?? ""];
+    out.push({ name, version: m[2], arch });
+  }
+  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+function aptFailure(what: string, code: number, lines: readonly string[], solution: string): AptOstreeError {
+  return new AptOstreeError(
+    `${what} failed in the sandbox (exit code ${code}); nothing was committed:\n  ${errorLines(lines).join("\n  ")}`,
+    { solution },
+  );
+}
+
+function toVersions(packages: readonly InstalledPackage[]): PackageVersion[] {
+  return packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch }));
+}
+
+function metadataString(commit: CommitInfo, key: string): string | undefined {
+  const value = commit.metadata.get(key);
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+/**
+ * Creates a deployment: base + packages → a commit on the output branch.
+ *
+ * @example
+ * ```ts
+ * import { composeCreate } from "./create.ts";
+ * const result = await composeCreate({ repo: "/var/lib/apt-ostree/repo", base: "debian:12", packages: ["hello"] });
+ * console.log(result.branch, result.commit, result.installed);
+ * ```
+ */
+export async function composeCreate(options: ComposeCreateOptions): Promise<ComposeCreateResult> {
+  requireRoot("compose create");
+  const ref = parseBaseImageRef(options.base, { arch: options.arch });
+  const requested = validatePackageNames(options.packages);
+  const branchDerived = options.output === undefined;
+  const branch = options.output ?? deriveOutputBranch(ref, requested);
+  validateOutputBranch(branch);
+  await requireProgram("bwrap", "apt-get install bubblewrap");
+  const signal = options.signal;
+  const step = options.onStep ?? (() => {});
+  const installRecommends = options.installRecommends ?? false;
+
+  const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
+  if (options.dryRun && options.pull) {
+    throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
+      solution: "Pull the base first (run without --dry-run), then simulate",
+    });
+  }
+  const base = await resolveBase(repo, ref, {
+    written: options.base,
+    remote: options.remote,
+    pull: options.pull,
+    allowPull: !options.dryRun, // a pull writes to the repository
+    signal,
+    progress: options.progress,
+    onPull: (remote, b) => step(`Pulling ${b} from remote ${remote}`),
+  });
+  const baseCommit = await repo.readCommit(base.commit);
+  const baseInfo = {
+    ref: ref.name,
+    branch: ref.branch,
+    localRef: base.localRef,
+    commit: base.commit,
+    source: base.source,
+    ...(base.remote ? { remote: base.remote } : {}),
+    ...(baseCommit.version ? { version: baseCommit.version } : {}),
+  };
+
+  // A dry run works outside the repository entirely.
+  const work = options.dryRun
+    ? await Deno.makeTempDir({ prefix: "apt-ostree-dry-run-" })
+    : await createWorkDir(repo, "create");
+  try {
+    const rootfs = join(work, "rootfs");
+    step(`Checking out ${base.localRef} (${base.commit.slice(0, 12)}) as a private copy`);
+    const checkout = await runOstree(["checkout", repo.repoArg, "--force-copy", base.commit, rootfs], { signal });
+    if (signal?.aborted) throw signal.reason;
+    if (checkout.code !== 0) {
+      throw new AptOstreeError(`Failed to checkout commit: ${base.commit}`, {
+        solution: `Verify the commit exists and is accessible (ostree: ${checkout.stderr.replace(/^error: /, "")})`,
+      });
+    }
+    await fromDeploymentLayout(rootfs);
+    const before = await readInstalledPackages(rootfs);
+    const restore = await prepareSandboxRoot(rootfs);
+    let installed: PackageVersion[] = [];
+    let removed: PackageVersion[] = [];
+    let after: InstalledPackage[] = before;
+    try {
+      step("Updating the package lists (apt-get update)");
+      const update = await runInSandbox(rootfs, ["apt-get", ...APT_OPTIONS, "update"], {
+        signal,
+        onLine: options.onLine,
+      });
+      const updateErrors = update.lines.some((l) => /^(E:|Err:)/.test(l));
+      if (update.code !== 0 || updateErrors) {
+        throw aptFailure(
+          "apt-get update",
+          update.code,
+          update.lines,
+          "Check the network and the base's /etc/apt/sources.list (apt's own lines are above)",
+        );
+      }
+      if (requested.length > 0) {
+        step(`${options.dryRun ? "Simulating" : "Installing"} ${requested.join(" ")} (apt-get install)`);
+        const install = await runInSandbox(
+          rootfs,
+          aptInstallCommand(requested, { installRecommends, simulate: options.dryRun ?? false }),
+          { signal, onLine: options.onLine },
+        );
+        if (install.code !== 0) {
+          const unknown = install.lines.some((l) =>
+            /^E: (Unable to locate package|Package '.*' has no installation candidate|Version '.*' for '.*' was not found)/
+              .test(l)
+          );
+          throw aptFailure(
+            options.dryRun ? "apt-get install --simulate" : "apt-get install",
+            install.code,
+            install.lines,
+            unknown
+              ? "Check the package names: apt-cache search WORD in the base lists them; the repository is unchanged"
+              : "See apt's and dpkg's lines above (a maintainer script may have failed); the repository is unchanged",
+          );
+        }
+        if (options.dryRun) installed = parseAptSimulation(install.lines);
+      }
+      if (!options.dryRun) {
+        after = await readInstalledPackages(rootfs);
+        const changes = diffPackages(before, after);
+        installed = toVersions(changes.installed);
+        removed = toVersions(changes.removed);
+      }
+    } finally {
+      await restore();
+    }
+    signal?.throwIfAborted();
+    if (options.dryRun) {
+      return { dryRun: true, branch, branchDerived, base: baseInfo, requested, installed, removed: [] };
+    }
+
+    step("Cleaning the tree and moving /etc to /usr/etc");
+    await cleanRootfs(rootfs);
+    await toDeploymentLayout(rootfs);
+    signal?.throwIfAborted();
+
+    const timestamp = options.timestamp ?? composeTimestamp();
+    const nativeArch = nativeArchOf(after);
+    step(`Committing to ${branch}`);
+    return await withComposeLock(repo, async () => {
+      const parent = await branchHead(repo, branch);
+      const previous = parent ? (await repo.readCommit(parent)).version : undefined;
+      const version = nextVersion(baseCommit.version ?? dateStamp(timestamp), previous);
+      const metadata: Record<string, GVariantInput> = {
+        version,
+        "apt-ostree.base-ref": ref.name,
+        "apt-ostree.base-branch": ref.branch,
+        "apt-ostree.base-commit": base.commit,
+        "apt-ostree.distribution": metadataString(baseCommit, "apt-ostree.distribution") ?? ref.distribution,
+        "apt-ostree.release": metadataString(baseCommit, "apt-ostree.release") ?? ref.version,
+        "apt-ostree.arch": metadataString(baseCommit, "apt-ostree.arch") ?? ref.arch,
+        "apt-ostree.requested-packages": requested,
+        "apt-ostree.installed-packages": formatPackages(toInstalled(installed), nativeArch),
+        "apt-ostree.removed-packages": formatPackages(toInstalled(removed), nativeArch),
+        "apt-ostree.packages": formatPackages(after, nativeArch),
+        "apt-ostree.install-recommends": installRecommends,
+      };
+      if (baseCommit.version) metadata["apt-ostree.base-version"] = baseCommit.version;
+      const suite = metadataString(baseCommit, "apt-ostree.suite") ?? ref.suite;
+      if (suite) metadata["apt-ostree.suite"] = suite;
+      if (nativeArch) metadata["apt-ostree.debian-arch"] = nativeArch;
+      if (base.remote) metadata["apt-ostree.base-remote"] = base.remote;
+      const commit = await commitDirectory(repo, {
+        tree: rootfs,
+        branch,
+        subject: `${ref.name} + ${requested.length > 0 ? requested.join(" ") : "no packages"}`,
+        body: `Composed by apt-ostree from ${base.localRef} (${base.commit}): ` +
+          `${installed.length} packages installed or upgraded, ${removed.length} removed.`,
+        metadata,
+        parent: parent ?? "none",
+        timestamp,
+        signal,
+      });
+      return {
+        dryRun: false,
+        branch,
+        branchDerived,
+        commit,
+        ...(parent ? { parent } : {}),
+        version,
+        base: baseInfo,
+        requested,
+        installed,
+        removed,
+      };
+    }, signal);
+  } finally {
+    await removeWorkDir(work);
+  }
+}
+
+function toInstalled(packages: readonly PackageVersion[]): InstalledPackage[] {
+  return packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch }));
+}

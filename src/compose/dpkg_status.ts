@@ -1,0 +1,132 @@
+/**
+ * The installed packages of a Debian tree, read from dpkg's database
+ * (`/var/lib/dpkg/status`): what bootstrap and create record in commit
+ * metadata, and what changed between a base and a deployment.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fsError } from "../util/fs.ts";
+
+/** An installed package. */
+export interface InstalledPackage {
+  /** Package name. */
+  name: string;
+  /** Version as dpkg has it. */
+  version: string;
+  /** Debian architecture (`amd64`, `all`, …). */
+  arch: string;
+}
+
+/**
+ * Parses dpkg's status file and returns the installed packages (state
+ * `installed`), sorted by name then architecture.
+ *
+ * @example
+ * ```ts
+ * import { parseDpkgStatus } from "./dpkg_status.ts";
+ * parseDpkgStatus("Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.10-3\n");
+ * // [{ name: "hello", version: "2.10-3", arch: "amd64" }]
+ * ```
+ */
+export function parseDpkgStatus(text: string): InstalledPackage[] {
+  const packages: InstalledPackage[] = [];
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const fields = new Map<string, string>();
+    for (const line of stanza.split("\n")) {
+      const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+      if (m) fields.set(m[1].toLowerCase(), m[2].trim());
+    }
+    const name = fields.get("package");
+    const status = fields.get("status")?.split(/\s+/);
+    if (!name || !status || status[2] !== "installed") continue;
+    packages.push({ name, version: fields.get("version") ?? "", arch: fields.get("architecture") ?? "" });
+  }
+  return packages.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1);
+}
+
+/**
+ * Reads the installed packages of the tree at `root`; a tree without a dpkg
+ * database has none.
+ *
+ * @example
+ * ```ts
+ * import { readInstalledPackages } from "./dpkg_status.ts";
+ * const packages = await readInstalledPackages("/var/tmp/rootfs");
+ * ```
+ */
+export async function readInstalledPackages(root: string): Promise<InstalledPackage[]> {
+  const path = join(root, "var/lib/dpkg/status");
+  try {
+    return parseDpkgStatus(await Deno.readTextFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw fsError("read", path, error);
+  }
+}
+
+/**
+ * Formats packages as `name=version` (`name:arch=version` for a package
+ * installed for another architecture than `nativeArch`), the form that
+ * `apt-get install` accepts and commit metadata records.
+ *
+ * @example
+ * ```ts
+ * import { formatPackages } from "./dpkg_status.ts";
+ * formatPackages([{ name: "hello", version: "2.10-3", arch: "amd64" }], "amd64"); // ["hello=2.10-3"]
+ * ```
+ */
+export function formatPackages(packages: readonly InstalledPackage[], nativeArch: string): string[] {
+  return packages.map((p) =>
+    p.arch === nativeArch || p.arch === "all" || p.arch === ""
+      ? `${p.name}=${p.version}`
+      : `${p.name}:${p.arch}=${p.version}`
+  );
+}
+
+/**
+ * The native architecture of a package set: that of `dpkg` itself, else the
+ * most common one other than `all`.
+ *
+ * @example
+ * ```ts
+ * import { nativeArchOf } from "./dpkg_status.ts";
+ * nativeArchOf([{ name: "dpkg", version: "1.21.22", arch: "amd64" }]); // "amd64"
+ * ```
+ */
+export function nativeArchOf(packages: readonly InstalledPackage[]): string {
+  const dpkg = packages.find((p) => p.name === "dpkg");
+  if (dpkg) return dpkg.arch;
+  const counts = new Map<string, number>();
+  for (const p of packages) if (p.arch !== "all") counts.set(p.arch, (counts.get(p.arch) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "";
+}
+
+/** What changed between two package sets. */
+export interface PackageChanges {
+  /** Packages that are new or have another version. */
+  installed: InstalledPackage[];
+  /** Packages that are gone. */
+  removed: InstalledPackage[];
+}
+
+/**
+ * Compares the packages of a base and of a deployment.
+ *
+ * @example
+ * ```ts
+ * import { diffPackages } from "./dpkg_status.ts";
+ * const hello = { name: "hello", version: "2.10-3", arch: "amd64" };
+ * diffPackages([], [hello]).installed; // [hello]
+ * ```
+ */
+export function diffPackages(before: readonly InstalledPackage[], after: readonly InstalledPackage[]): PackageChanges {
+  const key = (p: InstalledPackage) => `${p.name}:${p.arch}`;
+  const old = new Map(before.map((p) => [key(p), p.version]));
+  const now = new Set(after.map(key));
+  return {
+    installed: after.filter((p) => old.get(key(p)) !== p.version),
+    removed: before.filter((p) => !now.has(key(p))),
+  };
+}
