@@ -21,6 +21,7 @@ import { errorLines, requireProgram, runLogged } from "./process.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { validatePackageNames } from "./packages.ts";
+import { exactRefHead } from "./resolve_base.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 
@@ -237,14 +238,6 @@ async function openOrCreateRepo(path: string): Promise<{ repo: OstreeRepo; creat
   return { repo: await OstreeRepo.open(path), created: true };
 }
 
-/** Reads the commit a branch points at, or undefined. */
-export async function branchHead(repo: OstreeRepo, branch: string): Promise<string | undefined> {
-  const out = await runOstree(["rev-parse", repo.repoArg, branch]);
-  if (out.code !== 0) return undefined;
-  const checksum = new TextDecoder().decode(out.stdout).trim();
-  return /^[0-9a-f]{64}$/.test(checksum) ? checksum : undefined;
-}
-
 /**
  * Timestamp for commits: `SOURCE_DATE_EPOCH` when set, else now.
  *
@@ -344,7 +337,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
     const packages = formatPackages(installed, nativeArch);
     step(`Committing to ${plan.base.branch}`);
     return await withComposeLock(repo, async () => {
-      const parent = await branchHead(repo, plan.base.branch);
+      const parent = await exactRefHead(repo, plan.base.branch);
       const previous = parent ? (await repo.readCommit(parent)).version : undefined;
       const version = nextVersion(`${plan.base.version}.${dateStamp(timestamp)}`, previous);
       const metadata: Record<string, GVariantInput> = {

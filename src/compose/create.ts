@@ -17,7 +17,7 @@ import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { parseBaseImageRef } from "../reference/base_ref.ts";
-import { branchHead, composeTimestamp } from "./bootstrap.ts";
+import { composeTimestamp } from "./bootstrap.ts";
 import {
   diffPackages,
   formatPackages,
@@ -27,7 +27,7 @@ import {
 } from "./dpkg_status.ts";
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
 import { errorLines, requireProgram } from "./process.ts";
-import { resolveBase, type ResolvedBase } from "./resolve_base.ts";
+import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { prepareSandboxRoot, runInSandbox } from "./sandbox.ts";
@@ -317,7 +317,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     const nativeArch = nativeArchOf(after);
     step(`Committing to ${branch}`);
     return await withComposeLock(repo, async () => {
-      const parent = await branchHead(repo, branch);
+      const parent = await exactRefHead(repo, branch);
       const previous = parent ? (await repo.readCommit(parent)).version : undefined;
       const version = nextVersion(baseCommit.version ?? dateStamp(timestamp), previous);
       const metadata: Record<string, GVariantInput> = {

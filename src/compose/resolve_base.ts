@@ -48,7 +48,22 @@ export interface ResolveBaseOptions {
   allowPull?: boolean;
 }
 
-async function revParse(repo: OstreeRepo, ref: string): Promise<string | undefined> {
+/**
+ * The commit of a local branch or of a cached `remote:branch` ref, looked up
+ * exactly: `ostree rev-parse NAME` alone would also find `remote:NAME`.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { exactRefHead } from "./resolve_base.ts";
+ * await exactRefHead(await OstreeRepo.open("repo"), "debian/12/x86_64"); // checksum or undefined
+ * ```
+ */
+export async function exactRefHead(repo: OstreeRepo, ref: string): Promise<string | undefined> {
+  const list = await runOstree(["refs", repo.repoArg]);
+  if (list.code !== 0) return undefined;
+  const names = new TextDecoder().decode(list.stdout).split("\n").map((l) => l.trim());
+  if (!names.includes(ref)) return undefined;
   const out = await runOstree(["rev-parse", repo.repoArg, ref]);
   if (out.code !== 0) return undefined;
   const checksum = new TextDecoder().decode(out.stdout).trim();
@@ -93,7 +108,7 @@ export async function resolveBase(
   const written = options.written ?? ref.name;
   if (options.remote !== undefined) await requireRemote(repo, options.remote);
   if (!options.pull) {
-    const local = await revParse(repo, ref.branch);
+    const local = await exactRefHead(repo, ref.branch);
     if (local) return { ref, commit: local, localRef: ref.branch, source: "local" };
   }
   const remote = options.remote ?? await defaultRemote(repo);
@@ -108,7 +123,7 @@ export async function resolveBase(
   }
   const cachedRef = `${remote}:${ref.branch}`;
   if (!options.pull) {
-    const cached = await revParse(repo, cachedRef);
+    const cached = await exactRefHead(repo, cachedRef);
     if (cached) return { ref, commit: cached, localRef: cachedRef, source: "cache", remote };
   }
   if (options.allowPull === false) {

@@ -1,0 +1,465 @@
+/**
+ * `compose create` end to end through the CLI, offline: the base is a stub
+ * Debian tree whose apt-get is a shell script (tests/helpers/compose.ts),
+ * so the real checkout, bubblewrap sandbox, cleanup, commit, locking and
+ * failure paths run without the network. The real apt is exercised by
+ * tests/compose_e2e_test.ts.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, spawnCli } from "./helpers/cli.ts";
+import {
+  assertFsckClean,
+  leftoverWorkDirs,
+  makeStubTree,
+  metadataText,
+  snapshotRepo,
+  STUB_BASE_METADATA,
+} from "./helpers/compose.ts";
+import { commitTree, createRepo, isRoot, makeTempDir, removeTree, run, runOk } from "./helpers/fixture_repo.ts";
+
+const BASE_BRANCH = "debian/12/x86_64";
+const ROOT = isRoot();
+const HAS_BWRAP = (await run("sh", ["-c", "command -v bwrap"])).code === 0;
+const X86_64 = Deno.build.arch === "x86_64";
+const skipReason = !ROOT
+  ? "needs root"
+  : !HAS_BWRAP
+  ? "bwrap (bubblewrap) is not installed"
+  : !X86_64
+  ? "the stub base is x86_64-only"
+  : undefined;
+
+/** Names a test, saying why it is skipped when it is. */
+function name(text: string): string {
+  return skipReason ? `${text} [SKIPPED: ${skipReason}]` : text;
+}
+
+let stubTree: Promise<string> | undefined;
+
+/** A fresh repository holding the stub base on debian/12/x86_64. */
+async function repoWithStubBase(): Promise<{ dir: string; repo: string; base: string }> {
+  stubTree ??= (async () => {
+    const tree = join(await makeTempDir("apt-ostree-stub-tree-"), "tree");
+    await makeStubTree(tree);
+    globalThis.addEventListener("unload", () => Deno.removeSync(dirname(tree), { recursive: true }));
+    return tree;
+  })();
+  const dir = await makeTempDir("apt-ostree-create-test-");
+  const repo = await createRepo("bare-user", dir);
+  const base = await commitTree(repo, BASE_BRANCH, await stubTree, {
+    version: "12.20240506",
+    metadata: STUB_BASE_METADATA,
+    subject: "stub base",
+  });
+  return { dir, repo, base };
+}
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+interface CreateJson {
+  dryRun: boolean;
+  branch: string;
+  branchDerived: boolean;
+  commit?: string;
+  parent?: string;
+  version?: string;
+  base: { ref: string; branch: string; commit: string; source: string };
+  requested: string[];
+  installed: { name: string; version: string; arch: string }[];
+}
+
+function parseJson(stdout: string): CreateJson {
+  return JSON.parse(stdout) as CreateJson;
+}
+
+Deno.test({
+  name: "compose create refuses to run without root, before doing anything",
+  ignore: !ROOT, // setpriv needs root to switch users
+  async fn() {
+    const dir = await makeTempDir();
+    try {
+      // The repository does not exist: the root check must come first.
+      const result = await runCli(
+        ["--repo", join(dir, "missing-repo"), "compose", "create", "--base", "debian:12", "--packages", "hello"],
+        { uid: 65534 },
+      );
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^Error: compose create must be run as root \(running as uid 65534\)$/m);
+      assert.match(result.stderr, /^Solution: Run it as root/m);
+      const bootstrap = await runCli(["--repo", join(dir, "r"), "compose", "bootstrap", "debian:12"], { uid: 65534 });
+      assert.equal(bootstrap.code, 1);
+      assert.match(bootstrap.stderr, /^Error: compose bootstrap must be run as root/m);
+      assert.equal((await Array.fromAsync(Deno.readDir(dir))).length, 0, "nothing was created");
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("create installs in the sandbox and commits a deployment on a derived branch, with parent and metadata"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo, base } = await repoWithStubBase();
+    try {
+      const first = await runCli([
+        "--repo",
+        repo,
+        "--json",
+        "compose",
+        "create",
+        "--base",
+        "debian:bookworm",
+        "--packages",
+        "zlib-tool",
+        "alpha",
+      ]);
+      assert.equal(first.code, 0, first.stderr);
+      const result = parseJson(first.stdout);
+      assert.equal(result.branch, "deploy/debian/12/x86_64/alpha_zlib-tool");
+      assert.equal(result.branchDerived, true);
+      assert.equal(result.dryRun, false);
+      assert.match(result.commit!, /^[0-9a-f]{64}$/);
+      assert.equal(result.parent, undefined);
+      assert.equal(result.version, "12.20240506");
+      assert.deepEqual(result.base, {
+        ref: "debian:12",
+        branch: BASE_BRANCH,
+        localRef: BASE_BRANCH,
+        commit: base,
+        source: "local",
+        version: "12.20240506",
+      });
+      assert.deepEqual(result.requested, ["zlib-tool", "alpha"]);
+      assert.deepEqual(result.installed.map((p) => `${p.name}=${p.version}`), ["alpha=1.0-stub", "zlib-tool=1.0-stub"]);
+
+      const commit = result.commit!;
+      assert.equal(await metadataText(repo, commit, "apt-ostree.base-commit"), `'${base}'`);
+      assert.equal(await metadataText(repo, commit, "apt-ostree.requested-packages"), "['zlib-tool', 'alpha']");
+      assert.equal(
+        await metadataText(repo, commit, "apt-ostree.installed-packages"),
+        "['alpha=1.0-stub', 'zlib-tool=1.0-stub']",
+      );
+      assert.equal(await metadataText(repo, commit, "apt-ostree.arch"), "'x86_64'");
+      assert.equal(await metadataText(repo, commit, "apt-ostree.base-ref"), "'debian:12'");
+      assert.match(await metadataText(repo, commit, "apt-ostree.packages"), /'dpkg=1\.21\.22'/);
+
+      // Deployment layout, the package's files, the base file changed in place, the sandbox seen from inside.
+      const cat = (path: string) => runOk("ostree", ["cat", `--repo=${repo}`, commit, path]);
+      assert.equal(await cat("/usr/etc/stub.conf"), "base line\ninstalled zlib-tool\ninstalled alpha\n");
+      assert.equal(await cat("/usr/share/stub-alpha"), "alpha\n");
+      const sandbox = await cat("/var/lib/stub-sandbox");
+      assert.match(sandbox, /^pid=[1-9] /, `the sandbox has its own pid namespace: ${sandbox}`);
+      assert.match(sandbox, /policy-rc\.d=101 resolv\.conf=present/);
+      const ls = (path: string) => run("ostree", ["ls", `--repo=${repo}`, commit, path]);
+      assert.notEqual((await ls("/etc")).code, 0, "no /etc in a deployment");
+      assert.notEqual((await ls("/usr/sbin/policy-rc.d")).code, 0, "policy-rc.d removed");
+      assert.notEqual((await ls("/usr/etc/resolv.conf")).code, 0, "no resolv.conf left behind");
+      assert.notEqual((await ls("/var/lib/apt/lists/stub_Packages")).code, 0, "apt lists removed");
+      assert.notEqual((await ls("/var/cache/apt/archives/alpha.deb")).code, 0, "apt cache removed");
+      assert.notEqual((await ls("/var/log/apt/history.log")).code, 0, "logs removed");
+      // The base commit is intact (a hardlink checkout would have changed its objects).
+      assert.equal(await runOk("ostree", ["cat", `--repo=${repo}`, base, "/usr/etc/stub.conf"]), "base line\n");
+      await assertFsckClean(repo);
+
+      // Same inputs again: same branch, the previous commit as parent, the version numbered on.
+      const second = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "alpha,zlib-tool",
+      ]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /^Created deployment deploy\/debian\/12\/x86_64\/alpha_zlib-tool \(name derived/m);
+      assert.match(second.stdout, new RegExp(`^  parent:   ${commit}$`, "m"));
+      assert.match(second.stdout, /^ {2}version: {2}12\.20240506\.1$/m);
+      assert.deepEqual(await leftoverWorkDirs(repo), []);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("--dry-run reports what apt would install and the branch, and leaves the repository untouched"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const before = await snapshotRepo(repo);
+      const human = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "hello",
+        "--dry-run",
+      ]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^Would create deployment deploy\/debian\/12\/x86_64\/hello/m);
+      assert.match(human.stdout, /^ {4}hello 1\.0-stub \(amd64\)$/m);
+      assert.match(human.stdout, /^Nothing was written \(--dry-run\)\.$/m);
+      const json = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--json",
+        "--base",
+        "debian:12",
+        "--packages",
+        "hello",
+        "--output",
+        "web",
+        "--dry-run",
+      ]);
+      assert.equal(json.code, 0, json.stderr);
+      const result = parseJson(json.stdout);
+      assert.equal(result.dryRun, true);
+      assert.equal(result.branch, "web");
+      assert.equal(result.commit, undefined);
+      assert.deepEqual(result.installed, [{ name: "hello", version: "1.0-stub", arch: "amd64" }]);
+      assert.deepEqual(await snapshotRepo(repo), before);
+      assert.deepEqual(await leftoverWorkDirs(repo), []);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+/** Runs a create that must fail, and checks that it lost nothing. */
+async function assertFailsCleanly(args: string[], expected: RegExp[], prepare?: (repo: string) => Promise<void>) {
+  const { dir, repo } = await repoWithStubBase();
+  try {
+    if (prepare) await prepare(repo);
+    const before = await snapshotRepo(repo);
+    const result = await runCli([
+      "--repo",
+      repo,
+      "compose",
+      "create",
+      "--base",
+      "debian:12",
+      "--output",
+      "out",
+      ...args,
+    ]);
+    assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
+    for (const re of expected) assert.match(result.stderr, re);
+    assert.equal(result.stdout, "");
+    assert.deepEqual(await snapshotRepo(repo), before, "no commit, no ref moved");
+    assert.deepEqual(await leftoverWorkDirs(repo), [], "the work tree is removed");
+    await assertFsckClean(repo);
+  } finally {
+    await removeTree(dir);
+  }
+}
+
+Deno.test({
+  name: name("an unknown package fails with apt's own line; nothing is committed"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    await assertFailsCleanly(["--packages", "hello", "nonexistent-package"], [
+      /^Error: apt-get install failed in the sandbox \(exit code 100\); nothing was committed:$/m,
+      /^ {2}E: Unable to locate package nonexistent-package$/m,
+      /^Solution: Check the package names/m,
+    ]);
+  },
+});
+
+Deno.test({
+  name: name("a failing maintainer script fails with dpkg's lines; nothing is committed"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    await assertFailsCleanly(["--packages", "fail-postinst"], [
+      /^Error: apt-get install failed in the sandbox \(exit code 100\)/m,
+      /^ {2}dpkg: error processing package fail-postinst \(--configure\):$/m,
+      /^ {2}E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)$/m,
+      /^Solution: See apt's and dpkg's lines/m,
+    ]);
+  },
+});
+
+Deno.test({
+  name: name("a network error in apt-get update fails with apt's lines; nothing is committed"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    await assertFailsCleanly(["--packages", "hello"], [
+      /^Error: apt-get update failed in the sandbox \(exit code 100\)/m,
+      /Temporary failure resolving 'deb\.debian\.org'/,
+      /^Solution: Check the network/m,
+    ], async (repo) => {
+      // A base whose apt is offline.
+      const tree = join(await makeTempDir(), "tree");
+      await makeStubTree(tree);
+      await Deno.writeTextFile(join(tree, "usr/etc/apt/stub-offline"), "");
+      await commitTree(repo, BASE_BRANCH, tree, { version: "12.20240507", metadata: STUB_BASE_METADATA });
+      await removeTree(dirname(tree));
+    });
+  },
+});
+
+Deno.test({
+  name: name("Ctrl-C while apt runs: exit 130, the sandbox is gone, the work tree removed, no ref moved"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const before = await snapshotRepo(repo);
+      const { child, result } = await spawnCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "sleep-forever",
+      ]);
+      // Wait until the stub apt-get sleeps inside the sandbox.
+      const deadline = Date.now() + 60_000;
+      let sleeping = false;
+      while (!sleeping && Date.now() < deadline) {
+        for (const work of await leftoverWorkDirs(repo)) {
+          try {
+            await Deno.lstat(join(repo, "tmp", work, "rootfs/var/lib/stub-sleeping"));
+            sleeping = true;
+          } catch {
+            // not yet
+          }
+        }
+        if (!sleeping) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(sleeping, "the stub apt-get started");
+      child.kill("SIGINT");
+      const out = await result;
+      assert.equal(out.code, 130, out.stderr);
+      assert.match(out.stderr, /^Error: Interrupted by SIGINT; nothing was written$/m);
+      assert.deepEqual(await snapshotRepo(repo), before);
+      assert.deepEqual(await leftoverWorkDirs(repo), []);
+      const sleepers = await run("pgrep", ["-f", "sleep 600"]);
+      assert.equal(sleepers.stdout.trim(), "", "no process of the sandbox is left");
+      await assertFsckClean(repo);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("two creates on one repository at once: both commit, one after the other, fsck clean"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const args = (pkg: string) => [
+        "--repo",
+        repo,
+        "--json",
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        pkg,
+        "--output",
+        "shared",
+      ];
+      const [a, b, c] = await Promise.all([
+        runCli(args("one")),
+        runCli(args("two")),
+        runCli([...args("three").slice(0, -1), "other"]),
+      ]);
+      for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr);
+      const ra = parseJson(a.stdout);
+      const rb = parseJson(b.stdout);
+      // The two commits on "shared" form a chain: the later one's parent is the earlier one.
+      const [earlier, later] = ra.parent === undefined ? [ra, rb] : [rb, ra];
+      assert.equal(earlier.parent, undefined);
+      assert.equal(later.parent, earlier.commit);
+      assert.equal((await runOk("ostree", ["rev-parse", `--repo=${repo}`, "shared"])).trim(), later.commit);
+      assert.equal(parseJson(c.stdout).branch, "other");
+      assert.deepEqual(await leftoverWorkDirs(repo), []);
+      await assertFsckClean(repo);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("--file: base, packages and output from a compose file; command-line packages add to them"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const file = join(dir, "compose.yaml");
+      await Deno.writeTextFile(
+        file,
+        "base: debian:12\npackages:\n  - alpha\noutput: from-file\nimage:\n  cmd: [/usr/bin/alpha]\n  env: { LANG: C.UTF-8 }\n",
+      );
+      const result = await runCli([
+        "--repo",
+        repo,
+        "--json",
+        "compose",
+        "create",
+        "--file",
+        file,
+        "--packages",
+        "beta",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const json = parseJson(result.stdout);
+      assert.equal(json.branch, "from-file");
+      assert.deepEqual(json.requested, ["alpha", "beta"]);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("bad inputs are usage errors that change nothing"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const before = await snapshotRepo(repo);
+      const cases: [string[], RegExp][] = [
+        [["--base", "invalid-ref"], /^Error: Invalid base image reference format: invalid-ref$/m],
+        [["--base", "debian:12", "--packages", "vim-"], /^Error: Invalid package name: vim-$/m],
+        [["--base", "debian:12", "--output", "debian/12/x86_64"], /is a base image branch/],
+        [["--base", "debian:12", "--output", "bad name"], /^Error: Invalid output branch name: bad name$/m],
+        [["--base", "debian:12", "--pull"], /^Error: --pull needs a remote/m],
+        [["--packages", "hello"], /^Error: compose create needs a base image$/m],
+        [["--base", "debian:12", "--remote", "nope"], /^Error: No remote named nope/m],
+      ];
+      for (const [args, re] of cases) {
+        const result = await runCli(["--repo", repo, "compose", "create", ...args]);
+        assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+        assert.match(result.stderr, re);
+      }
+      const missing = await runCli(["--repo", repo, "compose", "create", "--base", "ubuntu:24.04"]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^Error: Base image not found locally: ubuntu:24\.04$/m);
+      assert.match(missing.stderr, /^Solution: Ensure the base image is available in the OSTree repository/m);
+      assert.deepEqual(await snapshotRepo(repo), before);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
