@@ -58,6 +58,20 @@ async function repoWithStubBase(): Promise<{ dir: string; repo: string; base: st
   return { dir, repo, base };
 }
 
+/** Pids of processes whose command line contains `needle` (arguments separated by NUL). */
+async function processesRunning(needle: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if ((await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).includes(needle)) found.push(Number(entry.name));
+    } catch {
+      // gone already
+    }
+  }
+  return found;
+}
+
 function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
@@ -350,8 +364,7 @@ Deno.test({
       assert.match(out.stderr, /^Error: Interrupted by SIGINT; nothing was written$/m);
       assert.deepEqual(await snapshotRepo(repo), before);
       assert.deepEqual(await leftoverWorkDirs(repo), []);
-      const sleepers = await run("pgrep", ["-f", "sleep 600"]);
-      assert.equal(sleepers.stdout.trim(), "", "no process of the sandbox is left");
+      assert.deepEqual(await processesRunning("sleep\u0000600"), [], "no process of the sandbox is left");
       await assertFsckClean(repo);
     } finally {
       await removeTree(dir);
