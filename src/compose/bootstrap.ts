@@ -21,6 +21,7 @@ import { errorLines, requireProgram, runLogged } from "./process.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { validatePackageNames } from "./packages.ts";
+import { phaseTimer } from "./phase_timer.ts";
 import { exactRefHead } from "./resolve_base.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
@@ -93,6 +94,8 @@ export interface BootstrapResult {
   createdRepository: boolean;
   /** The repository path. */
   repo: string;
+  /** Seconds each phase took: mmdebstrap, cleanup, commit. */
+  durations: Record<string, number>;
 }
 
 /** Default mirrors of the distributions apt-ostree knows, as mmdebstrap arguments. */
@@ -293,8 +296,10 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
   const signal = options.signal;
   const step = options.onStep ?? (() => {});
   const work = await createWorkDir(repo, "bootstrap");
+  const timer = phaseTimer();
   try {
     const rootfs = join(work, "rootfs");
+    timer.start("mmdebstrap");
     step(
       `Bootstrapping ${plan.base.name} (${plan.suite}, ${debianArch(plan.base.arch)}, ${plan.variant}) with mmdebstrap`,
     );
@@ -320,6 +325,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
       );
     }
     signal?.throwIfAborted();
+    timer.start("cleanup");
     step("Cleaning the tree and moving /etc to /usr/etc");
     const installed = await readInstalledPackages(rootfs);
     const osRelease = await readOsRelease(rootfs);
@@ -335,6 +341,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
 
     const nativeArch = nativeArchOf(installed) || debianArch(plan.base.arch);
     const packages = formatPackages(installed, nativeArch);
+    timer.start("commit");
     step(`Committing to ${plan.base.branch}`);
     return await withComposeLock(repo, async () => {
       const parent = await exactRefHead(repo, plan.base.branch);
@@ -379,6 +386,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
         packages,
         createdRepository: created,
         repo: repo.path ?? repoPath,
+        durations: timer.finish(),
       };
     }, signal);
   } finally {

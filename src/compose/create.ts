@@ -30,6 +30,7 @@ import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
+import { phaseTimer } from "./phase_timer.ts";
 import { prepareSandboxRoot, runInSandbox } from "./sandbox.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
@@ -106,6 +107,8 @@ export interface ComposeCreateResult {
   installed: PackageVersion[];
   /** Packages removed (a dry run reports none). */
   removed: PackageVersion[];
+  /** Seconds each phase took: resolve (and pull), checkout, update, install, cleanup, commit. */
+  durations: Record<string, number>;
 }
 
 const APT_OPTIONS = [
@@ -211,6 +214,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   const installRecommends = options.installRecommends ?? false;
 
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
+  const timer = phaseTimer();
+  timer.start("resolve");
   if (options.dryRun && options.pull) {
     throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
       solution: "Pull the base first (run without --dry-run), then simulate",
@@ -242,6 +247,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     : await createWorkDir(repo, "create");
   try {
     const rootfs = join(work, "rootfs");
+    timer.start("checkout");
     step(`Checking out ${base.localRef} (${base.commit.slice(0, 12)}) as a private copy`);
     const checkout = await runOstree(["checkout", repo.repoArg, "--force-copy", base.commit, rootfs], { signal });
     if (signal?.aborted) throw signal.reason;
@@ -257,6 +263,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     let removed: PackageVersion[] = [];
     let after: InstalledPackage[] = before;
     try {
+      timer.start("update");
       step("Updating the package lists (apt-get update)");
       const update = await runInSandbox(rootfs, ["apt-get", ...APT_OPTIONS, "update"], {
         signal,
@@ -272,6 +279,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         );
       }
       if (requested.length > 0) {
+        timer.start("install");
         step(`${options.dryRun ? "Simulating" : "Installing"} ${requested.join(" ")} (apt-get install)`);
         const install = await runInSandbox(
           rootfs,
@@ -305,9 +313,11 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     }
     signal?.throwIfAborted();
     if (options.dryRun) {
-      return { dryRun: true, branch, branchDerived, base: baseInfo, requested, installed, removed: [] };
+      const durations = timer.finish();
+      return { dryRun: true, branch, branchDerived, base: baseInfo, requested, installed, removed: [], durations };
     }
 
+    timer.start("cleanup");
     step("Cleaning the tree and moving /etc to /usr/etc");
     await cleanRootfs(rootfs);
     await toDeploymentLayout(rootfs);
@@ -315,6 +325,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
 
     const timestamp = options.timestamp ?? composeTimestamp();
     const nativeArch = nativeArchOf(after);
+    timer.start("commit");
     step(`Committing to ${branch}`);
     return await withComposeLock(repo, async () => {
       const parent = await exactRefHead(repo, branch);
@@ -361,6 +372,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         requested,
         installed,
         removed,
+        durations: timer.finish(),
       };
     }, signal);
   } finally {
