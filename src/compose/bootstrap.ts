@@ -15,7 +15,7 @@ import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
 import { type BaseImageRef, debianArch, parseBaseImageRef } from "../reference/base_ref.ts";
-import { statOrUndefined } from "../util/fs.ts";
+import { removeQuietly, statOrUndefined } from "../util/fs.ts";
 import { formatPackages, nativeArchOf, readInstalledPackages } from "./dpkg_status.ts";
 import { errorLines, requireProgram, runLogged } from "./process.ts";
 import { requireRoot } from "./root.ts";
@@ -287,12 +287,27 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
     });
   }
   const timestamp = options.timestamp ?? composeTimestamp();
-  const repoPath = typeof options.repo === "string" ? options.repo : options.repo.path;
+  await requireProgram("unshare", "apt-get install util-linux");
+  await requireProgram("mmdebstrap", "apt-get install mmdebstrap");
   const { repo, created } = typeof options.repo === "string"
     ? await openOrCreateRepo(options.repo)
     : { repo: options.repo, created: false };
-  await requireProgram("unshare", "apt-get install util-linux");
-  await requireProgram("mmdebstrap", "apt-get install mmdebstrap");
+  try {
+    return await bootstrapInto(repo, created, plan, timestamp, options);
+  } catch (error) {
+    // A repository this run created holds nothing: leave no trace of it.
+    if (created) await removeQuietly(repo.path);
+    throw error;
+  }
+}
+
+async function bootstrapInto(
+  repo: OstreeRepo,
+  created: boolean,
+  plan: MmdebstrapPlan,
+  timestamp: number,
+  options: BootstrapOptions,
+): Promise<BootstrapResult> {
   const signal = options.signal;
   const step = options.onStep ?? (() => {});
   const work = await createWorkDir(repo, "bootstrap");
@@ -316,7 +331,13 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
         "mmdebstrap",
         ...mmdebstrapArgs(plan, rootfs),
       ],
-      { signal, onLine: options.onLine, env: { LC_ALL: "C.UTF-8" }, installHint: "apt-get install util-linux" },
+      {
+        signal,
+        killSignal: "SIGKILL",
+        onLine: options.onLine,
+        env: { LC_ALL: "C.UTF-8" },
+        installHint: "apt-get install util-linux",
+      },
     );
     if (out.code !== 0) {
       throw new AptOstreeError(
@@ -385,7 +406,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
         variant: plan.variant,
         packages,
         createdRepository: created,
-        repo: repo.path ?? repoPath,
+        repo: repo.path,
         durations: timer.finish(),
       };
     }, signal);

@@ -11,8 +11,14 @@ import { AptOstreeError } from "../errors.ts";
 
 /** Options for {@linkcode runLogged}. */
 export interface RunLoggedOptions {
-  /** Kills the child (SIGTERM) when aborted; the promise then rejects with the signal's reason. */
+  /** Kills the child when aborted (with `killSignal`); the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * The signal sent on abort (default SIGTERM). `unshare --fork` ignores
+   * SIGTERM and SIGINT while it waits, so it needs SIGKILL (its
+   * `--kill-child` then kills everything in its namespaces).
+   */
+  killSignal?: Deno.Signal;
   /** Called with every output line (stdout and stderr interleaved as they arrive). */
   onLine?: (line: string) => void;
   /** Environment for the child (default: inherited). */
@@ -75,7 +81,6 @@ export async function runLogged(
       stderr: "piped",
       env: options.env,
       clearEnv: options.clearEnv,
-      signal: options.signal,
     }).spawn();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
@@ -86,16 +91,29 @@ export async function runLogged(
     }
     throw error;
   }
+  const onAbort = () => {
+    try {
+      child.kill(options.killSignal ?? "SIGTERM");
+    } catch {
+      // already exited
+    }
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   const lines: string[] = [];
   const onLine = (line: string) => {
     lines.push(line);
     options.onLine?.(line);
   };
-  const [status] = await Promise.all([
-    child.status,
-    pumpLines(child.stdout, onLine),
-    pumpLines(child.stderr, onLine),
-  ]);
+  let status: Deno.CommandStatus;
+  try {
+    [status] = await Promise.all([
+      child.status,
+      pumpLines(child.stdout, onLine),
+      pumpLines(child.stderr, onLine),
+    ]);
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
   if (options.signal?.aborted) throw options.signal.reason;
   return { code: status.code, signal: status.signal, lines };
 }
