@@ -191,7 +191,9 @@ Deno.test({
         "--base",
         "debian:12",
         "--packages",
-        "alpha,zlib-tool",
+        "alpha",
+        "--packages",
+        "zlib-tool",
       ]);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /^Created deployment deploy\/debian\/12\/x86_64\/alpha_zlib-tool \(name derived/m);
