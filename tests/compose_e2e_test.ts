@@ -4,7 +4,8 @@
  * (apt in bubblewrap), `compose build-image`, then `umoci unpack` and
  * running `/usr/bin/hello` in the unpacked root with chroot. Also: a dry
  * run with the real apt, and a package that does not exist failing cleanly.
- * One bootstrap serves every step (it is the slow part).
+ * One bootstrap serves every step (it is the slow part); a second one checks
+ * that bootstraps are reproducible.
  *
  * Set APT_OSTREE_SKIP_NETWORK_TESTS=1 to skip this file where the Debian
  * archive cannot be reached (CI reaches it, and skips nothing).
@@ -93,6 +94,23 @@ Deno.test({
           await assertFsckClean(repo);
         },
       );
+
+      await t.step("bootstrap is reproducible: the same SOURCE_DATE_EPOCH gives the same commit", async () => {
+        const again = join(dir, "repo-again");
+        const result = await runCli(["--repo", again, "--json", "compose", "bootstrap", "debian:12"], {
+          env: { SOURCE_DATE_EPOCH: String(EPOCH) },
+        });
+        assert.equal(result.code, 0, result.stderr);
+        const second = JSON.parse(result.stdout);
+        const first = (await runOk("ostree", ["rev-parse", `--repo=${repo}`, baseBranch])).trim();
+        const firstPackages = await metadataText(repo, first, "apt-ostree.packages");
+        if (firstPackages !== await metadataText(again, second.commit, "apt-ostree.packages")) {
+          console.warn("The Debian archive changed between the two bootstraps; the commits cannot be compared");
+        } else {
+          assert.equal(second.commit, first, "same packages, same SOURCE_DATE_EPOCH: the same commit");
+        }
+        await removeTree(again);
+      });
 
       await t.step("a dry run with the real apt lists hello and changes nothing", async () => {
         const before = await snapshotRepo(repo);

@@ -208,6 +208,11 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   const branchDerived = options.output === undefined;
   const branch = options.output ?? deriveOutputBranch(ref, requested);
   validateOutputBranch(branch);
+  if (options.dryRun && options.pull) {
+    throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
+      solution: "Pull the base first (run without --dry-run), then simulate",
+    });
+  }
   await requireProgram("bwrap", "apt-get install bubblewrap");
   const signal = options.signal;
   const step = options.onStep ?? (() => {});
@@ -216,11 +221,6 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const timer = phaseTimer();
   timer.start("resolve");
-  if (options.dryRun && options.pull) {
-    throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
-      solution: "Pull the base first (run without --dry-run), then simulate",
-    });
-  }
   const base = await resolveBase(repo, ref, {
     written: options.base,
     remote: options.remote,
@@ -296,7 +296,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
             install.code,
             install.lines,
             unknown
-              ? "Check the package names: apt-cache search WORD in the base lists them; the repository is unchanged"
+              ? "Check the package names and the release (apt-cache policy NAME on a system of that release, or packages.debian.org / packages.ubuntu.com); the repository is unchanged"
               : "See apt's and dpkg's lines above (a maintainer script may have failed); the repository is unchanged",
           );
         }
