@@ -5,11 +5,10 @@
  * @module
  */
 
-import { Duplex } from "node:stream";
-import { constants, createZstdCompress } from "node:zlib";
 import type { BufferPool } from "../util/buffer_pool.ts";
 import type { DeflatePool } from "./deflate_pool.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
+import { ZstdWorkerStream } from "./zstd_stream.ts";
 
 /** Supported layer compressions. */
 export type Compression = "gzip" | "zstd";
@@ -22,9 +21,6 @@ export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
   gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
   zstd: "application/vnd.oci.image.layer.v1.tar+zstd",
 };
-
-/** zstd level used for layers (zstd's default, as `zstd -3`). */
-export const ZSTD_LEVEL = 3;
 
 /**
  * Returns a stream pair that compresses what is written to it.
@@ -43,9 +39,5 @@ export function createCompressionStream(
   options: { bufferPool?: BufferPool } = {},
 ): ReadableWritablePair<Uint8Array, Uint8Array> {
   if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool });
-  const zstd = createZstdCompress({
-    chunkSize: 1 << 20,
-    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-  });
-  return Duplex.toWeb(zstd) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+  return new ZstdWorkerStream({ bufferPool: options.bufferPool });
 }
