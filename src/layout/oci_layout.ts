@@ -15,8 +15,11 @@ import {
   ANNOTATION_CONTAINERD_NAME,
   ANNOTATION_REF_NAME,
   type Descriptor,
+  type ImageConfig,
   type ImageIndex,
+  type ImageManifest,
   MEDIA_TYPE_INDEX,
+  MEDIA_TYPE_MANIFEST,
 } from "../oci/types.ts";
 import type { ImageReference } from "../reference/image_ref.ts";
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
@@ -160,6 +163,11 @@ export class OciLayoutTarget implements ImageTarget {
     return this.location;
   }
 
+  /** The images already in the layout (none when a new layout is being made). */
+  existingImages(): Promise<LayoutImage[]> {
+    return this.inPlace ? readLayoutImages(this.workDir) : Promise.resolve([]);
+  }
+
   /**
    * Prepares to write `path`: an existing layout is extended; a missing path
    * (or an empty directory) becomes a new layout; anything else is refused
@@ -255,4 +263,46 @@ export async function swapIntoPlace(staging: string, target: string, replace: bo
     throw fsError("move the output into place at", target, error);
   }
   if (aside) await removeQuietly(aside);
+}
+
+/** An image found in a layout: its index entry, manifest and config. */
+export interface LayoutImage {
+  /** The index entry (with its annotations). */
+  descriptor: Descriptor;
+  /** The manifest. */
+  manifest: ImageManifest;
+  /** The config. */
+  config: ImageConfig;
+}
+
+async function readJsonBlob<T>(dir: string, digest: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, "blobs", "sha256", digest.replace(/^sha256:/, "")))) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the images of a layout (single-platform manifests of `index.json`
+ * whose manifest and config blobs can be read; others are skipped).
+ *
+ * @example
+ * ```ts
+ * import { readLayoutImages } from "./oci_layout.ts";
+ * for (const image of await readLayoutImages("image.oci")) console.log(image.descriptor.digest, image.manifest.layers.length);
+ * ```
+ */
+export async function readLayoutImages(dir: string): Promise<LayoutImage[]> {
+  const index = await readLayoutIndex(dir);
+  const images: LayoutImage[] = [];
+  for (const descriptor of index.manifests) {
+    if (descriptor.mediaType !== MEDIA_TYPE_MANIFEST || !/^sha256:[0-9a-f]{64}$/.test(descriptor.digest)) continue;
+    const manifest = await readJsonBlob<ImageManifest>(dir, descriptor.digest);
+    if (!manifest?.config?.digest || !Array.isArray(manifest.layers)) continue;
+    const config = await readJsonBlob<ImageConfig>(dir, manifest.config.digest);
+    if (!config?.rootfs || !Array.isArray(config.rootfs.diff_ids)) continue;
+    images.push({ descriptor, manifest, config });
+  }
+  return images;
 }
