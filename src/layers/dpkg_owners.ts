@@ -48,10 +48,10 @@ function topLevelAliases(entries: readonly TreeEntry[]): Map<string, string> {
 }
 
 /**
- * Maps paths (relative, as in the image) to the package that owns them, or
- * returns undefined when the tree has no dpkg database. A path listed by
- * several packages (shared directories, diversions) goes to the first
- * package in name order.
+ * Maps paths (relative, as in the image) to the one package that owns them,
+ * or returns undefined when the tree has no dpkg database. Paths listed by
+ * several packages (shared directories such as `usr/share/doc`, diverted
+ * files) belong to no single package and are left out.
  *
  * @example
  * ```ts
@@ -81,6 +81,7 @@ export async function readDpkgOwners(
   lists.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const aliases = topLevelAliases(entries);
   const owners = new Map<string, string>();
+  const shared = new Set<string>();
   const decoder = new TextDecoder();
   for (const list of lists) {
     const file = list.path.slice(list.path.lastIndexOf("/") + 1, -".list".length);
@@ -92,8 +93,11 @@ export async function readDpkgOwners(
       const top = slash < 0 ? path : path.slice(0, slash);
       const alias = aliases.get(top);
       if (alias !== undefined) path = alias + path.slice(top.length);
-      if (!owners.has(path)) owners.set(path, pkg);
+      const owner = owners.get(path);
+      if (owner === undefined) owners.set(path, pkg);
+      else if (owner !== pkg) shared.add(path);
     }
   }
+  for (const path of shared) owners.delete(path);
   return owners;
 }

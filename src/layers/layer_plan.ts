@@ -1,8 +1,10 @@
 /**
- * Splitting a tree into stable layers. Every file belongs to a unit (its
+ * Splitting a tree into stable layers. Every entry belongs to a unit (its
  * Debian package, or, in a tree without dpkg data, its path prefix such as
- * `usr/lib`); the largest units get a layer each, the rest share hash bins,
- * unowned files and every directory go to the base layer. Given the bins of
+ * `usr/lib`) or to none; the largest units get a layer each, the rest share
+ * hash bins, and what belongs to no unit (unowned files, directories shared
+ * by several packages) goes to the base layer. Each layer also carries the
+ * parent directories of its entries, so it applies correctly on its own. Given the bins of
  * a previous build, units keep their layers, new ones go to a reserved bin
  * and removed ones are dropped, so that updating one package changes one
  * layer. Everything is deterministic: no timing, no chance.
@@ -33,8 +35,8 @@ export interface PlannedLayer extends LayerBin {
 export interface PlanLayersOptions {
   /** Most layers the image may have (>= 1). */
   maxLayers: number;
-  /** The unit of a path, or undefined for the base layer. */
-  unitOf: (path: string) => string | undefined;
+  /** The unit of an entry, or undefined for the base layer. */
+  unitOf: (path: string, kind: TreeEntry["kind"]) => string | undefined;
   /** Bins of a previous build of the same image with the same maxLayers, in order. */
   previous?: LayerBin[];
 }
@@ -45,21 +47,23 @@ export const BASE_BIN = "base";
 export const NEW_BIN = "new";
 
 /**
- * The unit of a path in a tree without package data: its first two
- * components (`usr/lib` for `usr/lib/x/y.so`), or its directory for
- * shallower paths; top-level files belong to the base layer.
+ * The unit of an entry in a tree without package data: the first two
+ * components of its directory (`usr/lib` for `usr/lib/x/y.so`), or its
+ * directory for shallower paths. Top-level files and directories up to two
+ * levels deep belong to the base layer.
  *
  * @example
  * ```ts
  * import { pathPrefixUnit } from "./layer_plan.ts";
- * pathPrefixUnit("usr/lib/x/y.so"); // "path:usr/lib"
- * pathPrefixUnit("etc/passwd"); // "path:etc"
- * pathPrefixUnit("README"); // undefined
+ * pathPrefixUnit("usr/lib/x/y.so", "file"); // "path:usr/lib"
+ * pathPrefixUnit("usr/lib/x", "directory"); // "path:usr/lib"
+ * pathPrefixUnit("etc/passwd", "file"); // "path:etc"
+ * pathPrefixUnit("usr/lib", "directory"); // undefined
  * ```
  */
-export function pathPrefixUnit(path: string): string | undefined {
+export function pathPrefixUnit(path: string, kind: TreeEntry["kind"]): string | undefined {
   const parts = path.split("/");
-  if (parts.length <= 1) return undefined;
+  if (parts.length <= 1 || (kind === "directory" && parts.length <= 2)) return undefined;
   return `path:${parts.slice(0, Math.min(2, parts.length - 1)).join("/")}`;
 }
 
@@ -123,12 +127,11 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
   const unitOfEntry = new Map<TreeEntry, string | undefined>();
   const unitSizes = new Map<string, number>();
   for (const e of entries) {
-    if (e.kind === "directory") continue;
     let unit: string | undefined;
     if (e.kind === "file" && groupUnit.has(e.checksum)) {
       unit = groupUnit.get(e.checksum);
     } else {
-      unit = options.unitOf(e.path);
+      unit = options.unitOf(e.path, e.kind);
       if (e.kind === "file") groupUnit.set(e.checksum, unit);
     }
     unitOfEntry.set(e, unit);
@@ -151,11 +154,7 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
   const dirs = new Map<string, TreeEntry>();
   const dirsAdded = layers.map(() => new Set<string>());
   for (const e of entries) {
-    if (e.kind === "directory") {
-      dirs.set(e.path, e);
-      layers[0].entries.push(e);
-      continue;
-    }
+    if (e.kind === "directory") dirs.set(e.path, e);
     const unit = unitOfEntry.get(e);
     const index = unit === undefined ? 0 : binOfUnit.get(unit) ?? 0;
     const layer = layers[index];
@@ -170,6 +169,7 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
       }
       for (let i = missing.length - 1; i >= 0; i--) layer.entries.push(missing[i]);
     }
+    if (index !== 0 && e.kind === "directory") dirsAdded[index].add(e.path);
     layer.entries.push(e);
     layer.contentBytes += e.size;
   }
