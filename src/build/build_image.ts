@@ -10,7 +10,7 @@
 
 import { resolve } from "node:path";
 import { ArchiveTarget } from "../archive/layout_archive.ts";
-import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
+import { type Compression, COMPRESSIONS, DEFAULT_LEVELS, LEVEL_RANGES } from "../compress/compression.ts";
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import type { ImageTarget } from "../image_target.ts";
@@ -100,6 +100,8 @@ export interface BuildImageOptions {
   force?: boolean;
   /** Layer compression (default gzip). */
   compression?: Compression;
+  /** Compression level (gzip 1-9, default 6; zstd 1-19, default 3). */
+  compressionLevel?: number;
   /** Most layers (default {@linkcode DEFAULT_MAX_LAYERS}; 1 gives a single layer). */
   maxLayers?: number;
   /** Runtime settings of the image. */
@@ -197,6 +199,7 @@ interface ValidOptions {
   ref: ImageReference;
   format: ImageFormat;
   compression: Compression;
+  level: number;
   maxLayers: number;
 }
 
@@ -209,6 +212,13 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
   if (!COMPRESSIONS.includes(compression)) {
     throw new UsageError(`Unknown compression: ${compression}`, {
       solution: `Use --compression ${COMPRESSIONS.join(" or ")}`,
+    });
+  }
+  const level = options.compressionLevel ?? DEFAULT_LEVELS[compression];
+  const [low, high] = LEVEL_RANGES[compression];
+  if (!Number.isInteger(level) || level < low || level > high) {
+    throw new UsageError(`Invalid ${compression} compression level: ${level}`, {
+      solution: `Use --compression-level from ${low} to ${high} with ${compression}`,
     });
   }
   const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
@@ -227,7 +237,7 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
   if (options.created !== undefined && Number.isNaN(options.created.getTime())) {
     throw new UsageError("Invalid creation time", { solution: "Set SOURCE_DATE_EPOCH to whole seconds since 1970" });
   }
-  return { ref, format, compression, maxLayers };
+  return { ref, format, compression, level, maxLayers };
 }
 
 function openTarget(format: ImageFormat, output: string, force: boolean): Promise<ImageTarget> {
@@ -242,6 +252,7 @@ function openTarget(format: ImageFormat, output: string, force: boolean): Promis
 function buildFingerprint(input: {
   commit: string;
   compression: Compression;
+  level: number;
   maxLayers: number;
   settings: ImageSettings;
   platform: Platform;
@@ -299,7 +310,7 @@ function layerResults(image: LayoutImage, reused: boolean): LayerResult[] {
  */
 export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
   const started = performance.now();
-  const { ref, format, compression, maxLayers } = validateOptions(options);
+  const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const signal = options.signal;
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const commitChecksum = await repo.resolveCommit(options.source, { signal });
@@ -308,7 +319,15 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
   const output = resolve(options.output ?? defaultOutputPath(ref, format));
   const settings = options.settings ?? {};
-  const fingerprint = buildFingerprint({ commit: commitChecksum, compression, maxLayers, settings, platform, created });
+  const fingerprint = buildFingerprint({
+    commit: commitChecksum,
+    compression,
+    level,
+    maxLayers,
+    settings,
+    platform,
+    created,
+  });
   const base = {
     commit: commitChecksum,
     image: ref.fullName,
@@ -388,7 +407,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       plan,
       Math.max(2, pool.size),
       async (layer): Promise<CachedLayer & { reused: boolean }> => {
-        const key = layerKey(layer.entries, compression);
+        const key = layerKey(layer.entries, compression, level);
         const annotations = layerAnnotations(layer, key);
         const cached = cache.get(key);
         if (cached && (await target.blobs.has(cached.descriptor.digest))) {
@@ -398,6 +417,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         }
         const built = await buildLayer(layer.entries, content, target.blobs, {
           compression,
+          level,
           pool,
           signal,
           stats,

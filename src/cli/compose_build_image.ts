@@ -28,6 +28,7 @@ interface BuildImageCliOptions {
   output?: string;
   force?: boolean;
   compression: string;
+  compressionLevel?: string;
   maxLayers?: string;
   arch?: string;
   cmd?: string;
@@ -131,6 +132,7 @@ export function registerBuildImage(
     .option("-o, --output <path>", "output path (default: ./<name>.oci for oci, ./<name>.tar for archives)")
     .option("--force", "replace an output path that exists and is not an OCI layout")
     .option("--compression <algorithm>", `layer compression: ${COMPRESSIONS.join(", ")}`, "gzip")
+    .option("--compression-level <n>", "compression level: gzip 1-9 (default 6), zstd 1-19 (default 3)")
     .option(
       "--max-layers <n>",
       `most layers, split by Debian package (or path prefix) and stable across builds; 1 for a single layer (default ${DEFAULT_MAX_LAYERS})`,
@@ -167,6 +169,9 @@ Environment:
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
       const maxLayers = opts.maxLayers !== undefined ? parsePositiveInt(opts.maxLayers, "--max-layers") : undefined;
+      const compressionLevel = opts.compressionLevel !== undefined
+        ? parsePositiveInt(opts.compressionLevel, "--compression-level")
+        : undefined;
       const progress = ctx.progress();
       try {
         const result = await withInterruptSignal((signal) =>
@@ -178,6 +183,7 @@ Environment:
             output: opts.output,
             force: opts.force,
             compression: opts.compression as Compression,
+            compressionLevel,
             maxLayers,
             settings,
             arch: opts.arch,

@@ -16,6 +16,12 @@ export type Compression = "gzip" | "zstd";
 /** All supported compressions, for validation and help texts. */
 export const COMPRESSIONS: readonly Compression[] = ["gzip", "zstd"];
 
+/** Default level of each compression: `gzip -6`'s and `zstd -3`'s. */
+export const DEFAULT_LEVELS: Record<Compression, number> = { gzip: 6, zstd: 3 };
+
+/** Levels each compression accepts. */
+export const LEVEL_RANGES: Record<Compression, [number, number]> = { gzip: [1, 9], zstd: [1, 19] };
+
 /** OCI media type of a layer with the given compression. */
 export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
   gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -36,8 +42,9 @@ export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
 export function createCompressionStream(
   compression: Compression,
   pool: DeflatePool,
-  options: { bufferPool?: BufferPool } = {},
+  options: { bufferPool?: BufferPool; level?: number } = {},
 ): ReadableWritablePair<Uint8Array, Uint8Array> {
-  if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool });
-  return new ZstdWorkerStream({ bufferPool: options.bufferPool });
+  const level = options.level ?? DEFAULT_LEVELS[compression];
+  if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool, level });
+  return new ZstdWorkerStream({ bufferPool: options.bufferPool, level });
 }

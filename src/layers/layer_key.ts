@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Compression } from "../compress/compression.ts";
+import { type Compression, DEFAULT_LEVELS } from "../compress/compression.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 
 /**
@@ -19,7 +19,8 @@ import type { TreeEntry } from "../ostree/tree.ts";
 export const LAYER_FORMAT_VERSION = 1;
 
 /**
- * The key of a layer with these entries (in tar order) and compression.
+ * The key of a layer with these entries (in tar order), compression and
+ * level (default: the compression's default level).
  *
  * @example
  * ```ts
@@ -27,9 +28,9 @@ export const LAYER_FORMAT_VERSION = 1;
  * const key = layerKey([], "gzip"); // "sha256:…"
  * ```
  */
-export function layerKey(entries: readonly TreeEntry[], compression: Compression): string {
+export function layerKey(entries: readonly TreeEntry[], compression: Compression, level?: number): string {
   const hash = createHash("sha256");
-  hash.update(`apt-ostree layer v${LAYER_FORMAT_VERSION} ${compression}\n`);
+  hash.update(`apt-ostree layer v${LAYER_FORMAT_VERSION} ${compression} ${level ?? DEFAULT_LEVELS[compression]}\n`);
   for (const e of entries) {
     // Directories: the dirmeta checksum (mode, owner, xattrs); the dirtree
     // checksum would change with content that lives in other layers.
