@@ -17,7 +17,9 @@
  * sampled every 20 ms. Results go to stdout as a table and to
  * bench/results.json.
  *
- * Options: `--runs N`, `--only debian,mixed,small`, `--skip-baselines`.
+ * Options: `--runs N`, `--only debian,mixed,small`, `--skip-baselines`,
+ * `--profile` (where the time of one cold build of the Debian commit goes,
+ * stage by stage, instead of the comparison).
  *
  * @module
  */
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "3" },
     only: { type: "string", default: "debian,mixed,small" },
     "skip-baselines": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
   },
 });
 const RUNS = Math.max(1, Number(args.runs));
@@ -361,7 +364,78 @@ async function rebuildCases(base: Input, changed: Input): Promise<Rebuild> {
   };
 }
 
+// ---------------------------------------------------------------- profile
+
+/**
+ * Times the stages of a cold single-layer gzip build of `branch`, each run
+ * alone and in order: list (ostree ls + parse), map + sort, read + tar,
+ * + SHA-256, + parallel gzip, + SHA-256 and write (the whole pipeline).
+ */
+async function profile(branch: string): Promise<void> {
+  const lib = await import("../mod.ts");
+  const { BufferPool } = await import("../src/util/buffer_pool.ts");
+  const repoHandle = await lib.OstreeRepo.open(repo);
+  const commit = await repoHandle.resolveCommit(branch);
+  const lap = (() => {
+    let t = performance.now();
+    return () => {
+      const now = performance.now();
+      const ms = now - t;
+      t = now;
+      return ms;
+    };
+  })();
+  const rows: [string, number][] = [];
+  lap();
+  const listed = await lib.listCommitTree(repoHandle, commit);
+  rows.push(["ostree ls -R -X -C + parse", lap()]);
+  const entries = lib.toImageRootfs(listed);
+  rows.push(["/usr/etc mapping + sort", lap()]);
+  const content = lib.contentSourceFor(repoHandle);
+  const owners = await lib.readDpkgOwners(entries, content);
+  lib.planLayers(entries, { maxLayers: 64, unitOf: owners ? (p) => owners.get(p) : lib.pathPrefixUnit });
+  rows.push(["dpkg owners + layer plan (64)", lap()]);
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const _ of stream) { /* consume */ }
+  };
+  const tar = () => lib.createLayerTarStream(entries, (e) => content.open(e), { bufferPool: new BufferPool(1 << 20) });
+  lap();
+  await drain(tar());
+  rows.push(["read objects + tar", lap()]);
+  await drain(tar().pipeThrough(new lib.DigestStream()));
+  rows.push(["read + tar + sha256", lap()]);
+  const pool = new lib.DeflatePool();
+  const gzPool = new BufferPool(1 << 20);
+  await drain(
+    lib.createLayerTarStream(entries, (e) => content.open(e), { bufferPool: gzPool }).pipeThrough(
+      new lib.DigestStream(),
+    )
+      .pipeThrough(new lib.ParallelGzipStream(pool, { bufferPool: gzPool })),
+  );
+  pool.terminate();
+  rows.push(["read + tar + sha256 + parallel gzip", lap()]);
+  const out = `${work}/profile.oci`;
+  await sh(`rm -rf ${out}`);
+  lap();
+  await lib.buildImage({ repo, source: commit, image: "profile:1", output: out, maxLayers: 1 });
+  rows.push(["whole build-image, 1 layer (library)", lap()]);
+  await sh(`rm -rf ${out}`);
+  lap();
+  await lib.buildImage({ repo, source: commit, image: "profile:1", output: out });
+  rows.push(["whole build-image, 64 layers (library)", lap()]);
+  await sh(`rm -rf ${out}`);
+  console.log(`| stage (${branch}, ${entries.length} entries) | ms |\n|---|---:|`);
+  for (const [stage, ms] of rows) console.log(`| ${stage} | ${ms.toFixed(0)} |`);
+}
+
 // ---------------------------------------------------------------- main
+
+if (args.profile) {
+  await prepareRepo();
+  await prepareDebian();
+  await profile("bench/debian");
+  Deno.exit(0);
+}
 
 await prepareRepo();
 const inputs: Input[] = [];
