@@ -18,6 +18,7 @@ import {
   type FixtureRepoMode,
   isRoot,
   listTree,
+  makeDebianLikeTree,
   makeOddNamesTree,
   makeRichTree,
   makeSmallTree,
@@ -538,8 +539,11 @@ Deno.test({
 
       await t.step("rebuilding a tag with the same content leaves index.json as it was", async () => {
         const before = await Deno.readTextFile(join(layout, "index.json"));
+        const blobsBefore = await listTree(join(layout, "blobs"));
         const same = await build("multi:two", ["--env", "SECOND=1"]);
         assert.equal(same.digest, two.digest);
+        assert.equal(same.reusedImage, true, "the identical image is reused as a whole");
+        assert.deepEqual(await listTree(join(layout, "blobs")), blobsBefore, "no blob added");
         const index = await readIndex(layout);
         assert.equal(index.manifests.length, 2);
         assert.deepEqual(
@@ -564,7 +568,7 @@ Deno.test({
       await commitTree(repo, "main", join(dir, "tree"));
       const layout = join(dir, "shared.oci");
       await buildJson(["--repo", repo, "compose", "build-image", "main", "shared:base", "-o", layout]);
-      const tags = ["t1", "t2", "t3", "t4", "t5", "t6"];
+      const tags = ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10"];
       const results = await Promise.all(
         tags.map((tag) =>
           buildJson([
@@ -590,6 +594,172 @@ Deno.test({
       assert.ok(byTag.base, "the first tag is kept");
       for (const tag of ["base", ...tags]) await skopeoInspect(`oci:${layout}:${tag}`);
       assert.deepEqual(await findTempNames(dir), []);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: rootOnly("build-image of a newer commit into the layout reuses unchanged layers and unpacks like its checkout"),
+  ignore: !ROOT,
+  async fn(t) {
+    const dir = await makeTempDir();
+    try {
+      const tree = join(dir, "tree");
+      await makeRichTree(tree, { bigFileSize: 2 * 1024 * 1024 });
+      const repo = await createRepo("bare-user", dir);
+      await commitTree(repo, "main", tree, { version: "1" });
+      // The next commit: one file changed, one unit gone, one unit new.
+      await Deno.writeTextFile(join(tree, "a/b/c/d/deep.txt"), "changed in version 2\n");
+      await removeTree(join(tree, "dír-ñ"));
+      await Deno.mkdir(join(tree, "opt/newapp"), { recursive: true });
+      await Deno.writeTextFile(join(tree, "opt/newapp/run"), "new in version 2\n");
+      const v2 = await commitTree(repo, "main", tree, { version: "2", timestamp: FIXTURE_TIMESTAMP + 86400 });
+      await removeTree(tree);
+      const layout = join(dir, "app.oci");
+      const build = (tag: string, source: string, out = layout) =>
+        buildJson(["--repo", repo, "compose", "build-image", source, `app:${tag}`, "-o", out]);
+
+      const first = await build("1", "main^");
+      const second = await build("2", "main");
+      const fresh = await build("2", "main", join(dir, "fresh.oci"));
+
+      await t.step("unchanged layers are reused, changed ones rebuilt", () => {
+        assert.equal(second.commit, v2);
+        const reused = second.layers!.filter((l) => l.reused);
+        const rebuilt = second.layers!.filter((l) => !l.reused);
+        assert.ok(reused.length > 0, "some layers are reused");
+        assert.ok(rebuilt.length > 0, "the changed layers are rebuilt");
+        const firstDigests = new Set(first.layers!.map((l) => l.digest));
+        for (const layer of reused) {
+          assert.ok(firstDigests.has(layer.digest), `${layer.bin} comes from the first build`);
+        }
+        // The big file did not change: its layer is the very same blob.
+        const big = (json: BuildJson) => json.layers!.find((l) => l.bin?.includes("big"))?.digest;
+        assert.ok(big(second) !== undefined && big(second) === big(first), "the big file's layer is reused");
+      });
+      await t.step("the incremental image unpacks like the new commit's checkout", async () => {
+        await runOk("ostree", ["checkout", `--repo=${repo}`, v2, join(dir, "checkout")]);
+        const expected = asImagePaths(await scanTree(join(dir, "checkout")));
+        assert.ok(expected.has("opt/newapp/run") && !expected.has("dír-ñ"));
+        for (const [tag, path] of [["2", layout], ["2", join(dir, "fresh.oci")]]) {
+          const actual = await umociUnpack(path, tag, join(dir, `bundle-${crypto.randomUUID()}`));
+          const diffs = differences(expected, actual);
+          assert.deepEqual(diffs, [], `${path}: rootfs differs from the checkout:\n${diffs.join("\n")}`);
+        }
+        const validate = await run("oci-image-tool", ["validate", "--type", "image", layout]);
+        assert.equal(validate.code, 0, validate.stdout + validate.stderr);
+        assert.equal((await skopeoInspect(`oci:${layout}:1`)).Digest, first.digest, "tag 1 is kept");
+        assert.equal(fresh.commit, v2);
+      });
+      await t.step("a layer blob deleted from the layout is written again, not reused", async () => {
+        const victim = second.layers!.find((l) => l.reused)!;
+        await Deno.remove(blobPath(layout, victim.digest));
+        const again = await build("3", "main");
+        const restored = again.layers!.find((l) => l.digest === victim.digest);
+        assert.ok(restored, "the same layer is in the new image");
+        assert.equal(restored.reused, false, "it was rebuilt");
+        assert.ok((await Deno.stat(blobPath(layout, victim.digest))).isFile, "the blob is back");
+        await umociUnpack(layout, "3", join(dir, "bundle-3"));
+        await umociUnpack(layout, "2", join(dir, "bundle-2-again"));
+      });
+      await t.step("a whole image whose blob is gone is rebuilt, not reused", async () => {
+        // Same commit and options as tag 1: the whole image is reused.
+        const json = await build("4", "main^");
+        assert.equal(json.reusedImage, true);
+        assert.equal(json.digest, first.digest);
+        await Deno.remove(blobPath(layout, json.config!.digest));
+        const again = await build("4", "main^");
+        assert.equal(again.reusedImage, false);
+        await runOk("skopeo", ["inspect", `oci:${layout}:4`]);
+        await runOk("ostree", ["checkout", `--repo=${repo}`, "main^", join(dir, "checkout-v1")]);
+        const expected = asImagePaths(await scanTree(join(dir, "checkout-v1")));
+        const actual = await umociUnpack(layout, "4", join(dir, "bundle-4"));
+        const diffs = differences(expected, actual);
+        assert.deepEqual(diffs, [], `rootfs differs from the checkout:\n${diffs.join("\n")}`);
+      });
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+/** Paths in a gzip layer blob (directories without their trailing slash). */
+async function layerPaths(blob: string): Promise<string[]> {
+  const out = await runOk("tar", ["-tzf", blob]);
+  return out.split("\n").filter((l) => l !== "").map((l) => l.replace(/\/$/, "")).sort();
+}
+
+Deno.test({
+  name: rootOnly("build-image splits a Debian tree into a layer per dpkg package, and rebuilds only what changed"),
+  ignore: !ROOT,
+  async fn(t) {
+    const dir = await makeTempDir();
+    try {
+      const tree = join(dir, "tree");
+      await makeDebianLikeTree(tree, "1");
+      const repo = await createRepo("bare-user", dir);
+      await commitTree(repo, "deb", tree, { version: "1" });
+      await Deno.writeTextFile(join(tree, "usr/bin/ls"), "ls 2\n");
+      const v2 = await commitTree(repo, "deb", tree, { version: "2", timestamp: FIXTURE_TIMESTAMP + 60 });
+      await removeTree(tree);
+      const layout = join(dir, "deb.oci");
+      const build = (tag: string, source: string) =>
+        buildJson(["--repo", repo, "compose", "build-image", source, `deb:${tag}`, "-o", layout]);
+      const first = await build("1", "deb^");
+
+      await t.step("one layer per package, shared and unowned paths in the base layer", async () => {
+        const bins = first.layers!.map((l) => l.bin);
+        assert.equal(bins[0], "base");
+        for (const pkg of ["coreutils", "libc6", "nginx"]) {
+          assert.ok(bins.includes(`unit:${pkg}`), JSON.stringify(bins));
+        }
+        const pathsOf = async (bin: string) =>
+          await layerPaths(blobPath(layout, first.layers!.find((l) => l.bin === bin)!.digest));
+        const coreutils = await pathsOf("unit:coreutils");
+        assert.ok(coreutils.includes("usr/bin/ls") && coreutils.includes("usr/bin/cat"), coreutils.join(", "));
+        assert.ok(!coreutils.includes("usr/sbin/nginx"));
+        const libc = await pathsOf("unit:libc6");
+        assert.ok(libc.includes("etc/ld.so.conf"), "a package's /etc file (from /usr/etc) goes with it");
+        assert.ok(libc.includes("usr/lib/x86_64-linux-gnu/libm.so.6"));
+        const base = await pathsOf("base");
+        assert.ok(base.includes("usr/local/unowned"), "unowned files are in the base layer");
+        assert.ok(base.includes("bin"), "the merged-/usr symlink is in the base layer");
+        assert.ok(!base.includes("usr/bin/ls"));
+        // Every file is in exactly one layer.
+        const all = new Map<string, string[]>();
+        for (const layer of first.layers!) {
+          const blob = blobPath(layout, layer.digest);
+          const verbose = await runOk("tar", ["-tvzf", blob]);
+          for (const line of verbose.split("\n")) {
+            if (!line.startsWith("-") && !line.startsWith("l") && !line.startsWith("h")) continue;
+            const path = line.replace(/^.*? \d{4}-\d\d-\d\d \d\d:\d\d /, "").replace(/ -> .*$/, "")
+              .replace(/ link to .*$/, "");
+            all.set(path, [...(all.get(path) ?? []), layer.bin ?? "?"]);
+          }
+        }
+        assert.ok(all.has("usr/bin/ls") && all.has("bin") && all.size >= 15, JSON.stringify([...all.keys()]));
+        const twice = [...all].filter(([, bins]) => bins.length > 1);
+        assert.deepEqual(twice, [], "no file in two layers");
+      });
+      await t.step("it unpacks like the checkout", async () => {
+        await runOk("ostree", ["checkout", `--repo=${repo}`, "deb^", join(dir, "checkout")]);
+        const expected = asImagePaths(await scanTree(join(dir, "checkout")));
+        const diffs = differences(expected, await umociUnpack(layout, "1", join(dir, "bundle")));
+        assert.deepEqual(diffs, [], diffs.join("\n"));
+      });
+      await t.step("a new version of one package rebuilds only its layer", async () => {
+        const second = await build("2", "deb");
+        assert.equal(second.commit, v2);
+        assert.deepEqual(second.layers!.map((l) => l.bin), first.layers!.map((l) => l.bin), "same bins");
+        const rebuilt = second.layers!.filter((l) => !l.reused).map((l) => l.bin);
+        assert.deepEqual(rebuilt, ["unit:coreutils"]);
+        await runOk("ostree", ["checkout", `--repo=${repo}`, v2, join(dir, "checkout-2")]);
+        const expected = asImagePaths(await scanTree(join(dir, "checkout-2")));
+        const diffs = differences(expected, await umociUnpack(layout, "2", join(dir, "bundle-2")));
+        assert.deepEqual(diffs, [], diffs.join("\n"));
+      });
     } finally {
       await removeTree(dir);
     }

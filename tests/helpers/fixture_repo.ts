@@ -310,6 +310,8 @@ export async function makeRichTree(dir: string, options: RichTreeOptions = {}): 
   await write(xattrFile, "has xattrs\n");
   await setXattr(p(xattrFile), "user.test", "hello xattr");
   await setXattr(p(xattrFile), "user.binary", "0x00ff00017f8000");
+  await write("xattrs/binary", "user.test holds bytes with NULs\n");
+  await setXattr(p("xattrs/binary"), "user.test", "0x0000ff0a00c3");
   await setXattr(p("xattrs/dir"), "user.dir", "on a directory");
   const capFile = "usr/bin/cap-tool";
   await write(capFile, "#!/bin/sh\necho cap\n", 0o755);
@@ -383,6 +385,75 @@ export async function makeManyFilesTree(dir: string, dirs: number, perDir: numbe
     String(dirs),
     String(perDir),
   ]);
+}
+
+/**
+ * Fills `dir` with a small Debian-like deployment: merged /usr (`bin` is a
+ * symlink to `usr/bin`), configuration in `usr/etc`, and a dpkg database in
+ * `usr/lib/sysimage/dpkg` whose `.list` files name each package's paths
+ * (as dpkg writes them: `/bin/…` through the merged-/usr alias, `/etc/…`).
+ * `usr/share/doc` is listed by two packages (shared); `usr/local/unowned` by none.
+ */
+export async function makeDebianLikeTree(dir: string, version = "1"): Promise<void> {
+  const files: Record<string, string> = {
+    "usr/bin/ls": `ls ${version}\n`,
+    "usr/bin/cat": "cat\n",
+    "usr/lib/x86_64-linux-gnu/libc.so.6": "libc\n",
+    "usr/lib/x86_64-linux-gnu/libm.so.6": "libm\n",
+    "usr/etc/ld.so.conf": "include /etc/ld.so.conf.d/*.conf\n",
+    "usr/share/doc/coreutils/copyright": "coreutils copyright\n",
+    "usr/share/doc/libc6/copyright": "libc6 copyright\n",
+    "usr/sbin/nginx": "nginx\n",
+    "usr/share/nginx/index.html": "<h1>hi</h1>\n",
+    "usr/local/unowned": "nobody's\n",
+  };
+  for (const [path, text] of Object.entries(files)) {
+    await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+    await Deno.writeTextFile(join(dir, path), text);
+  }
+  await Deno.chmod(dir, 0o755);
+  await Deno.symlink("usr/bin", join(dir, "bin"));
+  await Deno.mkdir(join(dir, "usr/lib/sysimage/dpkg/info"), { recursive: true });
+  const lists: Record<string, string[]> = {
+    coreutils: [
+      "/.",
+      "/bin",
+      "/bin/ls",
+      "/bin/cat",
+      "/usr",
+      "/usr/share",
+      "/usr/share/doc",
+      "/usr/share/doc/coreutils",
+      "/usr/share/doc/coreutils/copyright",
+    ],
+    "libc6:amd64": [
+      "/.",
+      "/etc",
+      "/etc/ld.so.conf",
+      "/usr",
+      "/usr/lib",
+      "/usr/lib/x86_64-linux-gnu",
+      "/usr/lib/x86_64-linux-gnu/libc.so.6",
+      "/usr/lib/x86_64-linux-gnu/libm.so.6",
+      "/usr/share",
+      "/usr/share/doc",
+      "/usr/share/doc/libc6",
+      "/usr/share/doc/libc6/copyright",
+    ],
+    nginx: [
+      "/.",
+      "/usr",
+      "/usr/sbin",
+      "/usr/sbin/nginx",
+      "/usr/share",
+      "/usr/share/nginx",
+      "/usr/share/nginx/index.html",
+    ],
+  };
+  for (const [pkg, paths] of Object.entries(lists)) {
+    await Deno.writeTextFile(join(dir, `usr/lib/sysimage/dpkg/info/${pkg}.list`), paths.join("\n") + "\n");
+  }
+  await Deno.writeTextFile(join(dir, "usr/lib/sysimage/dpkg/status"), "Package: coreutils\n\n");
 }
 
 /** Fills `dir` with a tiny deployment tree (a few small files). */
