@@ -29,11 +29,32 @@ const collectGarbage = (globalThis as { gc?: () => void }).gc;
 let zstd: ReturnType<typeof createZstdCompress> | undefined;
 let pending: ArrayBuffer[] = [];
 let chunks = 0;
+/** Requests not yet handed to zstd; one write at a time keeps the output the same run to run. */
+const queue: ZstdWorkerRequest[] = [];
+let busy = false;
 
 function take(): ArrayBuffer[] {
   const out = pending;
   pending = [];
   return out;
+}
+
+function next(): void {
+  if (busy || !zstd) return;
+  const request = queue.shift();
+  if (!request) return;
+  busy = true;
+  if (request.type === "chunk") {
+    zstd.write(new Uint8Array(request.input, 0, request.length), () => {
+      if (++chunks % 8 === 0) collectGarbage?.();
+      const data = take();
+      scope.postMessage({ type: "output", data, input: request.input }, [...data, request.input]);
+      busy = false;
+      next();
+    });
+  } else if (request.type === "end") {
+    zstd.end(); // "end" posts the rest and "done"
+  }
 }
 
 scope.onmessage = (event) => {
@@ -57,13 +78,6 @@ scope.onmessage = (event) => {
     scope.postMessage({ type: "error", message: "zstd worker not started" });
     return;
   }
-  if (request.type === "chunk") {
-    zstd.write(new Uint8Array(request.input, 0, request.length), () => {
-      if (++chunks % 8 === 0) collectGarbage?.();
-      const data = take();
-      scope.postMessage({ type: "output", data, input: request.input }, [...data, request.input]);
-    });
-    return;
-  }
-  zstd.end();
+  queue.push(request);
+  next();
 };

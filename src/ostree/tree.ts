@@ -135,6 +135,19 @@ function badListing(detail: string): AptOstreeError {
   });
 }
 
+/** Turns a failed `ostree ls` into a message that says what went wrong. */
+function listingFailed(repo: OstreeRepo, commit: string, stderr: string): AptOstreeError {
+  const detail = stderr.replace(/^error: /, "").replace(/\s+/g, " ").trim();
+  if (/Permission denied/i.test(detail)) {
+    return new AptOstreeError(`Permission denied reading the repository ${repo.path} (${detail})`, {
+      solution: "Run as a user who can read every object of the repository (a bare repository needs root)",
+    });
+  }
+  return new AptOstreeError(`Failed to checkout commit: ${commit}`, {
+    solution: `Verify the commit exists and is accessible (ostree ls: ${detail})`,
+  });
+}
+
 function invalidName(path: string): AptOstreeError {
   return new AptOstreeError(`File name is not valid UTF-8: ${path}`, {
     solution: "Rename the file in the source tree: OCI layers and bootc need UTF-8 paths",
@@ -258,11 +271,7 @@ export async function listCommitTree(
     throw error;
   }
   const status = await child.status;
-  if (!status.success) {
-    throw new AptOstreeError(`Failed to checkout commit: ${commit}`, {
-      solution: `Verify the commit exists and is accessible (ostree ls: ${(await stderr).replace(/^error: /, "")})`,
-    });
-  }
+  if (!status.success) throw listingFailed(repo, commit, await stderr);
   const entries = parsed.entries;
   if (parsed.needExactNames) await applyExactNames(repo, commit, entries, options);
   // Drop the root ("/") and make paths relative.
@@ -303,6 +312,6 @@ async function applyExactNames(
       entry.sourcePath = name.text;
     }
   }
-  if (!(await child.status).success) throw badListing(await stderr);
+  if (!(await child.status).success) throw listingFailed(repo, commit, await stderr);
   if (i !== entries.length) throw badListing("listings disagree on the number of entries");
 }
