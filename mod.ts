@@ -20,13 +20,19 @@ export {
   type BuildImageOptions,
   type BuildImageResult,
   type BuildProgress,
+  DEFAULT_MAX_LAYERS,
   defaultOutputPath,
+  IMAGE_FORMAT_VERSION,
   IMAGE_FORMATS,
   type ImageFormat,
   type LayerResult,
 } from "./src/build/build_image.ts";
 export { buildLayer, type BuildLayerOptions, type BuiltLayer } from "./src/build/layer.ts";
 export { comparePaths, EXCLUDED_XATTRS, toImageRootfs } from "./src/build/rootfs.ts";
+export { DPKG_INFO_DIRS, readDpkgOwners } from "./src/layers/dpkg_owners.ts";
+export { LAYER_FORMAT_VERSION, layerKey } from "./src/layers/layer_key.ts";
+export { type LayerBin, pathPrefixUnit, planLayers, type PlannedLayer } from "./src/layers/layer_plan.ts";
+export { ZstdWorkerStream } from "./src/compress/zstd_stream.ts";
 export { type ArchiveFormat, ArchiveTarget } from "./src/archive/layout_archive.ts";
 export {
   type Compression,
@@ -40,7 +46,14 @@ export { type DigestResult, DigestStream, sha256Digest } from "./src/digest/dige
 export { AptOstreeError, InterruptedError, UsageError } from "./src/errors.ts";
 export type { BlobStore, BuiltImage, ImageTarget } from "./src/image_target.ts";
 export { DirBlobStore } from "./src/layout/blob_store.ts";
-export { isOciLayout, OciLayoutTarget, readLayoutIndex, tagInIndex } from "./src/layout/oci_layout.ts";
+export {
+  isOciLayout,
+  type LayoutImage,
+  OciLayoutTarget,
+  readLayoutImages,
+  readLayoutIndex,
+  tagInIndex,
+} from "./src/layout/oci_layout.ts";
 export {
   buildImageConfig,
   buildImageManifest,

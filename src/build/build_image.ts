@@ -10,7 +10,7 @@
 
 import { resolve } from "node:path";
 import { ArchiveTarget } from "../archive/layout_archive.ts";
-import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
+import { type Compression, COMPRESSIONS, DEFAULT_LEVELS, LEVEL_RANGES } from "../compress/compression.ts";
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import type { ImageTarget } from "../image_target.ts";
@@ -31,6 +31,23 @@ import { type ImageReference, lastNameComponent, parseImageReference } from "../
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
 import { buildLayer } from "./layer.ts";
 import { toImageRootfs } from "./rootfs.ts";
+import { readDpkgOwners } from "../layers/dpkg_owners.ts";
+import { LAYER_FORMAT_VERSION, layerKey } from "../layers/layer_key.ts";
+import { pathPrefixUnit, planLayers, type PlannedLayer } from "../layers/layer_plan.ts";
+import {
+  ANNOTATION_BUILD,
+  ANNOTATION_LAYER_BIN,
+  ANNOTATION_LAYER_KEY,
+  ANNOTATION_LAYER_UNITS,
+  ANNOTATION_MAX_LAYERS,
+  type CachedLayer,
+  imageWithFingerprint,
+  layerCache,
+  previousBins,
+} from "../layers/previous_build.ts";
+import type { LayoutImage } from "../layout/oci_layout.ts";
+import { sha256Digest } from "../digest/digest.ts";
+import { mapLimit } from "../util/concurrency.ts";
 
 /** Output formats of `build-image`. */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -41,6 +58,16 @@ export const IMAGE_FORMATS: readonly ImageFormat[] = ["oci", "oci-archive", "doc
 /** Commit metadata keys that may name the architecture, in order of preference. */
 export const ARCH_METADATA_KEYS: readonly string[] = ["apt-ostree.arch", "ostree.arch", "arch", "architecture"];
 
+/** Default most layers per image: rpm-ostree's and bootc's chunking default, well under containerd's 127. */
+export const DEFAULT_MAX_LAYERS = 64;
+
+/**
+ * Version of the image encoding as a whole (config and manifest layout,
+ * layer planning). Part of the build fingerprint: bump it when the same
+ * inputs would give a different image.
+ */
+export const IMAGE_FORMAT_VERSION = 1;
+
 /** Progress of a build, reported a few times a second. */
 export interface BuildProgress {
   /** What is happening. */
@@ -49,7 +76,7 @@ export interface BuildProgress {
   entries: number;
   /** Entries in the tree. */
   totalEntries: number;
-  /** File content bytes written so far. */
+  /** File content bytes written (or reused) so far. */
   contentBytes: number;
   /** File content bytes in the tree. */
   totalBytes: number;
@@ -73,6 +100,10 @@ export interface BuildImageOptions {
   force?: boolean;
   /** Layer compression (default gzip). */
   compression?: Compression;
+  /** Compression level (gzip 1-9, default 6; zstd 1-19, default 3). */
+  compressionLevel?: number;
+  /** Most layers (default {@linkcode DEFAULT_MAX_LAYERS}; 1 gives a single layer). */
+  maxLayers?: number;
   /** Runtime settings of the image. */
   settings?: ImageSettings;
   /** Architecture override (any common naming). */
@@ -99,6 +130,10 @@ export interface LayerResult {
   size: number;
   /** Digest of the uncompressed tar. */
   diffId: string;
+  /** The layer's bin: `base`, `unit:<package>`, `bin:<k>` or `new`. */
+  bin?: string;
+  /** Whether an existing blob was reused instead of writing the layer. */
+  reused: boolean;
 }
 
 /** What {@linkcode buildImage} did (or, for a dry run, would do). */
@@ -117,16 +152,20 @@ export interface BuildImageResult {
   digest?: string;
   /** Config descriptor (absent in a dry run). */
   config?: Descriptor;
-  /** Layers (absent in a dry run). */
+  /** Layers (planned ones, without digests, in a dry run). */
   layers?: LayerResult[];
+  /** Layers planned in a dry run: bin, entries and content bytes. */
+  plannedLayers?: { bin: string; entries: number; contentBytes: number }[];
+  /** Whether an identical image already in the layout was reused as a whole. */
+  reusedImage: boolean;
   /** Platform of the image. */
   platform: Platform;
   /** Creation time, RFC 3339. */
   created: string;
-  /** Entries in the image's tree. */
-  entries: number;
-  /** Bytes of file content in the tree. */
-  contentBytes: number;
+  /** Entries in the image's tree (absent when a whole image was reused). */
+  entries?: number;
+  /** Bytes of file content in the tree (absent when a whole image was reused). */
+  contentBytes?: number;
 }
 
 /**
@@ -156,9 +195,15 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.000Z$/, "Z");
 }
 
-function validateOptions(
-  options: BuildImageOptions,
-): { ref: ImageReference; format: ImageFormat; compression: Compression } {
+interface ValidOptions {
+  ref: ImageReference;
+  format: ImageFormat;
+  compression: Compression;
+  level: number;
+  maxLayers: number;
+}
+
+function validateOptions(options: BuildImageOptions): ValidOptions {
   const format = options.format ?? "oci";
   if (!IMAGE_FORMATS.includes(format)) {
     throw new UsageError(`Unknown format: ${format}`, { solution: `Use --format ${IMAGE_FORMATS.join(", ")}` });
@@ -167,6 +212,19 @@ function validateOptions(
   if (!COMPRESSIONS.includes(compression)) {
     throw new UsageError(`Unknown compression: ${compression}`, {
       solution: `Use --compression ${COMPRESSIONS.join(" or ")}`,
+    });
+  }
+  const level = options.compressionLevel ?? DEFAULT_LEVELS[compression];
+  const [low, high] = LEVEL_RANGES[compression];
+  if (!Number.isInteger(level) || level < low || level > high) {
+    throw new UsageError(`Invalid ${compression} compression level: ${level}`, {
+      solution: `Use --compression-level from ${low} to ${high} with ${compression}`,
+    });
+  }
+  const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
+  if (!Number.isInteger(maxLayers) || maxLayers < 1 || maxLayers > 127) {
+    throw new UsageError(`Invalid maximum layer count: ${maxLayers}`, {
+      solution: "Use --max-layers with a whole number from 1 to 127 (containerd's limit)",
     });
   }
   const ref = parseImageReference(options.image);
@@ -179,12 +237,60 @@ function validateOptions(
   if (options.created !== undefined && Number.isNaN(options.created.getTime())) {
     throw new UsageError("Invalid creation time", { solution: "Set SOURCE_DATE_EPOCH to whole seconds since 1970" });
   }
-  return { ref, format, compression };
+  return { ref, format, compression, level, maxLayers };
 }
 
 function openTarget(format: ImageFormat, output: string, force: boolean): Promise<ImageTarget> {
   if (format === "oci") return OciLayoutTarget.open(output, { force });
   return ArchiveTarget.open(output, format, { force });
+}
+
+/**
+ * The fingerprint of a build: every input that decides the image. Two
+ * builds with equal fingerprints give the same image.
+ */
+function buildFingerprint(input: {
+  commit: string;
+  compression: Compression;
+  level: number;
+  maxLayers: number;
+  settings: ImageSettings;
+  platform: Platform;
+  created: string;
+}): string {
+  return sha256Digest(
+    new TextEncoder().encode(JSON.stringify({ v: IMAGE_FORMAT_VERSION, layer: LAYER_FORMAT_VERSION, ...input })),
+  );
+}
+
+/** Layer descriptor annotations that let later builds reuse the layer and keep its bin. */
+function layerAnnotations(layer: PlannedLayer, key: string): Record<string, string> {
+  return {
+    [ANNOTATION_LAYER_BIN]: layer.id,
+    [ANNOTATION_LAYER_KEY]: key,
+    [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
+  };
+}
+
+async function allBlobsPresent(target: ImageTarget, image: LayoutImage): Promise<boolean> {
+  const digests = [
+    image.descriptor.digest,
+    image.manifest.config.digest,
+    ...image.manifest.layers.map((l) => l.digest),
+  ];
+  for (const digest of digests) if (!(await target.blobs.has(digest))) return false;
+  return true;
+}
+
+function layerResults(image: LayoutImage, reused: boolean): LayerResult[] {
+  return image.manifest.layers.map((l, i) => ({
+    mediaType: l.mediaType,
+    digest: l.digest,
+    size: l.size,
+    diffId: image.config.rootfs.diff_ids[i],
+    bin: l.annotations?.[ANNOTATION_LAYER_BIN],
+    reused,
+  }));
 }
 
 /**
@@ -204,60 +310,122 @@ function openTarget(format: ImageFormat, output: string, force: boolean): Promis
  */
 export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
   const started = performance.now();
-  const { ref, format, compression } = validateOptions(options);
+  const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const signal = options.signal;
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const commitChecksum = await repo.resolveCommit(options.source, { signal });
   const commit = await repo.readCommit(commitChecksum, { signal });
   const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
-  const created = options.created ?? new Date(commit.timestamp * 1000);
+  const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
   const output = resolve(options.output ?? defaultOutputPath(ref, format));
   const settings = options.settings ?? {};
-
-  const stats: TarStats = newTarStats();
-  let phase: BuildProgress["phase"] = "listing";
-  let totalEntries = 0;
-  let totalBytes = 0;
-  const report = () =>
-    options.onProgress?.({
-      phase,
-      entries: stats.entries,
-      totalEntries,
-      contentBytes: stats.contentBytes,
-      totalBytes,
-      elapsedMs: performance.now() - started,
-    });
-
-  const entries = toImageRootfs(await listCommitTree(repo, commitChecksum, { signal }));
-  totalEntries = entries.length;
-  for (const e of entries) totalBytes += e.size;
-
-  const base: BuildImageResult = {
-    dryRun: options.dryRun === true,
+  const fingerprint = buildFingerprint({
+    commit: commitChecksum,
+    compression,
+    level,
+    maxLayers,
+    settings,
+    platform,
+    created,
+  });
+  const base = {
     commit: commitChecksum,
     image: ref.fullName,
     format,
     output,
     platform,
-    created: rfc3339(created),
-    entries: totalEntries,
-    contentBytes: totalBytes,
+    created,
   };
-  if (options.dryRun) return base;
+
+  const stats: TarStats = newTarStats();
+  let phase: BuildProgress["phase"] = "listing";
+  let totalEntries = 0;
+  let totalBytes = 0;
+  let reusedBytes = 0;
+  let reusedEntries = 0;
+  const report = () =>
+    options.onProgress?.({
+      phase,
+      entries: stats.entries + reusedEntries,
+      totalEntries,
+      contentBytes: stats.contentBytes + reusedBytes,
+      totalBytes,
+      elapsedMs: performance.now() - started,
+    });
+
+  const content = contentSourceFor(repo);
+  const planTree = async (previous: LayoutImage[]): Promise<PlannedLayer[]> => {
+    const entries = toImageRootfs(await listCommitTree(repo, commitChecksum, { signal }));
+    totalEntries = entries.length;
+    for (const e of entries) totalBytes += e.size;
+    const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
+    return planLayers(entries, {
+      maxLayers,
+      unitOf: owners ? (path) => owners.get(path) : pathPrefixUnit,
+      previous: previousBins(previous, ref, maxLayers),
+    });
+  };
+
+  if (options.dryRun) {
+    const plan = await planTree([]);
+    return {
+      ...base,
+      dryRun: true,
+      reusedImage: false,
+      entries: totalEntries,
+      contentBytes: totalBytes,
+      plannedLayers: plan.map((l) => ({ bin: l.id, entries: l.entries.length, contentBytes: l.contentBytes })),
+    };
+  }
 
   signal?.throwIfAborted();
   const target = await openTarget(format, output, options.force === true);
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   const timer = options.onProgress ? setInterval(report, 200) : undefined;
   try {
+    const previous = target instanceof OciLayoutTarget ? await target.existingImages() : [];
+
+    // Nothing changed since an earlier build: tag that image again.
+    const same = imageWithFingerprint(previous, fingerprint);
+    if (same && (await allBlobsPresent(target, same))) {
+      await target.commit({ ref, manifest: same.manifest, descriptor: same.descriptor });
+      return {
+        ...base,
+        dryRun: false,
+        reusedImage: true,
+        digest: same.descriptor.digest,
+        config: same.manifest.config,
+        layers: layerResults(same, true),
+      };
+    }
+
+    const plan = await planTree(previous);
+    const cache = layerCache(previous);
     phase = "layers";
     report();
-    const layer = await buildLayer(entries, contentSourceFor(repo), target.blobs, {
-      compression,
-      pool,
-      signal,
-      stats,
-    });
+    const layers = await mapLimit(
+      plan,
+      Math.max(2, pool.size),
+      async (layer): Promise<CachedLayer & { reused: boolean }> => {
+        const key = layerKey(layer.entries, compression, level);
+        const annotations = layerAnnotations(layer, key);
+        const cached = cache.get(key);
+        if (cached && (await target.blobs.has(cached.descriptor.digest))) {
+          reusedBytes += layer.contentBytes;
+          reusedEntries += layer.entries.length;
+          return { descriptor: { ...cached.descriptor, annotations }, diffId: cached.diffId, reused: true };
+        }
+        const built = await buildLayer(layer.entries, content, target.blobs, {
+          compression,
+          level,
+          pool,
+          signal,
+          stats,
+          annotations,
+        });
+        return { descriptor: built.descriptor, diffId: built.diffId, reused: false };
+      },
+    );
     phase = "finishing";
     report();
 
@@ -265,25 +433,28 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     if (commit.version !== undefined) labels["org.opencontainers.image.version"] = commit.version;
     const config = buildImageConfig({
       platform,
-      created,
+      created: new Date(created),
       settings,
       labels,
-      diffIds: [layer.diffId],
-      history: [{
-        created_by: `apt-ostree compose build-image ${commitChecksum}`,
-        comment: commit.subject || undefined,
-      }],
+      diffIds: layers.map((l) => l.diffId),
+      history: layers.map((_, i) => ({
+        created_by: `apt-ostree compose build-image ${commitChecksum}` +
+          (layers.length > 1 ? ` (layer ${plan[i].id})` : ""),
+        comment: i === 0 && commit.subject ? commit.subject : undefined,
+      })),
     });
     const configBlob = await target.blobs.putBytes(jsonBytes(config));
     const annotations: Record<string, string> = {
-      "org.opencontainers.image.created": rfc3339(created),
+      "org.opencontainers.image.created": created,
       "org.opencontainers.image.revision": commitChecksum,
       ...(commit.version !== undefined ? { "org.opencontainers.image.version": commit.version } : {}),
+      [ANNOTATION_BUILD]: fingerprint,
+      [ANNOTATION_MAX_LAYERS]: String(maxLayers),
       ...(settings.annotations ?? {}),
     };
     const manifest = buildImageManifest(
       { mediaType: "", digest: configBlob.digest, size: configBlob.size },
-      [layer.descriptor],
+      layers.map((l) => l.descriptor),
       annotations,
     );
     const manifestBlob = await target.blobs.putBytes(jsonBytes(manifest));
@@ -296,14 +467,20 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     await target.commit({ ref, manifest, descriptor });
     return {
       ...base,
+      dryRun: false,
+      reusedImage: false,
       digest: manifestBlob.digest,
       config: manifest.config,
-      layers: [{ ...layer.descriptor, diffId: layer.diffId }].map((l) => ({
-        mediaType: l.mediaType,
-        digest: l.digest,
-        size: l.size,
+      layers: layers.map((l, i) => ({
+        mediaType: l.descriptor.mediaType,
+        digest: l.descriptor.digest,
+        size: l.descriptor.size,
         diffId: l.diffId,
+        bin: plan[i].id,
+        reused: l.reused,
       })),
+      entries: totalEntries,
+      contentBytes: totalBytes,
     };
   } catch (error) {
     await target.abort();

@@ -21,6 +21,8 @@ import { GZIP_BLOCK_SIZE } from "../compress/parallel_gzip.ts";
 export interface BuildLayerOptions {
   /** Layer compression. */
   compression: Compression;
+  /** Compression level (default: the compression's own default). */
+  level?: number;
   /** Workers for gzip. */
   pool: DeflatePool;
   /** Aborts the layer; its partial blob is removed. */
@@ -75,7 +77,7 @@ export async function buildLayer(
   });
   const diff = new DigestStream();
   const compressed = tar.pipeThrough(diff).pipeThrough(
-    createCompressionStream(options.compression, options.pool, { bufferPool }),
+    createCompressionStream(options.compression, options.pool, { bufferPool, level: options.level }),
   );
   const blob = await blobs.put(compressed, { signal: options.signal });
   const { digest: diffId, size: tarSize } = await diff.result;

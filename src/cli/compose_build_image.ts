@@ -6,7 +6,13 @@
  */
 
 import type { Command } from "commander";
-import { buildImage, type BuildImageResult, IMAGE_FORMATS, type ImageFormat } from "../build/build_image.ts";
+import {
+  buildImage,
+  type BuildImageResult,
+  DEFAULT_MAX_LAYERS,
+  IMAGE_FORMATS,
+  type ImageFormat,
+} from "../build/build_image.ts";
 import { loadComposeFile, mergeImageSettings } from "../compose/compose_file.ts";
 import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
 import { parseKeyValues } from "../oci/image_config.ts";
@@ -23,6 +29,8 @@ interface BuildImageCliOptions {
   output?: string;
   force?: boolean;
   compression: string;
+  compressionLevel?: string;
+  maxLayers?: string;
   arch?: string;
   cmd?: string;
   entrypoint?: string;
@@ -66,27 +74,37 @@ function transportOf(result: BuildImageResult): string {
 }
 
 function humanLines(result: BuildImageResult): string[] {
+  const platform = `${result.platform.os}/${result.platform.architecture}${
+    result.platform.variant ? `/${result.platform.variant}` : ""
+  }`;
   if (result.dryRun) {
+    const planned = result.plannedLayers ?? [];
     return [
       `Would build ${result.format} image ${result.image} from commit ${result.commit}`,
       `  output:   ${result.output}`,
-      `  platform: ${result.platform.os}/${result.platform.architecture}${
-        result.platform.variant ? `/${result.platform.variant}` : ""
-      }`,
+      `  platform: ${platform}`,
       `  created:  ${result.created}`,
-      `  content:  ${result.entries.toLocaleString("en-US")} entries, ${formatBytes(result.contentBytes)}`,
+      `  content:  ${(result.entries ?? 0).toLocaleString("en-US")} entries, ${formatBytes(result.contentBytes ?? 0)}`,
+      `  layers:   ${planned.length}`,
+      ...planned.map((l) =>
+        `    ${l.bin}: ${l.entries.toLocaleString("en-US")} entries, ${formatBytes(l.contentBytes)}`
+      ),
       "Nothing was written (--dry-run).",
     ];
   }
   const layers = result.layers ?? [];
   const compressed = layers.reduce((n, l) => n + l.size, 0);
+  const reused = layers.filter((l) => l.reused).length;
+  const content = result.entries !== undefined
+    ? `; ${result.entries.toLocaleString("en-US")} entries, ${formatBytes(result.contentBytes ?? 0)} of content`
+    : "";
   return [
-    `Built ${result.format} image ${result.image} from commit ${result.commit}`,
+    result.reusedImage
+      ? `Image ${result.image} is up to date with commit ${result.commit} (reused as it was)`
+      : `Built ${result.format} image ${result.image} from commit ${result.commit}`,
     `  output:  ${result.output}`,
     `  digest:  ${result.digest}`,
-    `  layers:  ${layers.length} (${formatBytes(compressed)} compressed; ${
-      result.entries.toLocaleString("en-US")
-    } entries, ${formatBytes(result.contentBytes)} of content)`,
+    `  layers:  ${layers.length} (${formatBytes(compressed)} compressed${content}; ${reused} reused)`,
     `Inspect it with: skopeo inspect ${transportOf(result)}`,
   ];
 }
@@ -116,6 +134,11 @@ export function registerBuildImage(
     .option("-o, --output <path>", "output path (default: ./<name>.oci for oci, ./<name>.tar for archives)")
     .option("--force", "replace an output path that exists and is not an OCI layout")
     .option("--compression <algorithm>", `layer compression: ${COMPRESSIONS.join(", ")}`, "gzip")
+    .option("--compression-level <n>", "compression level: gzip 1-9 (default 6), zstd 1-19 (default 3)")
+    .option(
+      "--max-layers <n>",
+      `most layers, split by Debian package (or path prefix) and stable across builds; 1 for a single layer (default ${DEFAULT_MAX_LAYERS})`,
+    )
     .option("--arch <arch>", "image architecture (default: the commit's, else the host's)")
     .option("--cmd <command>", "default command: a JSON array or a command line")
     .option("--entrypoint <command>", "entrypoint: a JSON array or a command line")
@@ -151,6 +174,10 @@ Environment:
         : cliSettings;
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
+      const maxLayers = opts.maxLayers !== undefined ? parsePositiveInt(opts.maxLayers, "--max-layers") : undefined;
+      const compressionLevel = opts.compressionLevel !== undefined
+        ? parsePositiveInt(opts.compressionLevel, "--compression-level")
+        : undefined;
       const progress = ctx.progress();
       try {
         const result = await withInterruptSignal((signal) =>
@@ -162,6 +189,8 @@ Environment:
             output: opts.output,
             force: opts.force,
             compression: opts.compression as Compression,
+            compressionLevel,
+            maxLayers,
             settings,
             arch: opts.arch,
             created,

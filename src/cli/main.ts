@@ -26,7 +26,7 @@ function createProgram(): Command {
     .option("--json", "print the result as one JSON object on stdout")
     .option("-q, --quiet", "no progress output")
     .option("--verbose", "more detail on errors")
-    .showHelpAfterError("(run with --help for usage)")
+    .showHelpAfterError("Solution: run the command with --help for its usage")
     .exitOverride()
     .configureOutput({
       outputError: (text, write) => write(text.replace(/^error: /, "Error: ")),

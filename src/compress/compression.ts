@@ -5,11 +5,10 @@
  * @module
  */
 
-import { Duplex } from "node:stream";
-import { constants, createZstdCompress } from "node:zlib";
 import type { BufferPool } from "../util/buffer_pool.ts";
 import type { DeflatePool } from "./deflate_pool.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
+import { ZstdWorkerStream } from "./zstd_stream.ts";
 
 /** Supported layer compressions. */
 export type Compression = "gzip" | "zstd";
@@ -17,14 +16,17 @@ export type Compression = "gzip" | "zstd";
 /** All supported compressions, for validation and help texts. */
 export const COMPRESSIONS: readonly Compression[] = ["gzip", "zstd"];
 
+/** Default level of each compression: `gzip -6`'s and `zstd -3`'s. */
+export const DEFAULT_LEVELS: Record<Compression, number> = { gzip: 6, zstd: 3 };
+
+/** Levels each compression accepts. */
+export const LEVEL_RANGES: Record<Compression, [number, number]> = { gzip: [1, 9], zstd: [1, 19] };
+
 /** OCI media type of a layer with the given compression. */
 export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
   gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
   zstd: "application/vnd.oci.image.layer.v1.tar+zstd",
 };
-
-/** zstd level used for layers (zstd's default, as `zstd -3`). */
-export const ZSTD_LEVEL = 3;
 
 /**
  * Returns a stream pair that compresses what is written to it.
@@ -40,12 +42,9 @@ export const ZSTD_LEVEL = 3;
 export function createCompressionStream(
   compression: Compression,
   pool: DeflatePool,
-  options: { bufferPool?: BufferPool } = {},
+  options: { bufferPool?: BufferPool; level?: number } = {},
 ): ReadableWritablePair<Uint8Array, Uint8Array> {
-  if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool });
-  const zstd = createZstdCompress({
-    chunkSize: 1 << 20,
-    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-  });
-  return Duplex.toWeb(zstd) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+  const level = options.level ?? DEFAULT_LEVELS[compression];
+  if (compression === "gzip") return new ParallelGzipStream(pool, { bufferPool: options.bufferPool, level });
+  return new ZstdWorkerStream({ bufferPool: options.bufferPool, level });
 }

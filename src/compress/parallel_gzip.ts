@@ -50,7 +50,8 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
     const level = options.level ?? 6;
     const maxInFlight = options.maxInFlight ?? pool.size * 2 + 1;
     const inFlight: { promise: Promise<DeflatedBlock>; length: number }[] = [];
-    const buffers = options.bufferPool?.size === GZIP_BLOCK_SIZE ? options.bufferPool : new BufferPool(GZIP_BLOCK_SIZE);
+    const shared = options.bufferPool?.size === GZIP_BLOCK_SIZE;
+    const buffers = shared ? options.bufferPool! : new BufferPool(GZIP_BLOCK_SIZE);
     let block = buffers.take();
     let fill = 0;
     let crc = 0;
@@ -78,7 +79,7 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
         controller.enqueue(GZIP_HEADER.slice());
       },
       async transform(chunk, controller) {
-        if (fill === 0 && chunk.length === GZIP_BLOCK_SIZE && chunk.buffer.byteLength === GZIP_BLOCK_SIZE) {
+        if (shared && fill === 0 && chunk.length === GZIP_BLOCK_SIZE && chunk.buffer.byteLength === GZIP_BLOCK_SIZE) {
           // A whole block in a buffer of its own: hand it over as it is.
           buffers.give(block);
           block = chunk;

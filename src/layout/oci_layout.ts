@@ -15,8 +15,11 @@ import {
   ANNOTATION_CONTAINERD_NAME,
   ANNOTATION_REF_NAME,
   type Descriptor,
+  type ImageConfig,
   type ImageIndex,
+  type ImageManifest,
   MEDIA_TYPE_INDEX,
+  MEDIA_TYPE_MANIFEST,
 } from "../oci/types.ts";
 import type { ImageReference } from "../reference/image_ref.ts";
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
@@ -160,6 +163,11 @@ export class OciLayoutTarget implements ImageTarget {
     return this.location;
   }
 
+  /** The images already in the layout (none when a new layout is being made). */
+  existingImages(): Promise<LayoutImage[]> {
+    return this.inPlace ? readLayoutImages(this.workDir) : Promise.resolve([]);
+  }
+
   /**
    * Prepares to write `path`: an existing layout is extended; a missing path
    * (or an empty directory) becomes a new layout; anything else is refused
@@ -168,16 +176,22 @@ export class OciLayoutTarget implements ImageTarget {
   static async open(path: string, options: OpenLayoutOptions = {}): Promise<OciLayoutTarget> {
     const location = resolve(path);
     const info = await statOrUndefined(location);
+    let broken: string | undefined;
     if (info?.isDirectory && (await isOciLayout(location))) {
-      await readLayoutIndex(location); // refuse a broken layout before writing anything
-      const tempDir = join(location, `.apt-ostree-${randomSuffix()}`);
-      return new OciLayoutTarget(location, location, true, false, new DirBlobStore(location, tempDir));
+      try {
+        await readLayoutIndex(location); // refuse a broken layout before writing anything
+        const tempDir = join(location, `.apt-ostree-${randomSuffix()}`);
+        return new OciLayoutTarget(location, location, true, false, new DirBlobStore(location, tempDir));
+      } catch (error) {
+        if (!(error instanceof AptOstreeError)) throw error;
+        broken = error.message;
+      }
     }
     let replace = false;
     if (info) {
       const empty = info.isDirectory && (await isEmptyDir(location));
       if (!empty && !options.force) {
-        throw new UsageError(`Output path exists and is not an OCI layout: ${location}`, {
+        throw new UsageError(broken ?? `Output path exists and is not an OCI layout: ${location}`, {
           solution: "Choose another --output, or pass --force to replace it",
         });
       }
@@ -202,9 +216,7 @@ export class OciLayoutTarget implements ImageTarget {
 
   async commit(image: BuiltImage): Promise<void> {
     if (this.inPlace) {
-      // Re-read the index now, so that tags added meanwhile are kept.
-      const index = tagInIndex(await readLayoutIndex(this.workDir), image.descriptor, image.ref);
-      await writeFileAtomic(join(this.workDir, "index.json"), jsonBytes(index));
+      await addTagToLayout(this.workDir, image);
       await this.blobs.finish();
       return;
     }
@@ -219,13 +231,71 @@ export class OciLayoutTarget implements ImageTarget {
     } catch (error) {
       throw fsError("write", this.workDir, error);
     }
-    await swapIntoPlace(this.workDir, this.location, this.replace);
+    try {
+      await swapIntoPlace(this.workDir, this.location, this.replace);
+    } catch (error) {
+      // Another build made the layout meanwhile: add to it instead.
+      if (this.replace || !(await isOciLayout(this.location))) throw error;
+      await mergeIntoLayout(this.workDir, this.location, image);
+    }
   }
 
   async abort(): Promise<void> {
     if (this.inPlace) await this.blobs.rollback();
     else await removeQuietly(this.workDir);
   }
+}
+
+/**
+ * Runs `fn` holding an exclusive lock on the layout directory, so that
+ * concurrent builds into one layout do not lose each other's tags (the
+ * read-modify-write of `index.json` is serialised).
+ *
+ * @example
+ * ```ts
+ * import { withLayoutLock } from "./oci_layout.ts";
+ * await withLayoutLock("image.oci", async () => {
+ *   // read and replace index.json
+ * });
+ * ```
+ */
+export async function withLayoutLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  let handle: Deno.FsFile;
+  try {
+    handle = await Deno.open(dir, { read: true });
+    await handle.lock(true);
+  } catch (error) {
+    throw fsError("lock the layout", dir, error);
+  }
+  try {
+    return await fn();
+  } finally {
+    handle.close(); // closing releases the lock
+  }
+}
+
+/** Tags an image in an existing layout: read, modify and replace `index.json` under the lock. */
+async function addTagToLayout(dir: string, image: BuiltImage): Promise<void> {
+  await withLayoutLock(dir, async () => {
+    const index = tagInIndex(await readLayoutIndex(dir), image.descriptor, image.ref);
+    await writeFileAtomic(join(dir, "index.json"), jsonBytes(index));
+  });
+}
+
+/** Moves the blobs of a finished staging layout into an existing layout, then tags the image there. */
+async function mergeIntoLayout(staging: string, dir: string, image: BuiltImage): Promise<void> {
+  try {
+    const from = join(staging, "blobs", "sha256");
+    const to = join(dir, "blobs", "sha256");
+    await Deno.mkdir(to, { recursive: true });
+    for await (const blob of Deno.readDir(from)) {
+      if (!(await statOrUndefined(join(to, blob.name)))) await Deno.rename(join(from, blob.name), join(to, blob.name));
+    }
+  } catch (error) {
+    throw fsError("add blobs to", dir, error);
+  }
+  await addTagToLayout(dir, image);
+  await removeQuietly(staging);
 }
 
 async function isEmptyDir(path: string): Promise<boolean> {
@@ -255,4 +325,46 @@ export async function swapIntoPlace(staging: string, target: string, replace: bo
     throw fsError("move the output into place at", target, error);
   }
   if (aside) await removeQuietly(aside);
+}
+
+/** An image found in a layout: its index entry, manifest and config. */
+export interface LayoutImage {
+  /** The index entry (with its annotations). */
+  descriptor: Descriptor;
+  /** The manifest. */
+  manifest: ImageManifest;
+  /** The config. */
+  config: ImageConfig;
+}
+
+async function readJsonBlob<T>(dir: string, digest: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(join(dir, "blobs", "sha256", digest.replace(/^sha256:/, "")))) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the images of a layout (single-platform manifests of `index.json`
+ * whose manifest and config blobs can be read; others are skipped).
+ *
+ * @example
+ * ```ts
+ * import { readLayoutImages } from "./oci_layout.ts";
+ * for (const image of await readLayoutImages("image.oci")) console.log(image.descriptor.digest, image.manifest.layers.length);
+ * ```
+ */
+export async function readLayoutImages(dir: string): Promise<LayoutImage[]> {
+  const index = await readLayoutIndex(dir);
+  const images: LayoutImage[] = [];
+  for (const descriptor of index.manifests) {
+    if (descriptor.mediaType !== MEDIA_TYPE_MANIFEST || !/^sha256:[0-9a-f]{64}$/.test(descriptor.digest)) continue;
+    const manifest = await readJsonBlob<ImageManifest>(dir, descriptor.digest);
+    if (!manifest?.config?.digest || !Array.isArray(manifest.layers)) continue;
+    const config = await readJsonBlob<ImageConfig>(dir, manifest.config.digest);
+    if (!config?.rootfs || !Array.isArray(config.rootfs.diff_ids)) continue;
+    images.push({ descriptor, manifest, config });
+  }
+  return images;
 }

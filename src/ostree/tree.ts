@@ -58,7 +58,8 @@ export interface ListTreeOptions {
   signal?: AbortSignal;
 }
 
-const LINE_RE = /^([-dlcbps?])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
+const LINE_HEAD_RE = /^([-dlcbps?])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
+const EMPTY_XATTRS = "@a(ayay) [] } ";
 const NEWLINE = 0x0a;
 
 interface RawLine {
@@ -67,16 +68,35 @@ interface RawLine {
   invalid?: string;
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array>, separator: number): AsyncGenerator<RawLine> {
+/**
+ * Splits a byte stream into lines, a batch of lines per chunk. Bytes are
+ * decoded a chunk at a time (not a line at a time, which costs 10x more);
+ * only a chunk that is not valid UTF-8 is decoded line by line, to point at
+ * the culprit.
+ */
+async function* readLineBatches(stream: ReadableStream<Uint8Array>, separator: number): AsyncGenerator<RawLine[]> {
   const strict = new TextDecoder("utf-8", { fatal: true });
   const lossy = new TextDecoder("utf-8");
+  const sep = String.fromCharCode(separator);
   let rest: Uint8Array = new Uint8Array(0);
-  const decode = (bytes: Uint8Array): RawLine => {
+  const decode = (bytes: Uint8Array): RawLine[] => {
     try {
-      return { text: strict.decode(bytes) };
+      return strict.decode(bytes).split(sep).map((text) => ({ text }));
     } catch {
-      const text = lossy.decode(bytes);
-      return { text, invalid: text };
+      const lines: RawLine[] = [];
+      let start = 0;
+      for (;;) {
+        const end = bytes.indexOf(separator, start);
+        const line = bytes.subarray(start, end < 0 ? bytes.length : end);
+        try {
+          lines.push({ text: strict.decode(line) });
+        } catch {
+          const text = lossy.decode(line);
+          lines.push({ text, invalid: text });
+        }
+        if (end < 0) return lines;
+        start = end + 1;
+      }
     }
   };
   for await (const chunk of stream) {
@@ -86,14 +106,13 @@ async function* readLines(stream: ReadableStream<Uint8Array>, separator: number)
       data.set(rest);
       data.set(chunk, rest.length);
     }
-    let start = 0;
-    for (;;) {
-      const end = data.indexOf(separator, start);
-      if (end < 0) break;
-      yield decode(data.subarray(start, end));
-      start = end + 1;
+    const last = data.lastIndexOf(separator);
+    if (last < 0) {
+      rest = data;
+      continue;
     }
-    rest = data.slice(start);
+    yield decode(data.subarray(0, last));
+    rest = data.slice(last + 1);
   }
   if (rest.length > 0) yield decode(rest);
 }
@@ -113,6 +132,19 @@ function parseXattrs(value: unknown, path: string): Xattr[] {
 function badListing(detail: string): AptOstreeError {
   return new AptOstreeError(`Cannot read the commit's file list: ${detail}`, {
     solution: "Check the repository with: ostree fsck",
+  });
+}
+
+/** Turns a failed `ostree ls` into a message that says what went wrong. */
+function listingFailed(repo: OstreeRepo, commit: string, stderr: string): AptOstreeError {
+  const detail = stderr.replace(/^error: /, "").replace(/\s+/g, " ").trim();
+  if (/Permission denied/i.test(detail)) {
+    return new AptOstreeError(`Permission denied reading the repository ${repo.path} (${detail})`, {
+      solution: "Run as a user who can read every object of the repository (a bare repository needs root)",
+    });
+  }
+  return new AptOstreeError(`Failed to checkout commit: ${commit}`, {
+    solution: `Verify the commit exists and is accessible (ostree ls: ${detail})`,
   });
 }
 
@@ -166,36 +198,47 @@ export async function parseTreeListing(stream: ReadableStream<Uint8Array>): Prom
       last.sourcePath = lastTail;
     }
   };
-  for await (const line of readLines(stream, NEWLINE)) {
-    const m = LINE_RE.exec(line.text);
-    if (!m) {
-      // A file name with a newline continues on the next line.
-      if (!last) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
-      if (line.invalid) throw invalidName(lastTail + "\n" + line.invalid);
-      lastTail += "\n" + line.text;
-      needExactNames = true;
-      continue;
+  for await (const batch of readLineBatches(stream, NEWLINE)) {
+    for (const line of batch) {
+      const m = LINE_HEAD_RE.exec(line.text);
+      if (!m) {
+        // A file name with a newline continues on the next line.
+        if (!last) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+        if (line.invalid) throw invalidName(lastTail + "\n" + line.invalid);
+        lastTail += "\n" + line.text;
+        needExactNames = true;
+        continue;
+      }
+      finishTail();
+      let xattrs: Xattr[];
+      const head = m[0].length;
+      if (line.text.startsWith(EMPTY_XATTRS, head)) {
+        // The common case, without the general parser.
+        xattrs = [];
+        lastTail = line.text.slice(head + EMPTY_XATTRS.length);
+      } else {
+        const [value, end] = parseGVariantTextAt(line.text, head);
+        if (!line.text.startsWith(" } ", end)) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
+        lastTail = line.text.slice(end + 3);
+        xattrs = parseXattrs(value, lastTail);
+      }
+      if (line.invalid) throw invalidName(lastTail);
+      if (m[1] !== "-" && m[1] !== "d" && m[1] !== "l") throw unsupportedType(lastTail, m[1]);
+      const kind = m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "file";
+      last = {
+        path: "",
+        sourcePath: "",
+        kind,
+        mode: parseInt(m[2], 8) & 0o7777,
+        uid: Number(m[3]),
+        gid: Number(m[4]),
+        size: kind === "file" ? Number(m[5]) : 0,
+        checksum: m[6],
+        metaChecksum: m[7],
+        xattrs,
+      };
+      entries.push(last);
     }
-    finishTail();
-    const [value, end] = parseGVariantTextAt(line.text, m[0].length);
-    if (!line.text.startsWith(" } ", end)) throw badListing(`unexpected line '${line.text.slice(0, 120)}'`);
-    lastTail = line.text.slice(end + 3);
-    if (line.invalid) throw invalidName(line.text.slice(end + 3));
-    if (m[1] !== "-" && m[1] !== "d" && m[1] !== "l") throw unsupportedType(lastTail, m[1]);
-    const kind = m[1] === "d" ? "directory" : m[1] === "l" ? "symlink" : "file";
-    last = {
-      path: "",
-      sourcePath: "",
-      kind,
-      mode: parseInt(m[2], 8) & 0o7777,
-      uid: Number(m[3]),
-      gid: Number(m[4]),
-      size: kind === "file" ? Number(m[5]) : 0,
-      checksum: m[6],
-      metaChecksum: m[7],
-      xattrs: parseXattrs(value, lastTail),
-    };
-    entries.push(last);
   }
   finishTail();
   return { entries, needExactNames };
@@ -228,11 +271,7 @@ export async function listCommitTree(
     throw error;
   }
   const status = await child.status;
-  if (!status.success) {
-    throw new AptOstreeError(`Failed to checkout commit: ${commit}`, {
-      solution: `Verify the commit exists and is accessible (ostree ls: ${(await stderr).replace(/^error: /, "")})`,
-    });
-  }
+  if (!status.success) throw listingFailed(repo, commit, await stderr);
   const entries = parsed.entries;
   if (parsed.needExactNames) await applyExactNames(repo, commit, entries, options);
   // Drop the root ("/") and make paths relative.
@@ -260,17 +299,19 @@ async function applyExactNames(
   const child = spawnOstree(["ls", repo.repoArg, "-R", "--nul-filenames-only", commit], options);
   const stderr = new Response(child.stderr).text();
   let i = 0;
-  for await (const name of readLines(child.stdout, 0)) {
-    if (name.invalid) throw invalidName(name.invalid);
-    const entry = entries[i++];
-    if (!entry) throw badListing("listings disagree on the number of entries");
-    if (entry.kind === "symlink") {
-      const full = entry.target === undefined ? entry.sourcePath : `${entry.sourcePath} -> ${entry.target}`;
-      if (!full.startsWith(name.text + " -> ")) throw badListing(`listings disagree about ${name.text}`);
-      entry.target = full.slice(name.text.length + 4);
+  for await (const names of readLineBatches(child.stdout, 0)) {
+    for (const name of names) {
+      if (name.invalid) throw invalidName(name.invalid);
+      const entry = entries[i++];
+      if (!entry) throw badListing("listings disagree on the number of entries");
+      if (entry.kind === "symlink") {
+        const full = entry.target === undefined ? entry.sourcePath : `${entry.sourcePath} -> ${entry.target}`;
+        if (!full.startsWith(name.text + " -> ")) throw badListing(`listings disagree about ${name.text}`);
+        entry.target = full.slice(name.text.length + 4);
+      }
+      entry.sourcePath = name.text;
     }
-    entry.sourcePath = name.text;
   }
-  if (!(await child.status).success) throw badListing(await stderr);
+  if (!(await child.status).success) throw listingFailed(repo, commit, await stderr);
   if (i !== entries.length) throw badListing("listings disagree on the number of entries");
 }

@@ -171,7 +171,12 @@ async function* tarBatches<E extends LayerEntry>(
       linkTarget,
       xattrs: entry.xattrs,
     });
-    yield* put(batch, header);
+    if (batch.pos + header.length <= batch.buf.length) {
+      batch.buf.set(header, batch.pos);
+      batch.pos += header.length;
+    } else {
+      yield* put(batch, header);
+    }
 
     if (type === "file" && entry.size > 0) {
       const content = open(entry);
@@ -198,7 +203,9 @@ async function* tarBatches<E extends LayerEntry>(
       } finally {
         content.close();
       }
-      yield* zeros(batch, paddingFor(entry.size));
+      const padding = paddingFor(entry.size);
+      if (batch.pos + padding <= batch.buf.length) batch.pos += padding;
+      else yield* zeros(batch, padding);
     }
     stats.entries++;
   }

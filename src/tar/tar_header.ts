@@ -98,6 +98,15 @@ function paxRecord(key: string, value: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The fields every header shares: magic, version, device numbers (set once). */
+const TEMPLATE = (() => {
+  const block = new Uint8Array(BLOCK_SIZE);
+  block.set(encoder.encode("ustar\x0000"), 257);
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
+  return block;
+})();
+
 function ustarBlock(fields: {
   name: Uint8Array;
   prefix: Uint8Array;
@@ -109,7 +118,7 @@ function ustarBlock(fields: {
   typeflag: number;
   linkname: Uint8Array;
 }): Uint8Array {
-  const block = new Uint8Array(BLOCK_SIZE);
+  const block = TEMPLATE.slice();
   block.set(fields.name.subarray(0, 100), 0);
   writeOctal(block, 100, 8, fields.mode);
   writeOctal(block, 108, 8, fields.uid);
@@ -118,10 +127,7 @@ function ustarBlock(fields: {
   writeOctal(block, 136, 12, fields.mtime);
   block[156] = fields.typeflag;
   block.set(fields.linkname.subarray(0, 100), 157);
-  block.set(encoder.encode("ustar\x0000"), 257);
-  // uname, gname left empty; devmajor/devminor as zero octal.
-  writeOctal(block, 329, 8, 0);
-  writeOctal(block, 337, 8, 0);
+  // uname and gname stay empty.
   block.set(fields.prefix.subarray(0, 155), 345);
   // Checksum: sum of all bytes with the checksum field read as spaces.
   let sum = 8 * 0x20;

@@ -1,0 +1,103 @@
+/**
+ * Which Debian package owns each path of a tree, from dpkg's file lists
+ * (`<package>.list` in dpkg's info directory) read out of the commit.
+ *
+ * @module
+ */
+
+import type { ContentSource } from "../ostree/content.ts";
+import type { TreeEntry } from "../ostree/tree.ts";
+
+/** Where dpkg's info directory may be in a commit (the classic place, and where deployments move it). */
+export const DPKG_INFO_DIRS: readonly string[] = [
+  "var/lib/dpkg/info",
+  "usr/lib/dpkg/info",
+  "usr/share/dpkg/database/info",
+  "usr/lib/sysimage/dpkg/info",
+];
+
+async function readAll(content: ContentSource, entry: TreeEntry): Promise<Uint8Array> {
+  const out = new Uint8Array(entry.size);
+  const file = content.open(entry);
+  try {
+    let offset = 0;
+    while (offset < out.length) {
+      let n = file.read(out.subarray(offset));
+      if (typeof n !== "number") n = await n;
+      if (n === 0) break;
+      offset += n;
+    }
+  } finally {
+    file.close();
+  }
+  return out;
+}
+
+/**
+ * Top-level directory aliases of a merged-/usr tree (`bin` → `usr/bin`):
+ * dpkg lists `/bin/bash` for what the tree holds at `usr/bin/bash`.
+ */
+function topLevelAliases(entries: readonly TreeEntry[]): Map<string, string> {
+  const aliases = new Map<string, string>();
+  for (const e of entries) {
+    if (e.kind !== "symlink" || e.path.includes("/") || !e.target) continue;
+    const target = e.target.replace(/^\/+/, "").replace(/\/+$/, "");
+    if (target.length > 0 && !target.startsWith("..")) aliases.set(e.path, target);
+  }
+  return aliases;
+}
+
+/**
+ * Maps paths (relative, as in the image) to the one package that owns them,
+ * or returns undefined when the tree has no dpkg database. Paths listed by
+ * several packages (shared directories such as `usr/share/doc`, diverted
+ * files) belong to no single package and are left out.
+ *
+ * @example
+ * ```ts
+ * import { readDpkgOwners } from "./dpkg_owners.ts";
+ * import { contentSourceFor } from "../ostree/content.ts";
+ * import { listCommitTree } from "../ostree/tree.ts";
+ * import { OstreeRepo } from "../ostree/repo.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const entries = await listCommitTree(repo, "debian/12/x86_64");
+ * const owners = await readDpkgOwners(entries, contentSourceFor(repo));
+ * owners?.get("usr/bin/dpkg"); // "dpkg"
+ * ```
+ */
+export async function readDpkgOwners(
+  entries: readonly TreeEntry[],
+  content: ContentSource,
+): Promise<Map<string, string> | undefined> {
+  let lists: TreeEntry[] = [];
+  for (const dir of DPKG_INFO_DIRS) {
+    lists = entries.filter((e) =>
+      e.kind === "file" && e.path.startsWith(dir + "/") && e.path.endsWith(".list") &&
+      !e.path.slice(dir.length + 1).includes("/")
+    );
+    if (lists.length > 0) break;
+  }
+  if (lists.length === 0) return undefined;
+  lists.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const aliases = topLevelAliases(entries);
+  const owners = new Map<string, string>();
+  const shared = new Set<string>();
+  const decoder = new TextDecoder();
+  for (const list of lists) {
+    const file = list.path.slice(list.path.lastIndexOf("/") + 1, -".list".length);
+    const pkg = file.split(":")[0];
+    for (const line of decoder.decode(await readAll(content, list)).split("\n")) {
+      if (!line.startsWith("/") || line === "/.") continue;
+      let path = line.slice(1).replace(/\/+$/, "");
+      const slash = path.indexOf("/");
+      const top = slash < 0 ? path : path.slice(0, slash);
+      const alias = aliases.get(top);
+      if (alias !== undefined) path = alias + path.slice(top.length);
+      const owner = owners.get(path);
+      if (owner === undefined) owners.set(path, pkg);
+      else if (owner !== pkg) shared.add(path);
+    }
+  }
+  for (const path of shared) owners.delete(path);
+  return owners;
+}
