@@ -110,7 +110,11 @@ console.log("\nTimings:");
 for (const [label, seconds] of timings) console.log(`  ${seconds.toFixed(1).padStart(6)} s  ${label}`);
 console.log("\nImage:");
 console.log(`  ${image.image} ${image.digest}`);
-console.log(`  layer: ${mib(compressed)} compressed, ${mib(image.contentBytes)} of content, ${image.entries} entries`);
+console.log(
+  `  ${image.layers.length} layer(s): ${mib(compressed)} compressed, ${
+    mib(image.contentBytes)
+  } of content, ${image.entries} entries`,
+);
 console.log(`  layout on disk: ${mib(await treeSize(layout))} (${layout})`);
 console.log(`  repository on disk: ${mib(await treeSize(repo))} (${repo})`);
 console.log(`\nInspect it with: skopeo inspect oci:${layout}:latest`);
