@@ -1,21 +1,22 @@
 /**
  * Runs the apt-ostree CLI from this checkout as a child process, with
  * exactly the permission flags the compiled binary gets
- * (`scripts/cli-permissions`).
+ * (`scripts/cli-flags`).
  *
  * @module
  */
 
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The checkout's root directory. */
-export const ROOT_DIR: string = fromFileUrl(new URL("../../", import.meta.url));
+export const ROOT_DIR: string = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The CLI entry point. */
 export const MOD_TS: string = join(ROOT_DIR, "mod.ts");
 
-/** The permission flags of the compiled binary, from `scripts/cli-permissions`. */
-export const CLI_PERMISSIONS: string[] = Deno.readTextFileSync(join(ROOT_DIR, "scripts/cli-permissions"))
+/** The permission flags of the compiled binary, from `scripts/cli-flags`. */
+export const CLI_PERMISSIONS: string[] = Deno.readTextFileSync(join(ROOT_DIR, "scripts/cli-flags"))
   .trim()
   .split(/\s+/)
   .filter((flag) => flag.length > 0);
