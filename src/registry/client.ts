@@ -53,6 +53,19 @@ export interface RegistryRequest {
 }
 
 const USER_AGENT = `apt-ostree/${VERSION}`;
+
+/** A registry that could not be reached, or a connection that broke. */
+export class RegistryConnectionError extends AptOstreeError {
+  constructor(
+    message: string,
+    /** What kind of problem: `connection` (worth retrying), `certificate`, `tls-handshake`. */
+    readonly problem: string | undefined,
+    options: { solution: string; cause: unknown },
+  ) {
+    super(message, options);
+    this.name = "RegistryConnectionError";
+  }
+}
 const MAX_REDIRECTS = 5;
 
 /** Strips query and fragment from a URL for logs (presigned URLs carry signatures). */
@@ -147,6 +160,12 @@ export class RegistryClient {
     return new RegistryClient(host, authKey, createTransport(tls), tlsVerify, options, repository);
   }
 
+  /** The registry's base URL (scheme and host), once it answered. */
+  async baseUrl(signal?: AbortSignal): Promise<URL> {
+    await this.ping(signal);
+    return this.base!;
+  }
+
   /** The retry policy in use. */
   get retryPolicy(): RetryPolicy {
     return this.retry;
@@ -235,19 +254,19 @@ export class RegistryClient {
   private connectError(error: unknown, problem: string | undefined): AptOstreeError {
     const detail = (error as Error)?.message ?? String(error);
     if (problem === "certificate") {
-      return new AptOstreeError(`The TLS certificate of ${this.host} is not trusted: ${detail}`, {
+      return new RegistryConnectionError(`The TLS certificate of ${this.host} is not trusted: ${detail}`, problem, {
         solution:
           `Pass --cert-dir DIR holding the registry's CA certificate as *.crt (or put it in /etc/containers/certs.d/${this.host}/ca.crt); for a test registry, --tls-verify=false`,
         cause: error,
       });
     }
     if (problem === "tls-handshake") {
-      return new AptOstreeError(`${this.host} does not speak HTTPS`, {
+      return new RegistryConnectionError(`${this.host} does not speak HTTPS`, problem, {
         solution: "For a plain-HTTP registry (tests, loopback), pass --tls-verify=false",
         cause: error,
       });
     }
-    return new AptOstreeError(`Cannot connect to the registry ${this.host}: ${detail}`, {
+    return new RegistryConnectionError(`Cannot connect to the registry ${this.host}: ${detail}`, problem, {
       solution: "Check the host name and port, the network, and that the registry is running",
       cause: error,
     });
