@@ -374,7 +374,7 @@ async function uploadStatus(
   let response: Response;
   try {
     response = await repo.client.request({ method: "GET", path: location, scopes: [repo.pushScope], signal });
-  } catch (error) {
+  } catch {
     if (signal?.aborted) throw signal.reason;
     return undefined;
   }

@@ -160,6 +160,37 @@ export class RegistryClient {
     return new RegistryClient(host, authKey, createTransport(tls), tlsVerify, options, repository);
   }
 
+  /**
+   * Checks that the registry accepts the credentials (for `login`): a
+   * Basic challenge is answered with them; a token server must give a
+   * token for them.
+   */
+  async checkCredentials(signal?: AbortSignal): Promise<void> {
+    await this.ping(signal);
+    const response = await this.request({ method: "GET", path: "/v2/", scopes: [], signal });
+    await response.body?.cancel();
+    if (response.status === 401 || response.status === 403) {
+      const found = await this.auth.credentials();
+      throw new AptOstreeError(
+        `Authentication failed for ${this.authKey}: the user name or password${
+          found ? ` from ${found.source}` : ""
+        } was rejected`,
+        { solution: `Check the credentials and try again` },
+      );
+    }
+    if (!response.ok) {
+      throw new AptOstreeError(`${this.host} answered ${response.status} to GET /v2/`, {
+        solution: "Check the registry address",
+      });
+    }
+    if (this.auth.scheme === undefined) {
+      this.options.log?.(`${this.host} needs no authentication; storing the credentials anyway`);
+    } else if (this.auth.scheme === "bearer") {
+      // The registry answers /v2/ to a token without scopes; make sure the token server checked the password.
+      await this.auth.authorization([], signal);
+    }
+  }
+
   /** The registry's base URL (scheme and host), once it answered. */
   async baseUrl(signal?: AbortSignal): Promise<URL> {
     await this.ping(signal);
