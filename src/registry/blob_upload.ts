@@ -219,7 +219,18 @@ export async function uploadBlob(
   const state: { location: URL | undefined; failures: number } = { location: undefined, failures: 0 };
   const countFailure = (reason: unknown) => {
     state.failures++;
-    if (state.failures > policy.retries) throw reason;
+    if (state.failures <= policy.retries) return;
+    if (reason instanceof RegistryConnectionError && reason.problem === "connection") {
+      throw new AptOstreeError(
+        `Uploading blob ${descriptor.digest} to ${repo.name} failed ${state.failures} times: ${reason.message}`,
+        {
+          solution:
+            "Check the network and the registry, then run the push again: it sends only what the registry is missing",
+          cause: reason,
+        },
+      );
+    }
+    throw reason;
   };
 
   const patch = (headers: Record<string, string>, body: Uint8Array | (() => Promise<ReadableStream<Uint8Array>>)) =>

@@ -73,6 +73,11 @@ function displayUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
+/** Strips the query strings of URLs inside an error message (Deno's fetch errors quote the URL). */
+function withoutQueries(text: string): string {
+  return text.replace(/(https?:\/\/[^\s?#)]+)[?#][^\s)]*/g, "$1");
+}
+
 /**
  * Reads a registry error response (`{"errors":[{"code","message"}]}`) into
  * one line.
@@ -233,14 +238,24 @@ export class RegistryClient {
       return;
     }
     // As skopeo with --tls-verify=false: HTTPS without checks, else plain HTTP.
+    let httpsError: unknown;
     try {
       await this.pingAt(https, signal, false);
       return;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      const problem = error instanceof RegistryConnectionError ? error.problem : undefined;
+      if (problem !== "tls-handshake" && problem !== "connection") throw error;
+      httpsError = error;
       this.options.log?.(`https://${this.host} failed (${(error as Error).message}); trying plain HTTP`);
     }
-    await this.pingAt(new URL(`http://${this.host}/v2/`), signal, true);
+    try {
+      await this.pingAt(new URL(`http://${this.host}/v2/`), signal, true);
+    } catch (error) {
+      // A 400 to plain HTTP is an HTTPS server: its own error says more.
+      if (error instanceof AptOstreeError && / answered 400 /.test(error.message)) throw httpsError;
+      throw error;
+    }
   }
 
   private async pingAt(url: URL, signal: AbortSignal | undefined, retry: boolean): Promise<void> {
@@ -283,7 +298,13 @@ export class RegistryClient {
   }
 
   private connectError(error: unknown, problem: string | undefined): AptOstreeError {
-    const detail = (error as Error)?.message ?? String(error);
+    const detail = withoutQueries((error as Error)?.message ?? String(error));
+    // The cause shown with --verbose, without URLs' query strings (presigned URLs carry signatures).
+    const inner = (error as Error)?.cause;
+    const cause = new Error(
+      detail + (inner ? ` (${withoutQueries(inner instanceof Error ? inner.message : String(inner))})` : ""),
+    );
+    error = cause;
     if (problem === "certificate") {
       return new RegistryConnectionError(`The TLS certificate of ${this.host} is not trusted: ${detail}`, problem, {
         solution:
@@ -337,9 +358,14 @@ export class RegistryClient {
         if (body instanceof ReadableStream) await body.cancel().catch(() => {});
         if (request.signal?.aborted) throw request.signal.reason;
         const problem = connectionProblem(error);
-        if (problem === "connection" && retry && attempt < this.retry.retries) {
+        const willRetry = problem === "connection" && retry && attempt < this.retry.retries;
+        this.options.log?.(
+          `${request.method} ${displayUrl(url)} failed (${withoutQueries((error as Error).message)})${
+            willRetry ? "; retrying" : ""
+          }`,
+        );
+        if (willRetry) {
           attempt++;
-          this.options.log?.(`${request.method} ${displayUrl(url)} failed (${(error as Error).message}); retrying`);
           await sleep(retryDelay(this.retry, attempt), request.signal);
           continue;
         }

@@ -155,6 +155,8 @@ class InsecureTransport implements HttpTransport {
     this.agent = new https.Agent({
       keepAlive: true,
       rejectUnauthorized: false,
+      // Given explicitly, so that Deno does not load the system roots (which needs --allow-sys).
+      ca: tls.caCerts,
       ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
     });
   }

@@ -363,11 +363,7 @@ export function startCuttingProxy(
     } catch {
       // closed
     }
-    try {
-      to.closeWrite();
-    } catch {
-      // closed
-    }
+    await to.closeWrite().catch(() => {});
   };
   const accept = (async () => {
     for await (const conn of listener) {
@@ -438,4 +434,55 @@ export function startCuttingProxy(
 /** SHA-256 of bytes as `sha256:<hex>`. */
 export function sha256(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Runs the CLI (with the binary's flags) feeding `stdin`; returns code and output. */
+export async function runCliWithStdin(
+  args: string[],
+  stdin: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { CLI_PERMISSIONS, MOD_TS, ROOT_DIR } = await import("./cli.ts");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_PERMISSIONS, MOD_TS, ...args],
+    cwd: ROOT_DIR,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Deterministic pseudo-random bytes (incompressible), for big test blobs. */
+export function randomBytes(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Asks the registry directly (plain HTTP, no auth) whether a manifest or blob exists. */
+export async function registryHas(host: string, path: string): Promise<boolean> {
+  const response = await fetch(`http://${host}/v2/${path}`, {
+    method: "HEAD",
+    headers: {
+      accept:
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+    },
+  });
+  await response.body?.cancel();
+  return response.ok;
 }
