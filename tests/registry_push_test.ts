@@ -14,6 +14,7 @@ import { parseJsonResult, runCli, runCliOk } from "./helpers/cli.ts";
 import { commitTree, createRepo, makeSmallTree, makeTempDir, removeTree, runOk } from "./helpers/fixture_repo.ts";
 import { craftLayout } from "./helpers/oci_builder.ts";
 import {
+  DENO_DIR,
   hasProgram,
   makeTestCa,
   randomBytes,
@@ -52,7 +53,7 @@ async function scratch(): Promise<{ dir: string; env: Record<string, string> }> 
   const dir = await makeTempDir("apt-ostree-registry-test-");
   return {
     dir,
-    env: { REGISTRY_AUTH_FILE: join(dir, "no-auth.json"), XDG_CACHE_HOME: join(dir, "cache"), HOME: dir },
+    env: { REGISTRY_AUTH_FILE: join(dir, "no-auth.json"), XDG_CACHE_HOME: join(dir, "cache"), DENO_DIR },
   };
 }
 

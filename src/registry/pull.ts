@@ -509,12 +509,16 @@ export async function pullImageToBranch(
         const layer = manifest.layers[i];
         const what = `Layer ${layer.digest} of ${source.description}`;
         let compressed: ReadableStream<Uint8Array>;
-        let check: DigestStream | undefined;
         if (source.local) {
-          check = new DigestStream();
-          compressed = (await source.openBlob(layer, 0, signal))
+          // Checked whole before anything is applied: a damaged blob is named as such.
+          const check = new DigestStream();
+          await (await source.openBlob(layer, 0, signal))
             .pipeThrough(exactSize(layer.size, what, (n) => bytesDone += n))
-            .pipeThrough(check);
+            .pipeThrough(check)
+            .pipeTo(new WritableStream());
+          const { digest } = await check.result;
+          if (digest !== layer.digest) throw digestMismatch(what, layer.digest, digest);
+          compressed = await source.openBlob(layer, 0, signal);
         } else {
           await downloads[i];
           const path = join(blobDir, `${i}-${digestHex(layer.digest)}`);
@@ -530,22 +534,15 @@ export async function pullImageToBranch(
           await tree.applyLayer(reader, layer.digest, signal);
         } catch (error) {
           await reader.cancel(error);
-          // A damaged blob shows first as bad compressed or tar data: say what it really is.
-          if (check) {
-            const result = await check.result.catch(() => undefined);
-            if (result && result.digest !== layer.digest) throw digestMismatch(what, layer.digest, result.digest);
-          }
-          throw error instanceof Error && /incorrect header|invalid|unexpected end/i.test(error.message) &&
-              !(error instanceof AptOstreeError)
-            ? new AptOstreeError(`${what} is not a valid ${kind} stream: ${error.message}`, {
+          if (error instanceof AptOstreeError || signal?.aborted) throw error;
+          // The blob matched its digest, so bad data inside is the image's own fault.
+          throw new AptOstreeError(
+            `${what} is not a valid ${kind === "none" ? "tar" : kind} stream: ${(error as Error).message}`,
+            {
               solution: "The image is damaged; nothing was imported",
               cause: error,
-            })
-            : error;
-        }
-        if (check) {
-          const { digest } = await check.result;
-          if (digest !== layer.digest) throw digestMismatch(what, layer.digest, digest);
+            },
+          );
         }
         const diffId = (await diff.result).digest;
         if (diffId !== diffIds[i]) {

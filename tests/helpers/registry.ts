@@ -486,3 +486,10 @@ export async function registryHas(host: string, path: string): Promise<boolean> 
   await response.body?.cancel();
   return response.ok;
 }
+
+/** Deno's cache directory (where `npm:` dependencies are), to keep when a test changes XDG_CACHE_HOME. */
+export const DENO_DIR: string = await (async () => {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" })
+    .output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
+})();
