@@ -105,9 +105,6 @@ Deno.test({
       assert.equal(second.bytes.uploaded, 0);
       assert.equal(second.manifests.uploaded, 0);
       assert.equal(second.tagged, false);
-      console.log(
-        `    first push ${first.bytes.sent} bytes in ${first.elapsedMs} ms; second push 0 bytes in ${second.elapsedMs} ms`,
-      );
 
       // build-image --push --no-local into another repository: the blobs are mounted, nothing stays on disk.
       const out = join(dir, "not-kept.oci");
