@@ -203,7 +203,7 @@ Deno.test({
         assert.ok(!text.includes(password) && !text.includes(btoa(`alice:${password}`)), "a secret was printed");
       }
       assert.equal(
-        await skopeoDigest(dest, "--cert-dir", ca.certDir, "--creds", `alice:${password}`),
+        await skopeoDigest(dest, "--cert-dir", ca.certDir, "--authfile", authfile), // skopeo reads our auth.json
         digest,
       );
 

@@ -129,3 +129,51 @@ Deno.test("credentials: scripts/cli-flags allows exactly the credential helpers 
   }
   assert.ok(flags.includes("--allow-net") && flags.includes("--allow-ffi"));
 });
+
+const HELPER = "/usr/local/bin/docker-credential-pass";
+const CAN_INSTALL_HELPER = Deno.uid() === 0 && (await Deno.lstat(HELPER).then(() => false, () => true));
+
+Deno.test({
+  name: `credentials: credHelpers and credsStore run docker-credential-NAME get${
+    CAN_INSTALL_HELPER ? "" : ` [ignored: needs root and no ${HELPER} installed]`
+  }`,
+  ignore: !CAN_INSTALL_HELPER,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // A stand-in helper: answers for two registries, logs what it was asked.
+      await Deno.writeTextFile(
+        HELPER,
+        `#!/bin/sh
+read server
+echo "$1 $server" >> ${dir}/asked
+case "$server" in
+  helped.io) echo '{"ServerURL":"helped.io","Username":"hu","Secret":"helper-secret"}' ;;
+  https://index.docker.io/v1/) echo '{"ServerURL":"https://index.docker.io/v1/","Username":"<token>","Secret":"refresh-tok"}' ;;
+  *) echo "credentials not found in native keychain"; exit 1 ;;
+esac
+`,
+        { mode: 0o755 },
+      );
+      await Deno.chmod(HELPER, 0o755);
+      const authfile = join(dir, "auth.json");
+      await Deno.writeTextFile(authfile, JSON.stringify({ credHelpers: { "helped.io": "pass" }, credsStore: "pass" }));
+      const helped = await lookupCredentials("helped.io", "app", { authfile });
+      assert.deepEqual(helped?.credentials, { kind: "basic", username: "hu", password: "helper-secret" });
+      assert.equal(helped?.source, "docker-credential-pass");
+      assert.deepEqual((await lookupCredentials("docker.io", "library/debian", { authfile }))?.credentials, {
+        kind: "identity-token",
+        token: "refresh-tok",
+      });
+      assert.equal(await lookupCredentials("unknown.io", "app", { authfile }), undefined);
+      assert.equal(redactSecrets("x helper-secret refresh-tok"), "x *** ***");
+      assert.match(
+        await Deno.readTextFile(join(dir, "asked")),
+        /^get helped\.io\nget https:\/\/index\.docker\.io\/v1\/\nget unknown\.io\n$/,
+      );
+    } finally {
+      await Deno.remove(HELPER).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
