@@ -217,6 +217,22 @@ Deno.test({
         { env },
       );
       assert.match(human.stdout, /skipped: 1 device nodes or FIFOs, which OSTree cannot store: dev\/console \(char\)/);
+      // A branch that existing refs make impossible is refused before anything is downloaded.
+      const conflict = await runCli(
+        [
+          "--repo",
+          repo,
+          "image",
+          "pull",
+          `docker://${registry.host}/layers:1`,
+          "--tls-verify=false",
+          "--branch",
+          "layers/1",
+        ],
+        { env },
+      );
+      assert.equal(conflict.code, 2);
+      assert.match(conflict.stderr, /Cannot create the branch layers\/1: branches named layers\/1\/… exist/);
     } finally {
       await registry.stop();
       await removeTree(dir);

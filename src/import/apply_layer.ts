@@ -202,7 +202,7 @@ export class ImportTree {
         try {
           for await (const chunk of reader.body()) {
             let offset = 0;
-            while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+            while (offset < chunk.length) offset += file.writeSync(chunk.subarray(offset));
             this.stats.bytes += chunk.length;
           }
         } finally {

@@ -320,6 +320,27 @@ async function resolveManifest(
   throw new AptOstreeError(`${source.description}: indexes nested too deeply`);
 }
 
+/** Refuses a branch that a ref in the repository makes impossible (`a` exists, so `a/b` cannot, and the reverse). */
+async function checkBranchFree(repo: OstreeRepo, branch: string): Promise<void> {
+  const heads = join(repo.path, "refs", "heads");
+  const parts = branch.split("/");
+  for (let i = 1; i <= parts.length; i++) {
+    const path = join(heads, ...parts.slice(0, i));
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (!info) return;
+    const conflict = i < parts.length ? !info.isDirectory : info.isDirectory;
+    if (conflict) {
+      const other = parts.slice(0, i).join("/");
+      throw new UsageError(
+        i < parts.length
+          ? `Cannot create the branch ${branch}: the branch ${other} exists, and a branch cannot also be a directory of branches`
+          : `Cannot create the branch ${branch}: branches named ${branch}/… exist`,
+        { solution: "Choose another branch with --branch" },
+      );
+    }
+  }
+}
+
 async function branchHolds(repo: OstreeRepo, branch: string, digest: string): Promise<string | undefined> {
   const rev = await runOstree(["rev-parse", repo.repoArg, branch]);
   if (rev.code !== 0) return undefined;
@@ -413,6 +434,7 @@ export async function pullImageToBranch(
         solution: "Pass --branch NAME (e.g. --branch my-base/1/x86_64)",
       });
     }
+    await checkBranchFree(ostreeRepo, branch);
     const layersOut = manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, diffId: diffIds[i] }));
     const base = {
       source: formatImageLocation(location),
