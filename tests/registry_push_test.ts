@@ -106,6 +106,21 @@ Deno.test({
       assert.equal(second.manifests.uploaded, 0);
       assert.equal(second.tagged, false);
 
+      // Copying within the registry mounts every blob from the source repository.
+      const copied = JSON.parse(
+        (await runCliOk([
+          "image",
+          "push",
+          dest,
+          `docker://${registry.host}/copies/app:1`,
+          "--src-tls-verify=false",
+          "--tls-verify=false",
+          "--json",
+        ], { env: { ...env, XDG_CACHE_HOME: join(dir, "other-cache") } })).stdout,
+      ) as PushJson;
+      assert.equal(copied.digest, digest);
+      assert.deepEqual(copied.blobs, { total: 2, uploaded: 0, mounted: 2, skipped: 0 });
+
       // build-image --push --no-local into another repository: the blobs are mounted, nothing stays on disk.
       const out = join(dir, "not-kept.oci");
       const pushed = JSON.parse(
