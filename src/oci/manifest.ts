@@ -226,7 +226,16 @@ export function sniffCompression(head: Uint8Array): LayerCompression {
   return "none";
 }
 
-/** Whether a layer must not be pushed (a foreign or non-distributable layer with URLs). */
+/**
+ * Whether a layer must not be pushed (a foreign or non-distributable layer
+ * with URLs, which registries fetch from elsewhere).
+ *
+ * @example
+ * ```ts
+ * import { isForeignLayer } from "./manifest.ts";
+ * isForeignLayer({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: "sha256:" + "a".repeat(64), size: 1 }); // false
+ * ```
+ */
 export function isForeignLayer(layer: Descriptor & { urls?: string[] }): boolean {
   return /foreign|nondistributable/.test(layer.mediaType) && Array.isArray(layer.urls) && layer.urls.length > 0;
 }
