@@ -15,11 +15,26 @@ export const ROOT_DIR: string = fileURLToPath(new URL("../../", import.meta.url)
 /** The CLI entry point. */
 export const MOD_TS: string = join(ROOT_DIR, "mod.ts");
 
-/** The permission flags of the compiled binary, from `scripts/cli-flags`. */
-export const CLI_PERMISSIONS: string[] = Deno.readTextFileSync(join(ROOT_DIR, "scripts/cli-flags"))
-  .trim()
-  .split(/\s+/)
-  .filter((flag) => flag.length > 0);
+/**
+ * The flags of the compiled binary (permissions and V8 flags), from
+ * `scripts/cli-flags` (named `scripts/cli-permissions` in older checkouts),
+ * the one definition that `deno task cli` and `deno task compile` use too.
+ */
+export const CLI_FLAGS: string[] = readCliFlags();
+
+function readCliFlags(): string[] {
+  for (const name of ["scripts/cli-flags", "scripts/cli-permissions"]) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(join(ROOT_DIR, name));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    return text.trim().split(/\s+/).filter((flag) => flag.length > 0);
+  }
+  throw new Error(`no scripts/cli-flags (or scripts/cli-permissions) in ${ROOT_DIR}`);
+}
 
 /** Options for {@linkcode runCli} and {@linkcode spawnCli}. */
 export interface CliOptions {
@@ -39,35 +54,43 @@ export interface CliResult {
   stdout: string;
   /** Standard error. */
   stderr: string;
+  /** The signal that killed the process, or null when it exited by itself. */
+  signal: Deno.Signal | null;
 }
 
 /**
- * A copy of the Deno cache (where `npm:` dependencies live) that any user
- * can read and write: the user's own cache is under a private home.
+ * Makes a copy of the Deno cache (where `npm:` dependencies live) that any
+ * user can read and write: the running user's own cache is usually under a
+ * private home directory. The caller removes it.
  */
-let sharedDenoDir: Promise<string> | undefined;
-
 async function denoDirForOtherUsers(): Promise<string> {
   const info = new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped", stderr: "null" });
   const out = await info.output();
   const source = JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
   const dir = await Deno.makeTempDir({ prefix: "apt-ostree-test-denodir-" });
-  const copy = await new Deno.Command("cp", { args: ["-a", `${source}/.`, dir] }).output();
-  if (!copy.success) throw new Error(`cannot copy the Deno cache: ${new TextDecoder().decode(copy.stderr)}`);
-  const chmod = await new Deno.Command("chmod", { args: ["-R", "a+rwX", dir] }).output();
-  if (!chmod.success) throw new Error("cannot chmod the Deno cache copy");
-  globalThis.addEventListener("unload", () => {
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch {
-      // best effort
+  try {
+    // Only the downloaded packages: the rest are caches (SQLite files that
+    // other Deno processes change while we copy) that Deno rebuilds.
+    for (const sub of ["npm", "remote"]) {
+      try {
+        await Deno.stat(`${source}/${sub}`);
+      } catch {
+        continue;
+      }
+      const copy = await new Deno.Command("cp", { args: ["-a", `${source}/${sub}`, `${dir}/${sub}`] }).output();
+      if (!copy.success) throw new Error(`cannot copy the Deno cache: ${new TextDecoder().decode(copy.stderr)}`);
     }
-  });
+    const chmod = await new Deno.Command("chmod", { args: ["-R", "a+rwX", dir] }).output();
+    if (!chmod.success) throw new Error("cannot chmod the Deno cache copy");
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
   return dir;
 }
 
 function commandFor(args: string[], options: CliOptions, denoDir: string | undefined): Deno.Command {
-  const denoArgs = ["run", ...CLI_PERMISSIONS, MOD_TS, ...args];
+  const denoArgs = ["run", ...CLI_FLAGS, MOD_TS, ...args];
   const env: Record<string, string> = { NO_COLOR: "1", ...(options.env ?? {}) };
   let program = Deno.execPath();
   let programArgs = denoArgs;
@@ -95,9 +118,12 @@ function commandFor(args: string[], options: CliOptions, denoDir: string | undef
 }
 
 async function denoDirFor(options: CliOptions): Promise<string | undefined> {
-  if (options.uid === undefined) return undefined;
-  sharedDenoDir ??= denoDirForOtherUsers();
-  return await sharedDenoDir;
+  if (options.uid === undefined || options.env?.DENO_DIR !== undefined) return undefined;
+  return await denoDirForOtherUsers();
+}
+
+async function removeDenoDir(dir: string | undefined): Promise<void> {
+  if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
 /**
@@ -109,9 +135,20 @@ async function denoDirFor(options: CliOptions): Promise<string | undefined> {
  * ```
  */
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const out = await commandFor(args, options, await denoDirFor(options)).output();
+  const denoDir = await denoDirFor(options);
+  let out: Deno.CommandOutput;
+  try {
+    out = await commandFor(args, options, denoDir).output();
+  } finally {
+    await removeDenoDir(denoDir);
+  }
   const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+    signal: out.signal,
+  };
 }
 
 /** A running CLI process (for signal tests). */
@@ -124,13 +161,18 @@ export interface SpawnedCli {
 
 /** Starts `apt-ostree ARGS…` without waiting for it. */
 export async function spawnCli(args: string[], options: CliOptions = {}): Promise<SpawnedCli> {
-  const child = commandFor(args, options, await denoDirFor(options)).spawn();
+  const denoDir = await denoDirFor(options);
+  const child = commandFor(args, options, denoDir).spawn();
   const decoder = new TextDecoder();
-  const result = child.output().then((out) => ({
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  }));
+  const result = child.output().then(async (out) => {
+    await removeDenoDir(denoDir);
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+      signal: out.signal,
+    };
+  });
   return { child, result };
 }
 
@@ -143,11 +185,13 @@ export interface BuildJson {
   output: string;
   digest?: string;
   config?: { mediaType: string; digest: string; size: number };
-  layers?: { mediaType: string; digest: string; size: number; diffId: string }[];
+  layers?: { mediaType: string; digest: string; size: number; diffId: string; bin?: string; reused?: boolean }[];
+  plannedLayers?: { bin: string; entries: number; contentBytes: number }[];
+  reusedImage?: boolean;
   platform: { architecture: string; os: string; variant?: string };
   created: string;
-  entries: number;
-  contentBytes: number;
+  entries?: number;
+  contentBytes?: number;
 }
 
 /** Parses a `--json` result, failing with the CLI's output when it is not JSON. */
