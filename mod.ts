@@ -99,6 +99,29 @@ export { prepareSandboxRoot, runInSandbox, sandboxArgs } from "./src/compose/san
 export { createLayerTarStream, type LayerEntry } from "./src/tar/layer_tar.ts";
 export { encodeTarHeader, type TarHeader } from "./src/tar/tar_header.ts";
 export { buildInfo, VERSION } from "./src/version.ts";
+export {
+  defaultBranchFor,
+  IMPORT_METADATA,
+  pullImageToBranch,
+  type PullOptions,
+  type PullProgress,
+  type PullResult,
+} from "./src/registry/pull.ts";
+export {
+  collectImage,
+  pushImage,
+  type PushOptions,
+  type PushProgress,
+  type PushResult,
+  RegistryBlobStore,
+  RegistryTarget,
+} from "./src/registry/push.ts";
+export { RegistryClient, type RegistryOptions, RegistryRepository } from "./src/registry/client.ts";
+export { type CredentialOptions, type Credentials, lookupCredentials } from "./src/registry/credentials.ts";
+export type { ImageSource } from "./src/source/image_source.ts";
+export { openImageSource } from "./src/source/open_source.ts";
+export { formatImageLocation, type ImageLocation, parseImageLocation } from "./src/reference/transport.ts";
+export { verifyLayout, type VerifyProblem, type VerifyResult } from "./src/layout/verify.ts";
 export { runCli } from "./src/cli/main.ts";
 
 if (import.meta.main) {

@@ -22,6 +22,7 @@ import type { CommandContext, GlobalOptions } from "./context.ts";
 import { parseCommand, parsePositiveInt, sourceDateEpoch } from "./parse.ts";
 import { formatBytes } from "./progress.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addPushOptions, planPush, pushLines } from "./build_push.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -125,7 +126,7 @@ export function registerBuildImage(
   compose: Command,
   contextFor: (globals: GlobalOptions) => CommandContext,
 ): void {
-  compose
+  const buildImageCommand = compose
     .command("build-image")
     .description("Build an OCI image (layout, oci-archive or docker-archive) from an OSTree commit")
     .argument("<source>", "branch, ref, commit checksum or unique checksum prefix")
@@ -179,6 +180,7 @@ Environment:
         ? parsePositiveInt(opts.compressionLevel, "--compression-level")
         : undefined;
       const progress = ctx.progress();
+      const push = opts.dryRun ? undefined : planPush(image, opts as unknown as Record<string, unknown>, globals);
       try {
         const result = await withInterruptSignal((signal) =>
           buildImage({
@@ -186,7 +188,7 @@ Environment:
             source,
             image,
             format: opts.format as ImageFormat,
-            output: opts.output,
+            output: push?.output ?? opts.output,
             force: opts.force,
             compression: opts.compression as Compression,
             compressionLevel,
@@ -201,9 +203,20 @@ Environment:
           })
         );
         progress.done();
+        if (push) {
+          const pushed = await push.push(result);
+          const out = { ...result, ...(push.local ? {} : { output: null }), push: pushed };
+          const lines = humanLines(result).filter((l) => push.local || !/^ {2}output:|^Inspect it/.test(l));
+          ctx.result(out, () => [...lines, ...pushLines(pushed, push.local)]);
+          return;
+        }
         ctx.result(result, () => humanLines(result));
+      } catch (error) {
+        await push?.cleanup();
+        throw error;
       } finally {
         progress.done();
       }
     });
+  addPushOptions(buildImageCommand);
 }

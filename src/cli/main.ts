@@ -15,6 +15,12 @@ import { registerBuildImage } from "./compose_build_image.ts";
 import { registerCreate } from "./compose_create.ts";
 import { registerList } from "./compose_list.ts";
 import { createContext } from "./context.ts";
+import { registerImageInspect } from "./image_inspect.ts";
+import { registerImagePull } from "./image_pull.ts";
+import { registerImagePush } from "./image_push.ts";
+import { registerImageVerify } from "./image_verify.ts";
+import { registerLogin } from "./login.ts";
+import { redactSecrets } from "../util/redact.ts";
 
 /** Builds the commander program with every command. */
 function createProgram(): Command {
@@ -40,19 +46,31 @@ function createProgram(): Command {
   registerBootstrap(compose, createContext);
   registerCreate(compose, createContext);
   registerList(compose, createContext);
+
+  const image = program
+    .command("image")
+    .description("Push, pull, inspect and verify images (registries, layouts, archives)")
+    .exitOverride();
+  registerImagePush(image, createContext);
+  registerImagePull(image, createContext);
+  registerImageInspect(image, createContext);
+  registerImageVerify(image, createContext);
+  registerLogin(program, createContext);
   return program;
 }
 
 function printError(error: unknown, verbose: boolean): number {
+  // Credentials never reach the terminal, whatever an error carries.
+  const print = (text: string) => console.error(redactSecrets(text));
   if (error instanceof AptOstreeError) {
-    console.error(`Error: ${error.message}`);
-    if (error.solution) console.error(`Solution: ${error.solution}`);
-    if (verbose && error.cause) console.error("Caused by:", error.cause);
+    print(`Error: ${error.message}`);
+    if (error.solution) print(`Solution: ${error.solution}`);
+    if (verbose && error.cause) print(`Caused by: ${Deno.inspect(error.cause)}`);
     return error.exitCode;
   }
-  console.error(`Error: ${describeError(error)}`);
-  console.error("Solution: this looks like a bug in apt-ostree; run again with --verbose and report the output");
-  if (verbose) console.error(error);
+  print(`Error: ${describeError(error)}`);
+  print("Solution: this looks like a bug in apt-ostree; run again with --verbose and report the output");
+  if (verbose) print(Deno.inspect(error));
   return 1;
 }
 

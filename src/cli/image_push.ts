@@ -1,0 +1,166 @@
+/**
+ * `apt-ostree image push SOURCE docker://HOST/NAME[:TAG]`: the CLI shell
+ * over {@linkcode pushImage}.
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
+import type { RegistryOptions } from "../registry/client.ts";
+import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/push.ts";
+import { type DockerLocation, parseImageLocation } from "../reference/transport.ts";
+import { openImageSource } from "../source/open_source.ts";
+import type { CommandContext, GlobalOptions } from "./context.ts";
+import { formatBytes } from "./progress.ts";
+import {
+  addRegistryOptions,
+  addRetryOptions,
+  createStatusLine,
+  parseSize,
+  registryOptionsFrom,
+  type StatusLine,
+} from "./registry_options.ts";
+import { withInterruptSignal } from "./signals.ts";
+
+/**
+ * Parses a push destination: it must be `docker://…`.
+ *
+ * @example
+ * ```ts
+ * import { parseDestination } from "./image_push.ts";
+ * parseDestination("docker://localhost:5000/app:1").repository; // "app"
+ * ```
+ */
+export function parseDestination(text: string): DockerLocation {
+  const location = text.startsWith("docker://") ? parseImageLocation(text) : undefined;
+  if (location?.transport !== "docker") {
+    throw new UsageError(`The destination must be a registry: ${text}`, {
+      solution: `Name it docker://HOST[:PORT]/NAME[:TAG], e.g. docker://registry.example.com/team/app:1.0`,
+    });
+  }
+  return location;
+}
+
+/**
+ * The progress text of a push.
+ *
+ * @example
+ * ```ts
+ * import { pushProgressText } from "./image_push.ts";
+ * pushProgressText({ phase: "blobs", blobsDone: 1, blobsTotal: 2, bytesDone: 1024, bytesTotal: 2048, elapsedMs: 1000 });
+ * ```
+ */
+export function pushProgressText(p: PushProgress): string {
+  if (p.phase === "manifests") return "Writing manifests…";
+  const rate = p.bytesDone / Math.max(p.elapsedMs / 1000, 0.001) / 1e6;
+  return `Pushing: ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}, ${
+    rate.toFixed(1)
+  } MB/s`;
+}
+
+/**
+ * Human lines for a push result.
+ *
+ * @example
+ * ```ts
+ * import { pushSummary } from "./image_push.ts";
+ * // pushSummary(result) → ["Pushed … to …", "  digest: …", …]
+ * ```
+ */
+export function pushSummary(result: PushResult): string[] {
+  const { blobs, bytes } = result;
+  return [
+    `Pushed ${result.source} to ${result.destination}`,
+    `  digest:  ${result.digest}`,
+    `  blobs:   ${blobs.uploaded} uploaded (${
+      formatBytes(bytes.uploaded)
+    }), ${blobs.mounted} mounted from other repositories, ${blobs.skipped} already there (${
+      formatBytes(bytes.skipped)
+    })`,
+    `  time:    ${(result.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+}
+
+/**
+ * Runs a push with a status line and Ctrl-C handling (shared with
+ * `compose build-image --push`).
+ *
+ * @example
+ * ```ts
+ * import { parseDestination, runPush } from "./image_push.ts";
+ * await runPush("oci:web.oci:1", parseDestination("docker://localhost:5000/web:1"), { tlsVerify: false }, {});
+ * ```
+ */
+export async function runPush(
+  source: string,
+  destination: DockerLocation,
+  options: PushOptions,
+  globals: GlobalOptions,
+  sourceOptions: RegistryOptions = options,
+  status: StatusLine = createStatusLine(globals),
+): Promise<PushResult> {
+  try {
+    return await withInterruptSignal(async (signal) => {
+      const image = await openImageSource(parseImageLocation(source), sourceOptions);
+      try {
+        return await pushImage(image, destination, {
+          ...options,
+          signal,
+          onProgress: (p) => status.update(pushProgressText(p)),
+        });
+      } finally {
+        image.close();
+      }
+    });
+  } finally {
+    status.done();
+  }
+}
+
+/**
+ * Adds `push` to the `image` command.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { registerImagePush } from "./image_push.ts";
+ * import { createContext } from "./context.ts";
+ * registerImagePush(new Command("image"), createContext);
+ * ```
+ */
+export function registerImagePush(image: Command, contextFor: (globals: GlobalOptions) => CommandContext): void {
+  const push = image
+    .command("push")
+    .description("Push an image from a layout, an archive or a registry to a registry")
+    .argument("<source>", "oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH or docker://…")
+    .argument("<destination>", "docker://HOST[:PORT]/NAME[:TAG]");
+  addRegistryOptions(push, "", "the destination");
+  addRegistryOptions(push, "src-", "a source registry");
+  addRetryOptions(push)
+    .option("--chunk-size <size>", "upload blobs larger than this in chunks of this size (default 16MiB; 0: never)")
+    .addHelpText(
+      "after",
+      `
+Blobs the registry already has are skipped (HEAD first); a blob another repository of the same registry
+has is mounted; the others are uploaded, three at a time. Manifests are written by digest, the tag last:
+a push that fails leaves no tag pointing at missing blobs, and running it again sends only what is missing.
+
+Examples:
+  apt-ostree image push oci:./web.oci:1.0 docker://registry.example.com/team/web:1.0
+  apt-ostree image push docker-archive:web.tar docker://localhost:5000/web:1 --tls-verify=false
+  apt-ostree image push oci:web.oci docker://registry.example.com/web:1 --authfile auth.json --json`,
+    )
+    .action(async (source: string, destination: string, opts: Record<string, unknown>, command: Command) => {
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      const ctx = contextFor(globals);
+      const dest = parseDestination(destination);
+      const options: PushOptions = {
+        ...registryOptionsFrom(opts, globals),
+        chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
+      };
+      const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: options.retry };
+      const result = await runPush(source, dest, options, globals, sourceOptions);
+      ctx.result(result, () => pushSummary(result));
+    });
+}

@@ -1,0 +1,637 @@
+/**
+ * Importing an image into the OSTree repository as a commit
+ * ({@linkcode pullImageToBranch}): the image is resolved (an index picks
+ * the platform), its config read, its layers downloaded in parallel to
+ * temp files (digest and size checked while streaming; a broken download
+ * resumes where it stopped), then applied in order to a temp tree inside
+ * the repository (`apply_layer.ts`: whiteouts honoured, hostile entries
+ * refused), each layer's uncompressed digest checked against the config's
+ * `diff_ids`. `/etc` becomes `/usr/etc`, and the tree is committed with
+ * `ostree commit --tree=dir=` (ostree's transaction moves the branch only
+ * once the commit is complete). Any failure removes the temp tree: nothing
+ * half-imported is ever committed.
+ *
+ * Ownership, setuid bits and `security.*` xattrs need root: without it,
+ * only images whose files all belong to root (and have no such xattrs) can
+ * be imported (committed as owned by root).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { Duplex } from "node:stream";
+import { createGunzip, createZstdDecompress } from "node:zlib";
+import { join } from "node:path";
+import { AptOstreeError, UsageError } from "../errors.ts";
+import { digestHex, DigestStream } from "../digest/digest.ts";
+import { ImportTree, type SkippedEntry } from "../import/apply_layer.ts";
+import { TarReader } from "../import/layer_reader.ts";
+import {
+  type LayerCompression,
+  layerCompression,
+  parseImageConfig,
+  parseManifest,
+  type RawManifest,
+  selectPlatform,
+  sniffCompression,
+} from "../oci/manifest.ts";
+import { hostArch, ociPlatform } from "../oci/platform.ts";
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/types.ts";
+import { runOstree } from "../ostree/command.ts";
+import { commitDirectory } from "../ostree/commit.ts";
+import type { GVariantInput } from "../ostree/gvariant_text.ts";
+import { OstreeRepo } from "../ostree/repo.ts";
+import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
+import type { ImageSource } from "../source/image_source.ts";
+import { openImageSource } from "../source/open_source.ts";
+import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
+import { recordBlobLocations } from "./blob_locations.ts";
+import { RegistryConnectionError, type RegistryOptions } from "./client.ts";
+import { connectionProblem } from "./http.ts";
+import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from "./retry.ts";
+
+/** Commit metadata keys written by an import. */
+export const IMPORT_METADATA = {
+  /** The image name as given, with its transport (`docker://…`). */
+  source: "apt-ostree.image.source",
+  /** The normalised image name (`docker.io/library/debian:12`), when known. */
+  name: "apt-ostree.image.name",
+  /** Digest of the image manifest. */
+  digest: "apt-ostree.image.digest",
+  /** Digest of the index the manifest was chosen from, when any. */
+  indexDigest: "apt-ostree.image.index-digest",
+  /** Digest of the image config. */
+  configDigest: "apt-ostree.image.config-digest",
+  /** The image config (JSON), when under 64 KiB. */
+  config: "apt-ostree.image.config",
+  /** Architecture, kernel-style (x86_64, aarch64). */
+  arch: "apt-ostree.arch",
+} as const;
+
+/** Options for {@linkcode pullImageToBranch}. */
+export interface PullOptions extends RegistryOptions {
+  /** Branch to commit to (default: from the image name, e.g. `debian/12/x86_64`). */
+  branch?: string;
+  /** Architecture to pick from a multi-platform image (default: the host's). */
+  arch?: string;
+  /** Import even when the branch already holds this image. */
+  force?: boolean;
+  /** Parallel layer downloads (default 3). */
+  concurrency?: number;
+  /** Aborts the pull; nothing is committed. */
+  signal?: AbortSignal;
+  /** Progress, a few times a second. */
+  onProgress?: (progress: PullProgress) => void;
+}
+
+/** Progress of a pull. */
+export interface PullProgress {
+  /** What is happening. */
+  phase: "resolving" | "layers" | "committing";
+  /** Layers applied. */
+  layersDone: number;
+  /** Layers in the image. */
+  layersTotal: number;
+  /** Bytes downloaded (or read). */
+  bytesDone: number;
+  /** Bytes of all layers. */
+  bytesTotal: number;
+  /** Milliseconds since the start. */
+  elapsedMs: number;
+}
+
+/** What {@linkcode pullImageToBranch} did. */
+export interface PullResult {
+  /** The image name with its transport. */
+  source: string;
+  /** The branch written. */
+  branch: string;
+  /** The commit checksum. */
+  commit: string;
+  /** Manifest digest. */
+  digest: string;
+  /** Index digest, when the image came from an index. */
+  indexDigest?: string;
+  /** Platform of the image. */
+  platform: Platform;
+  /** Layers. */
+  layers: { digest: string; size: number; diffId: string }[];
+  /** Entries applied. */
+  entries: number;
+  /** Bytes of file content written. */
+  contentBytes: number;
+  /** Bytes downloaded. */
+  bytesDownloaded: number;
+  /** Entries not imported (device nodes, FIFOs). */
+  skipped: SkippedEntry[];
+  /** The branch already held this image: nothing was downloaded or committed. */
+  upToDate: boolean;
+  /** Whether file ownership was kept (running as root). */
+  ownershipKept: boolean;
+  /** Duration in milliseconds. */
+  elapsedMs: number;
+}
+
+const OCI_TO_KERNEL: Record<string, string> = {
+  amd64: "x86_64",
+  arm64: "aarch64",
+  "386": "i686",
+  arm: "armhf",
+  ppc64le: "ppc64le",
+  s390x: "s390x",
+  riscv64: "riscv64",
+};
+
+const BRANCH_RE = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
+
+/**
+ * The branch an image goes to by default: `<name>/<tag>/<arch>`, as a base
+ * image `ubuntu:24.04` maps to `ubuntu/24.04/x86_64` (Docker Hub's
+ * `library/` and the registry host left out; a digest reference uses
+ * `sha256-<hex>` for the tag). Undefined when the location names no image
+ * (a layout without an image name).
+ *
+ * @example
+ * ```ts
+ * import { defaultBranchFor } from "./pull.ts";
+ * import { parseImageLocation } from "../reference/transport.ts";
+ * defaultBranchFor(parseImageLocation("docker://ubuntu:24.04"), "x86_64"); // "ubuntu/24.04/x86_64"
+ * defaultBranchFor(parseImageLocation("docker://localhost:5000/team/app:1"), "aarch64"); // "team/app/1/aarch64"
+ * ```
+ */
+export function defaultBranchFor(location: ImageLocation, arch: string, imageName?: string): string | undefined {
+  let path: string | undefined;
+  let tag: string | undefined;
+  if (location.transport === "docker") {
+    path = location.ref.path.replace(/^library\//, "");
+    tag = location.ref.tag ?? (location.ref.digest ? location.ref.digest.replace(":", "-") : undefined);
+  } else if (imageName) {
+    const m = /^(?:[^/]+\.[^/]+\/|[^/]+:\d+\/|localhost\/)?(.+?)(?::([\w][\w.-]*))?(?:@.*)?$/.exec(imageName);
+    if (m) {
+      path = m[1].replace(/^library\//, "");
+      tag = m[2];
+    }
+  }
+  if (path === undefined) return undefined;
+  const branch = `${path}/${tag ?? "latest"}/${arch}`;
+  return BRANCH_RE.test(branch) ? branch : undefined;
+}
+
+function kernelArch(platform: Platform): string {
+  return OCI_TO_KERNEL[platform.architecture] ?? platform.architecture;
+}
+
+function decompress(kind: LayerCompression): ReadableWritablePair<Uint8Array, Uint8Array> | undefined {
+  if (kind === "none") return undefined;
+  const stream = kind === "gzip" ? createGunzip({ chunkSize: 1 << 20 }) : createZstdDecompress({ chunkSize: 1 << 20 });
+  return Duplex.toWeb(stream) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+}
+
+/** Reads the first chunk to learn the compression, then gives the whole stream back. */
+async function sniffStream(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ kind: LayerCompression; stream: ReadableStream<Uint8Array> }> {
+  const reader = stream.getReader();
+  const first = await reader.read();
+  const head = first.done ? new Uint8Array(0) : first.value;
+  let sentFirst = first.done;
+  const out = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!sentFirst) {
+        sentFirst = true;
+        controller.enqueue(head);
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { kind: sniffCompression(head), stream: out };
+}
+
+/** A pass-through that fails as soon as more than `size` bytes arrive, and at the end unless exactly `size` did. */
+function exactSize(size: number, what: string, onBytes: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.length;
+      if (seen > size) {
+        controller.error(sizeMismatch(what, size, `more than ${size}`));
+        return;
+      }
+      onBytes(chunk.length);
+      controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (seen !== size) controller.error(sizeMismatch(what, size, String(seen)));
+    },
+  });
+}
+
+function sizeMismatch(what: string, expected: number, actual: string): AptOstreeError {
+  return new AptOstreeError(`${what} has ${actual} bytes, but its descriptor says ${expected}: refusing it`, {
+    solution: "The image is damaged or was tampered with; nothing was imported",
+  });
+}
+
+function digestMismatch(what: string, expected: string, actual: string): AptOstreeError {
+  return new AptOstreeError(`${what} does not match its digest (it hashes to ${actual}, expected ${expected})`, {
+    solution: "The image is damaged or was tampered with; nothing was imported",
+  });
+}
+
+/**
+ * Downloads a blob to a file, checking size as it streams and the digest
+ * at the end; a connection that breaks is resumed at the current offset.
+ */
+async function downloadBlob(
+  source: ImageSource,
+  descriptor: Descriptor,
+  path: string,
+  options: { signal?: AbortSignal; retries: number; onBytes: (n: number) => void; policy: typeof DEFAULT_RETRY_POLICY },
+): Promise<void> {
+  const what = `Layer ${descriptor.digest} of ${source.description}`;
+  const hash = createHash("sha256");
+  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 }).catch((error) => {
+    throw fsError("write", path, error);
+  });
+  let offset = 0;
+  let failures = 0;
+  try {
+    for (;;) {
+      try {
+        const stream = await source.openBlob(descriptor, offset, options.signal);
+        for await (const chunk of stream) {
+          if (offset + chunk.length > descriptor.size) {
+            throw sizeMismatch(what, descriptor.size, `more than ${descriptor.size}`);
+          }
+          hash.update(chunk);
+          let written = 0;
+          while (written < chunk.length) written += await file.write(chunk.subarray(written));
+          offset += chunk.length;
+          options.onBytes(chunk.length);
+        }
+        if (offset === descriptor.size) break;
+        throw new RegistryConnectionError(`${what} ended after ${offset} bytes`, "connection", {
+          solution: "",
+          cause: undefined,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const retryable = (error instanceof RegistryConnectionError && error.problem === "connection") ||
+          (!(error instanceof AptOstreeError) && connectionProblem(error) === "connection");
+        if (!retryable || ++failures > options.retries) {
+          if (retryable) {
+            throw new AptOstreeError(`Downloading ${descriptor.digest} kept failing: ${(error as Error).message}`, {
+              solution: "Check the network and the registry, then run the pull again",
+              cause: error,
+            });
+          }
+          throw error;
+        }
+        await sleep(retryDelay(options.policy, failures), options.signal);
+      }
+    }
+  } finally {
+    file.close();
+  }
+  const actual = `sha256:${hash.digest("hex")}`;
+  if (actual !== descriptor.digest) throw digestMismatch(what, descriptor.digest, actual);
+}
+
+/** Resolves the image to one manifest for the platform. */
+async function resolveManifest(
+  source: ImageSource,
+  platform: Platform,
+  signal: AbortSignal | undefined,
+): Promise<{ manifest: ImageManifest; raw: RawManifest; indexDigest?: string }> {
+  let raw = await source.root(signal);
+  let indexDigest: string | undefined;
+  for (let depth = 0; depth < 4; depth++) {
+    const parsed = parseManifest(raw, source.description);
+    if (parsed.kind === "manifest") return { manifest: parsed.manifest, raw, indexDigest };
+    indexDigest ??= raw.digest;
+    raw = await source.manifest(selectPlatform(parsed.index, platform, source.description), signal);
+  }
+  throw new AptOstreeError(`${source.description}: indexes nested too deeply`);
+}
+
+/** Refuses a branch that a ref in the repository makes impossible (`a` exists, so `a/b` cannot, and the reverse). */
+async function checkBranchFree(repo: OstreeRepo, branch: string): Promise<void> {
+  const heads = join(repo.path, "refs", "heads");
+  const parts = branch.split("/");
+  for (let i = 1; i <= parts.length; i++) {
+    const path = join(heads, ...parts.slice(0, i));
+    const info = await Deno.lstat(path).catch(() => undefined);
+    if (!info) return;
+    const conflict = i < parts.length ? !info.isDirectory : info.isDirectory;
+    if (conflict) {
+      const other = parts.slice(0, i).join("/");
+      throw new UsageError(
+        i < parts.length
+          ? `Cannot create the branch ${branch}: the branch ${other} exists, and a branch cannot also be a directory of branches`
+          : `Cannot create the branch ${branch}: branches named ${branch}/… exist`,
+        { solution: "Choose another branch with --branch" },
+      );
+    }
+  }
+}
+
+async function branchHolds(repo: OstreeRepo, branch: string, digest: string): Promise<string | undefined> {
+  const rev = await runOstree(["rev-parse", repo.repoArg, branch]);
+  if (rev.code !== 0) return undefined;
+  const commit = new TextDecoder().decode(rev.stdout).trim();
+  const info = await repo.readCommit(commit).catch(() => undefined);
+  return info?.metadata.get(IMPORT_METADATA.digest) === digest ? commit : undefined;
+}
+
+/** Moves `/etc` to `/usr/etc`, as deployments keep it. */
+async function etcToUsrEtc(root: string): Promise<void> {
+  const lstat = (p: string) => Deno.lstat(p).catch(() => undefined);
+  const etc = await lstat(join(root, "etc"));
+  const usrEtc = await lstat(join(root, "usr", "etc"));
+  if (!etc?.isDirectory) return;
+  if (usrEtc) {
+    throw new AptOstreeError("The image has both /etc and /usr/etc", {
+      solution: "A deployment keeps its configuration in /usr/etc only; rebuild the image with one of them",
+    });
+  }
+  const usr = await lstat(join(root, "usr"));
+  if (!usr) await Deno.mkdir(join(root, "usr"), { mode: 0o755 });
+  else if (!usr.isDirectory) {
+    throw new AptOstreeError("The image's /usr is not a directory", { solution: "Rebuild the image" });
+  }
+  await Deno.rename(join(root, "etc"), join(root, "usr", "etc"));
+}
+
+function commitTimestamp(config: ImageConfig): number | undefined {
+  const ms = config.created ? Date.parse(config.created) : NaN;
+  return Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : undefined;
+}
+
+/**
+ * Pulls an image (from a registry, a layout or an archive) into an OSTree
+ * repository as a commit on a branch. This is what `apt-ostree image pull`
+ * runs, and what `compose create --base docker://…` calls to use an image
+ * as a base.
+ *
+ * @example
+ * ```ts
+ * import { pullImageToBranch } from "./pull.ts";
+ * const { branch, commit } = await pullImageToBranch("/var/lib/apt-ostree/repo", "docker://localhost:5000/debian:12", {
+ *   tlsVerify: false,
+ * });
+ * console.log(`${branch} is now ${commit}`);
+ * ```
+ */
+export async function pullImageToBranch(
+  repo: string | OstreeRepo,
+  image: string | ImageLocation,
+  options: PullOptions = {},
+): Promise<PullResult> {
+  const started = performance.now();
+  const { signal } = options;
+  const location = typeof image === "string" ? parseImageLocation(image) : image;
+  const ostreeRepo = typeof repo === "string" ? await OstreeRepo.open(repo) : repo;
+  const platform = ociPlatform(options.arch ?? hostArch());
+  if (options.branch !== undefined && !BRANCH_RE.test(options.branch)) {
+    throw new UsageError(`Invalid branch name: ${options.branch}`, {
+      solution: "Use letters, digits, '.', '_', '-' and '/' (e.g. debian/12/x86_64)",
+    });
+  }
+  const source = await openImageSource(location, options);
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
+  let tempDir: string | undefined;
+  try {
+    const { manifest, raw, indexDigest } = await resolveManifest(source, platform, signal);
+    const configBytes = await source.blobBytes(manifest.config, signal);
+    const config = parseImageConfig(configBytes, source.description);
+    const imagePlatform: Platform = {
+      architecture: config.architecture || platform.architecture,
+      os: config.os || "linux",
+      ...(config.variant ? { variant: config.variant } : {}),
+    };
+    if (config.os && config.os !== "linux") {
+      throw new AptOstreeError(`${source.description} is an image for ${config.os}, not Linux`, {
+        solution: "Choose a Linux image",
+      });
+    }
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new AptOstreeError(
+        `${source.description} has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
+        { solution: "The image is damaged; push it again" },
+      );
+    }
+    const arch = kernelArch(imagePlatform);
+    const branch = options.branch ?? defaultBranchFor(location, arch, source.imageName);
+    if (branch === undefined) {
+      throw new UsageError(`Cannot name a branch for ${source.description}`, {
+        solution: "Pass --branch NAME (e.g. --branch my-base/1/x86_64)",
+      });
+    }
+    await checkBranchFree(ostreeRepo, branch);
+    const layersOut = manifest.layers.map((l, i) => ({ digest: l.digest, size: l.size, diffId: diffIds[i] }));
+    const base = {
+      source: formatImageLocation(location),
+      branch,
+      digest: raw.digest,
+      ...(indexDigest ? { indexDigest } : {}),
+      platform: imagePlatform,
+      layers: layersOut,
+    };
+    if (!options.force) {
+      const existing = await branchHolds(ostreeRepo, branch, raw.digest);
+      if (existing) {
+        return {
+          ...base,
+          commit: existing,
+          entries: 0,
+          contentBytes: 0,
+          bytesDownloaded: 0,
+          skipped: [],
+          upToDate: true,
+          ownershipKept: Deno.uid() === 0,
+          elapsedMs: Math.round(performance.now() - started),
+        };
+      }
+    }
+
+    // The temp tree lives in the repository's tmp/: same file system, room as the repository has.
+    const repoTmp = join(ostreeRepo.path, "tmp");
+    await Deno.mkdir(repoTmp, { recursive: true }).catch((error) => {
+      throw fsError("create", repoTmp, error);
+    });
+    tempDir = join(repoTmp, `apt-ostree-import-${randomSuffix()}`);
+    const rootfs = join(tempDir, "rootfs");
+    const blobDir = join(tempDir, "layers");
+    await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 }).catch((error) => {
+      throw fsError("create", rootfs, error);
+    });
+    await Deno.mkdir(blobDir, { mode: 0o700 });
+
+    const privileged = Deno.uid() === 0;
+    const tree = new ImportTree(rootfs, privileged);
+    const bytesTotal = manifest.layers.reduce((n, l) => n + l.size, 0);
+    let bytesDone = 0;
+    let layersDone = 0;
+    let phase: PullProgress["phase"] = "layers";
+    const report = () =>
+      options.onProgress?.({
+        phase,
+        layersDone,
+        layersTotal: manifest.layers.length,
+        bytesDone,
+        bytesTotal,
+        elapsedMs: performance.now() - started,
+      });
+    if (options.onProgress) progressTimer = setInterval(report, 200);
+
+    // Remote layers download in parallel (bounded) while earlier ones are applied.
+    const policy = options.retry ?? DEFAULT_RETRY_POLICY;
+    const downloads: Promise<void>[] = [];
+    const downloadAbort = new AbortController();
+    const downloadSignal = signal ? AbortSignal.any([signal, downloadAbort.signal]) : downloadAbort.signal;
+    if (!source.local) {
+      let next = 0;
+      const slots = Math.max(1, options.concurrency ?? 3);
+      const resolvers: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+      for (let i = 0; i < manifest.layers.length; i++) {
+        downloads.push(new Promise<void>((resolve, reject) => resolvers.push({ resolve, reject })));
+        downloads[i].catch(() => {});
+      }
+      const worker = async () => {
+        while (next < manifest.layers.length) {
+          const i = next++;
+          const layer = manifest.layers[i];
+          try {
+            await downloadBlob(source, layer, join(blobDir, `${i}-${digestHex(layer.digest)}`), {
+              signal: downloadSignal,
+              retries: policy.retries,
+              policy,
+              onBytes: (n) => bytesDone += n,
+            });
+            resolvers[i].resolve();
+          } catch (error) {
+            resolvers[i].reject(error);
+            for (let j = next; j < manifest.layers.length; j++) resolvers[j].reject(error);
+            next = manifest.layers.length;
+          }
+        }
+      };
+      for (let w = 0; w < Math.min(slots, manifest.layers.length); w++) worker();
+    }
+
+    try {
+      for (let i = 0; i < manifest.layers.length; i++) {
+        const layer = manifest.layers[i];
+        const what = `Layer ${layer.digest} of ${source.description}`;
+        let compressed: ReadableStream<Uint8Array>;
+        if (source.local) {
+          // Checked whole before anything is applied: a damaged blob is named as such.
+          const check = new DigestStream();
+          await (await source.openBlob(layer, 0, signal))
+            .pipeThrough(exactSize(layer.size, what, (n) => bytesDone += n))
+            .pipeThrough(check)
+            .pipeTo(new WritableStream());
+          const { digest } = await check.result;
+          if (digest !== layer.digest) throw digestMismatch(what, layer.digest, digest);
+          compressed = await source.openBlob(layer, 0, signal);
+        } else {
+          await downloads[i];
+          const path = join(blobDir, `${i}-${digestHex(layer.digest)}`);
+          compressed = (await Deno.open(path)).readable;
+        }
+        const sniffed = await sniffStream(compressed);
+        const kind = layerCompression(layer.mediaType) ?? sniffed.kind;
+        const decompressor = decompress(kind);
+        const diff = new DigestStream();
+        const tar = (decompressor ? sniffed.stream.pipeThrough(decompressor) : sniffed.stream).pipeThrough(diff);
+        const reader = new TarReader(tar, `layer ${layer.digest}`);
+        try {
+          await tree.applyLayer(reader, layer.digest, signal);
+        } catch (error) {
+          await reader.cancel(error);
+          if (error instanceof AptOstreeError || signal?.aborted) throw error;
+          // The blob matched its digest, so bad data inside is the image's own fault.
+          throw new AptOstreeError(
+            `${what} is not a valid ${kind === "none" ? "tar" : kind} stream: ${(error as Error).message}`,
+            {
+              solution: "The image is damaged; nothing was imported",
+              cause: error,
+            },
+          );
+        }
+        const diffId = (await diff.result).digest;
+        if (diffId !== diffIds[i]) {
+          throw new AptOstreeError(
+            `${what} does not match the image config: its content hashes to ${diffId}, the config says ${diffIds[i]}`,
+            { solution: "The image is damaged or was tampered with; nothing was imported" },
+          );
+        }
+        layersDone++;
+        if (!source.local) await removeQuietly(join(blobDir, `${i}-${digestHex(layer.digest)}`));
+      }
+    } catch (error) {
+      downloadAbort.abort(error);
+      await Promise.allSettled(downloads);
+      throw error;
+    }
+    tree.finish();
+    await etcToUsrEtc(rootfs);
+
+    phase = "committing";
+    report();
+    const metadata: Record<string, GVariantInput> = {
+      [IMPORT_METADATA.source]: base.source,
+      [IMPORT_METADATA.digest]: raw.digest,
+      [IMPORT_METADATA.configDigest]: manifest.config.digest,
+      [IMPORT_METADATA.arch]: arch,
+    };
+    if (location.transport === "docker") metadata[IMPORT_METADATA.name] = location.ref.fullName;
+    else if (source.imageName) metadata[IMPORT_METADATA.name] = source.imageName;
+    if (indexDigest) metadata[IMPORT_METADATA.indexDigest] = indexDigest;
+    if (configBytes.length < 64 << 10) metadata[IMPORT_METADATA.config] = new TextDecoder().decode(configBytes);
+    const version = config.config?.Labels?.["org.opencontainers.image.version"] ??
+      manifest.annotations?.["org.opencontainers.image.version"];
+    if (version) metadata.version = version;
+    const commit = await commitDirectory(ostreeRepo, {
+      tree: rootfs,
+      branch,
+      subject: `Import ${base.source}`,
+      body: `Image ${raw.digest}${indexDigest ? ` (from index ${indexDigest})` : ""}`,
+      metadata,
+      parent: "none",
+      timestamp: commitTimestamp(config),
+      ownerRoot: !privileged,
+      signal,
+    });
+    if (source.registry) {
+      await recordBlobLocations(
+        { registry: source.registry.host, repository: source.registry.repository },
+        manifest.layers.map((l) => l.digest),
+      );
+    }
+    return {
+      ...base,
+      commit,
+      entries: tree.stats.entries,
+      contentBytes: tree.stats.bytes,
+      bytesDownloaded: source.local ? 0 : bytesTotal,
+      skipped: tree.skipped,
+      upToDate: false,
+      ownershipKept: privileged,
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    throw signal?.aborted ? signal.reason : error;
+  } finally {
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+    if (tempDir !== undefined) await removeQuietly(tempDir);
+    source.close();
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Integration tests of `image inspect` and `image verify` on layouts and
+ * archives, and of pushing archives: apt-ostree's own docker-archive, a
+ * classic `docker save` archive (manifest.json only), and
+ * `build-image --format docker --push`.
+ *
+ * Run alone with: deno test --allow-all tests/image_cli_test.ts
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseJsonResult, runCli, runCliOk } from "./helpers/cli.ts";
+import { commitTree, createRepo, makeSmallTree, makeTempDir, removeTree, runOk } from "./helpers/fixture_repo.ts";
+import { craftTar, digestOf } from "./helpers/oci_builder.ts";
+import { DENO_DIR, hasProgram, startRegistry } from "./helpers/registry.ts";
+
+const HAVE_OSTREE = await hasProgram("ostree");
+const HAVE_REGISTRY = HAVE_OSTREE && (await hasProgram("docker-registry")) && (await hasProgram("skopeo"));
+
+async function scratch(): Promise<{ dir: string; env: Record<string, string>; repo: string }> {
+  const dir = await makeTempDir("apt-ostree-image-cli-test-");
+  const repo = await createRepo("bare-user", dir);
+  await makeSmallTree(join(dir, "tree"), "cli");
+  await commitTree(repo, "main", join(dir, "tree"));
+  return {
+    dir,
+    repo,
+    env: { REGISTRY_AUTH_FILE: join(dir, "no-auth.json"), XDG_CACHE_HOME: join(dir, "cache"), DENO_DIR },
+  };
+}
+
+Deno.test({
+  name: `image inspect and verify: layouts and archives; damage reported by digest and path${
+    HAVE_OSTREE ? "" : " [ignored: ostree not installed]"
+  }`,
+  ignore: !HAVE_OSTREE,
+  fn: async () => {
+    const { dir, repo } = await scratch();
+    try {
+      const layout = join(dir, "app.oci");
+      const built = parseJsonResult(
+        await runCliOk(["--repo", repo, "compose", "build-image", "main", "app:1", "-o", layout, "--json"]),
+      );
+      const archive = join(dir, "app.tar");
+      await runCliOk(["--repo", repo, "compose", "build-image", "main", "app:1", "--format", "docker", "-o", archive]);
+
+      for (const name of [`oci:${layout}:1`, `oci:${layout}`, `docker-archive:${archive}`]) {
+        const info = JSON.parse((await runCliOk(["image", "inspect", name, "--json"])).stdout);
+        assert.equal(info.digest, built.digest, name);
+        assert.deepEqual(
+          info.layers.map((l: { diffId: string }) => l.diffId),
+          built.layers!.map((l) => l.diffId),
+          name,
+        );
+        assert.equal(info.platform.os, "linux");
+      }
+      const raw = await runCliOk(["image", "inspect", `oci:${layout}:1`, "--raw"]);
+      assert.equal(digestOf(new TextEncoder().encode(raw.stdout)), built.digest);
+      const human = await runCliOk(["image", "inspect", `oci:${layout}:1`]);
+      assert.match(human.stdout, new RegExp(`^Digest: +${built.digest}$`, "m"));
+      const missingTag = await runCli(["image", "inspect", `oci:${layout}:nope`]);
+      assert.equal(missingTag.code, 1);
+      assert.match(missingTag.stderr, /has no image tagged nope/);
+      assert.match(missingTag.stderr, /Solution: Choose one of its tags: 1/);
+
+      const ok = await runCliOk(["image", "verify", `oci:${layout}`, "--json"]);
+      assert.deepEqual(JSON.parse(ok.stdout).problems, []);
+
+      // Damage one blob, remove another: both reported by digest and path, exit 1.
+      const layer = built.layers![0].digest;
+      const config = built.config!.digest;
+      const layerPath = join(layout, "blobs/sha256", layer.slice(7));
+      const bytes = await Deno.readFile(layerPath);
+      bytes[100] ^= 0xff;
+      await Deno.writeFile(layerPath, bytes);
+      await Deno.remove(join(layout, "blobs/sha256", config.slice(7)));
+      const damaged = await runCli(["image", "verify", `oci:${layout}`]);
+      assert.equal(damaged.code, 1);
+      assert.match(damaged.stdout, new RegExp(`corrupt: ${layer} blobs/sha256/${layer.slice(7)}: content hashes to`));
+      assert.match(damaged.stdout, new RegExp(`missing: ${config} blobs/sha256/${config.slice(7)}: missing`));
+      assert.match(damaged.stderr, /Error: The layout .* is damaged: 2 problems/);
+      const json = JSON.parse((await runCli(["image", "verify", layout, "--json"])).stdout);
+      assert.deepEqual(json.problems.map((p: { kind: string }) => p.kind).sort(), ["corrupt", "missing"]);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: `image push: docker-archives (ours and a classic docker save), build-image --format docker --push${
+    HAVE_REGISTRY ? "" : " [ignored: docker-registry, skopeo or ostree not installed]"
+  }`,
+  ignore: !HAVE_REGISTRY,
+  fn: async () => {
+    const { dir, env, repo } = await scratch();
+    const registry = await startRegistry(dir);
+    try {
+      // build-image --format docker --push: the archive is kept and pushed.
+      const archive = join(dir, "web.tar");
+      const built = JSON.parse(
+        (await runCliOk([
+          "--repo",
+          repo,
+          "compose",
+          "build-image",
+          "main",
+          `${registry.host}/team/web:1`,
+          "--format",
+          "docker",
+          "-o",
+          archive,
+          "--push",
+          "--tls-verify=false",
+          "--json",
+        ], { env })).stdout,
+      );
+      assert.equal(built.push.digest, built.digest);
+      assert.ok((await Deno.stat(archive)).isFile);
+      const skopeo = JSON.parse(
+        await runOk("skopeo", ["inspect", "--tls-verify=false", `docker://${registry.host}/team/web:1`]),
+      );
+      assert.equal(skopeo.Digest, built.digest);
+      const again = JSON.parse(
+        (await runCliOk(
+          [
+            "image",
+            "push",
+            `docker-archive:${archive}`,
+            `docker://${registry.host}/team/web:2`,
+            "--tls-verify=false",
+            "--json",
+          ],
+          { env },
+        )).stdout,
+      );
+      assert.equal(again.digest, built.digest);
+      assert.equal(again.blobs.uploaded, 0);
+
+      // A classic docker save archive: manifest.json, a config, an uncompressed layer.tar.
+      const layerTar = craftTar([{ path: "hello.txt", content: "hello from docker save\n" }]);
+      const config = new TextEncoder().encode(JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [digestOf(layerTar)] },
+      }));
+      const configName = `${digestOf(config).slice(7)}.json`;
+      const classic = craftTar([
+        { path: configName, content: config },
+        { path: "0123abcd/", type: "directory" },
+        { path: "0123abcd/layer.tar", content: layerTar },
+        {
+          path: "manifest.json",
+          content: JSON.stringify([{ Config: configName, RepoTags: ["old:1"], Layers: ["0123abcd/layer.tar"] }]),
+        },
+      ]);
+      const classicPath = join(dir, "classic.tar");
+      await Deno.writeFile(classicPath, classic);
+      const pushed = JSON.parse(
+        (await runCliOk(
+          [
+            "image",
+            "push",
+            `docker-archive:${classicPath}`,
+            `docker://${registry.host}/old:1`,
+            "--tls-verify=false",
+            "--json",
+          ],
+          { env },
+        )).stdout,
+      );
+      assert.equal(pushed.blobs.uploaded, 2);
+      const info = JSON.parse(
+        (await runCliOk(["image", "inspect", `docker://${registry.host}/old:1`, "--tls-verify=false", "--json"], {
+          env,
+        }))
+          .stdout,
+      );
+      const layers = info.layers;
+      assert.equal(layers[0].mediaType, "application/vnd.oci.image.layer.v1.tar");
+      assert.equal(info.digest, pushed.digest);
+      // And it imports: an uncompressed layer.
+      const pulled = JSON.parse(
+        (await runCliOk(["--repo", repo, "image", "pull", `docker-archive:${classicPath}`, "--json"], { env })).stdout,
+      );
+      assert.equal(pulled.branch, "old/1/x86_64");
+      assert.match(
+        await runOk("ostree", ["cat", `--repo=${repo}`, pulled.commit, "/hello.txt"]),
+        /hello from docker save/,
+      );
+      // skopeo reads it too.
+      await runOk("skopeo", [
+        "copy",
+        "--src-tls-verify=false",
+        `docker://${registry.host}/old:1`,
+        `oci:${join(dir, "copied.oci")}:1`,
+      ]);
+      assert.equal(layers[0].digest, digestOf(layerTar));
+    } finally {
+      await registry.stop();
+      await removeTree(dir);
+    }
+  },
+});
