@@ -20,6 +20,7 @@ import {
   STUB_BASE_METADATA,
 } from "./helpers/compose.ts";
 import { commitTree, createRepo, isRoot, makeTempDir, removeTree, run, runOk } from "./helpers/fixture_repo.ts";
+import { hasProgram, startRegistry } from "./helpers/registry.ts";
 
 const BASE_BRANCH = "debian/12/x86_64";
 const ROOT = isRoot();
@@ -83,7 +84,7 @@ interface CreateJson {
   commit?: string;
   parent?: string;
   version?: string;
-  base: { ref: string; branch: string; commit: string; source: string };
+  base: { ref: string; branch: string; localRef?: string; commit: string; source: string };
   requested: string[];
   installed: { name: string; version: string; arch: string }[];
 }
@@ -474,6 +475,74 @@ Deno.test({
       assert.match(missing.stderr, /^Solution: Ensure the base image is available in the OSTree repository/m);
       assert.deepEqual(await snapshotRepo(repo), before);
     } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("create --base docker://… imports the image from a registry once, then composes on it"),
+  ignore: skipReason !== undefined || !(await hasProgram("docker-registry")),
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    const registry = await startRegistry(dir);
+    try {
+      // The stub base travels as an image: build it, push it, then compose from the registry.
+      const push = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "build-image",
+        BASE_BRANCH,
+        `${registry.host}/stub/debian:12`,
+        "--push",
+        "--no-local",
+        "--tls-verify=false",
+      ]);
+      assert.equal(push.code, 0, push.stderr);
+      const other = join(dir, "other-repo");
+      await runOk("ostree", ["init", `--repo=${other}`, "--mode=bare-user"]);
+      const image = `docker://${registry.host}/stub/debian:12`;
+      const create = (extra: string[] = []) =>
+        runCli([
+          "--repo",
+          other,
+          "--json",
+          "compose",
+          "create",
+          "--base",
+          image,
+          "--tls-verify=false",
+          "--packages",
+          "alpha",
+          ...extra,
+        ]);
+      const first = await create();
+      assert.equal(first.code, 0, first.stderr);
+      const result = parseJson(first.stdout);
+      assert.equal(result.branch, "deploy/stub/debian/12/x86_64/alpha");
+      assert.equal(result.base.ref, image);
+      assert.equal(result.base.localRef, "stub/debian/12/x86_64");
+      assert.equal(result.base.source, "pulled");
+      assert.deepEqual(result.installed.map((p) => p.name), ["alpha"]);
+      const cat = (path: string) => runOk("ostree", ["cat", `--repo=${other}`, result.commit!, path]);
+      assert.equal(await cat("/usr/share/stub-alpha"), "alpha\n");
+      assert.match(await cat("/usr/etc/stub.conf"), /^base line\ninstalled alpha\n$/);
+
+      // The imported base is used again without the registry.
+      await registry.stop();
+      const second = await create(["--output", "again"]);
+      assert.equal(second.code, 0, second.stderr);
+      const again = parseJson(second.stdout);
+      assert.equal(again.base.source, "cache");
+      assert.equal(again.base.commit, result.base.commit);
+      // --pull needs the registry, and says so when it is gone.
+      const pulled = await create(["--output", "third", "--pull", "--retry-times", "0"]);
+      assert.equal(pulled.code, 1);
+      assert.match(pulled.stderr, /^Error: .*(connect|registry)/im);
+      await assertFsckClean(other);
+    } finally {
+      await registry.stop().catch(() => {});
       await removeTree(dir);
     }
   },

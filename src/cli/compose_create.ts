@@ -14,6 +14,7 @@ import { UsageError } from "../errors.ts";
 import { defaultRepoPath } from "../ostree/repo.ts";
 import { composeReporter, splitList } from "./compose_output.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
+import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
 interface CreateCliOptions {
@@ -78,10 +79,13 @@ export function registerCreate(
   compose: Command,
   contextFor: (globals: GlobalOptions) => CommandContext,
 ): void {
-  compose
+  const create = compose
     .command("create")
     .description("Create a deployment: a base image plus packages, installed by apt in a sandbox (needs root)")
-    .option("--base <ref>", "base image reference, e.g. debian:12 or ubuntu/24.04/x86_64")
+    .option(
+      "--base <ref>",
+      "base image: a reference (debian:12, ubuntu/24.04/x86_64) or an image (docker://HOST/NAME:TAG, oci:PATH:TAG, …)",
+    )
     .option("--packages <names...>", "packages to install (several values after one flag; repeatable)")
     .option("--output <branch>", "output branch (default: deploy/<distribution>/<version>/<arch>/<packages>)")
     .option("-f, --file <path>", "compose file (YAML) with base, packages, output and image settings")
@@ -89,7 +93,9 @@ export function registerCreate(
     .option("--remote <name>", "remote to pull the base from when it is not in the repository")
     .option("--pull", "refresh the base from the remote even when it is cached")
     .option("--install-recommends", "install recommended packages too (default: --no-install-recommends)")
-    .option("--dry-run", "simulate the install with apt and report; write nothing to the repository")
+    .option("--dry-run", "simulate the install with apt and report; write nothing to the repository");
+  addRetryOptions(addRegistryOptions(create, "", "the base image's registry"));
+  create
     .addHelpText(
       "after",
       `
@@ -101,7 +107,8 @@ Examples:
   sudo apt-ostree compose create --base debian:12 --packages nginx curl --output web
   sudo apt-ostree compose create --base debian:12 --packages hello --dry-run
   sudo apt-ostree compose create --file compose.yaml
-  sudo apt-ostree compose create --base debian:12 --remote origin --pull --packages vim`,
+  sudo apt-ostree compose create --base debian:12 --remote origin --pull --packages vim
+  sudo apt-ostree compose create --base docker://registry.example.com/debian:12 --packages nginx`,
     )
     .action(async (opts: CreateCliOptions, command: Command) => {
       requireRoot("compose create");
@@ -131,6 +138,7 @@ Examples:
           onStep: reporter.onStep,
           onLine: reporter.onLine,
           progress: reporter.live,
+          registry: registryOptionsFrom(opts as Record<string, unknown>, globals),
         })
       );
       ctx.result(result, () => humanLines(result));

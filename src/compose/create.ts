@@ -16,7 +16,8 @@ import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import { parseBaseImageRef } from "../reference/base_ref.ts";
+import { type BaseImageRef, parseBaseImageRef } from "../reference/base_ref.ts";
+import type { RegistryOptions } from "../registry/client.ts";
 import { composeTimestamp } from "./bootstrap.ts";
 import {
   diffPackages,
@@ -26,6 +27,7 @@ import {
   readInstalledPackages,
 } from "./dpkg_status.ts";
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
+import { isImageBase, resolveImageBase } from "./image_base.ts";
 import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
@@ -65,6 +67,8 @@ export interface ComposeCreateOptions {
   onStep?: (step: string) => void;
   /** Show ostree's progress when pulling a base. */
   progress?: boolean;
+  /** Registry options, for a base given as an image (`docker://…`). */
+  registry?: RegistryOptions;
 }
 
 /** A package with its version, as reported. */
@@ -191,6 +195,24 @@ function metadataString(commit: CommitInfo, key: string): string | undefined {
   return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
+/** Resolves a base given as a reference (`debian:12`): local, cached from a remote, or pulled. */
+async function resolveNamedBase(
+  repo: OstreeRepo,
+  options: ComposeCreateOptions,
+): Promise<{ ref: BaseImageRef; base: ResolvedBase }> {
+  const ref = parseBaseImageRef(options.base, { arch: options.arch });
+  const base = await resolveBase(repo, ref, {
+    written: options.base,
+    remote: options.remote,
+    pull: options.pull,
+    allowPull: !options.dryRun, // a pull writes to the repository
+    signal: options.signal,
+    progress: options.progress,
+    onPull: (remote, b) => options.onStep?.(`Pulling ${b} from remote ${remote}`),
+  });
+  return { ref, base };
+}
+
 /**
  * Creates a deployment: base + packages → a commit on the output branch.
  *
@@ -203,11 +225,8 @@ function metadataString(commit: CommitInfo, key: string): string | undefined {
  */
 export async function composeCreate(options: ComposeCreateOptions): Promise<ComposeCreateResult> {
   requireRoot("compose create");
-  const ref = parseBaseImageRef(options.base, { arch: options.arch });
+  const imageBase = isImageBase(options.base);
   const requested = validatePackageNames(options.packages);
-  const branchDerived = options.output === undefined;
-  const branch = options.output ?? deriveOutputBranch(ref, requested);
-  validateOutputBranch(branch);
   if (options.dryRun && options.pull) {
     throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
       solution: "Pull the base first (run without --dry-run), then simulate",
@@ -221,15 +240,19 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const timer = phaseTimer();
   timer.start("resolve");
-  const base = await resolveBase(repo, ref, {
-    written: options.base,
-    remote: options.remote,
-    pull: options.pull,
-    allowPull: !options.dryRun, // a pull writes to the repository
-    signal,
-    progress: options.progress,
-    onPull: (remote, b) => step(`Pulling ${b} from remote ${remote}`),
-  });
+  const { ref, base } = imageBase
+    ? await resolveImageBase(repo, options.base, {
+      arch: options.arch,
+      pull: options.pull,
+      dryRun: options.dryRun,
+      registry: options.registry,
+      signal,
+      onPull: (image, b) => step(`Importing ${image} as ${b}`),
+    })
+    : await resolveNamedBase(repo, options);
+  const branchDerived = options.output === undefined;
+  const branch = options.output ?? deriveOutputBranch(ref, requested);
+  validateOutputBranch(branch);
   const baseCommit = await repo.readCommit(base.commit);
   const baseInfo = {
     ref: ref.name,
