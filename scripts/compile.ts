@@ -59,8 +59,11 @@ for (const arch of targets) {
     ...flags,
     "--include",
     "dist/build-info.json",
+    // Workers are loaded by URL at run time: name them so they are embedded.
     "--include",
     "src/compress/deflate_worker.ts",
+    "--include",
+    "src/compress/zstd_worker.ts",
     "--target",
     TARGETS[arch],
     "--output",

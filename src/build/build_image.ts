@@ -48,6 +48,7 @@ import {
 import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
+import { phaseTimer } from "../util/phase_timer.ts";
 
 /** Output formats of `build-image`. */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -166,6 +167,8 @@ export interface BuildImageResult {
   entries?: number;
   /** Bytes of file content in the tree (absent when a whole image was reused). */
   contentBytes?: number;
+  /** Seconds spent in each phase: resolve, list, plan, layers, finish. */
+  durations: Record<string, number>;
 }
 
 /**
@@ -310,6 +313,8 @@ function layerResults(image: LayoutImage, reused: boolean): LayerResult[] {
  */
 export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
   const started = performance.now();
+  const phases = phaseTimer();
+  phases.start("resolve");
   const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const signal = options.signal;
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
@@ -355,9 +360,11 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
 
   const content = contentSourceFor(repo);
   const planTree = async (previous: LayoutImage[]): Promise<PlannedLayer[]> => {
+    phases.start("list");
     const entries = toImageRootfs(await listCommitTree(repo, commitChecksum, { signal }));
     totalEntries = entries.length;
     for (const e of entries) totalBytes += e.size;
+    phases.start("plan");
     const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
     return planLayers(entries, {
       maxLayers,
@@ -375,13 +382,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       entries: totalEntries,
       contentBytes: totalBytes,
       plannedLayers: plan.map((l) => ({ bin: l.id, entries: l.entries.length, contentBytes: l.contentBytes })),
+      durations: phases.finish(3),
     };
   }
 
   signal?.throwIfAborted();
   const target = await openTarget(format, output, options.force === true);
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
-  const timer = options.onProgress ? setInterval(report, 200) : undefined;
+  const progressTimer = options.onProgress ? setInterval(report, 200) : undefined;
   try {
     const previous = target instanceof OciLayoutTarget ? await target.existingImages() : [];
 
@@ -396,11 +404,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         digest: same.descriptor.digest,
         config: same.manifest.config,
         layers: layerResults(same, true),
+        durations: phases.finish(3),
       };
     }
 
     const plan = await planTree(previous);
     const cache = layerCache(previous);
+    phases.start("layers");
     phase = "layers";
     report();
     const layers = await mapLimit(
@@ -427,6 +437,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       },
     );
     phase = "finishing";
+    phases.start("finish");
     report();
 
     const labels: Record<string, string> = { "ostree.commit": commitChecksum };
@@ -481,12 +492,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       })),
       entries: totalEntries,
       contentBytes: totalBytes,
+      durations: phases.finish(3),
     };
   } catch (error) {
     await target.abort();
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    if (timer !== undefined) clearInterval(timer);
+    if (progressTimer !== undefined) clearInterval(progressTimer);
     pool.terminate();
   }
 }

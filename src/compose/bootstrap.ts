@@ -21,7 +21,7 @@ import { errorLines, requireProgram, runLogged } from "./process.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { validatePackageNames } from "./packages.ts";
-import { phaseTimer } from "./phase_timer.ts";
+import { phaseTimer } from "../util/phase_timer.ts";
 import { exactRefHead } from "./resolve_base.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";

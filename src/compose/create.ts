@@ -32,7 +32,7 @@ import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
-import { phaseTimer } from "./phase_timer.ts";
+import { phaseTimer } from "../util/phase_timer.ts";
 import { prepareSandboxRoot, runInSandbox } from "./sandbox.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";

@@ -5,6 +5,11 @@
  * @module
  */
 
+import { deflateBlock } from "./deflate_block.ts";
+
+/** Largest single final block deflated on the calling thread instead of a worker. */
+const INLINE_LIMIT = 256 * 1024;
+
 /** A block sent to a worker. */
 export interface DeflateJob {
   /** Job number, echoed in the result. */
@@ -132,6 +137,11 @@ export class DeflatePool {
    */
   deflate(input: Uint8Array, final: boolean, level: number): Promise<DeflatedBlock> {
     if (this.terminated) return Promise.reject(new Error("deflate pool is terminated"));
+    if (final && this.workers.length === 0 && input.length <= INLINE_LIMIT) {
+      // A stream of one small block (a small layer): starting a worker
+      // costs more than deflating it here. Same call, same bytes.
+      return Promise.resolve({ ...deflateBlock(input, true, level), input: undefined });
+    }
     // Transfer needs a buffer of our own holding exactly the input.
     const owned = input.byteOffset === 0 && input.byteLength === input.buffer.byteLength
       ? input

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { constants, crc32, deflateRawSync } from "node:zlib";
+import { deflateBlock } from "./deflate_block.ts";
 import type { DeflateJob, DeflateResult } from "./deflate_pool.ts";
 
 /** The worker's global scope, typed for what this module uses. */
@@ -28,19 +28,11 @@ scope.onmessage = (event: MessageEvent<DeflateJob>) => {
   if (++jobs % GC_EVERY_JOBS === 0) collectGarbage?.();
   try {
     const input = new Uint8Array(job.input, 0, job.length);
-    const deflated = deflateRawSync(input, {
-      level: job.level,
-      // A non-final block ends on a byte boundary without BFINAL, so the
-      // blocks concatenate into one deflate stream.
-      finishFlush: job.final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-    });
-    // deflateRawSync may return a view of a larger pooled buffer: copy out
-    // exactly our bytes before transferring them.
-    const output = Uint8Array.prototype.slice.call(deflated) as Uint8Array;
+    const { data, crc } = deflateBlock(input, job.final, job.level);
     const result: DeflateResult = {
       id: job.id,
-      output: output.buffer as ArrayBuffer,
-      crc: crc32(input),
+      output: data.buffer as ArrayBuffer,
+      crc,
       input: job.input,
     };
     // The input goes back too, for reuse: buffers left to a worker's tiny

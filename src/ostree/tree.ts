@@ -11,6 +11,7 @@ import { AptOstreeError } from "../errors.ts";
 import { spawnOstree } from "./command.ts";
 import { parseGVariantTextAt, toBytes } from "./gvariant_text.ts";
 import type { OstreeRepo } from "./repo.ts";
+import { mapLimit } from "../util/concurrency.ts";
 
 /** An extended attribute: its name and its exact binary value. */
 export interface Xattr {
@@ -56,6 +57,8 @@ export interface TreeEntry {
 export interface ListTreeOptions {
   /** Aborts the listing. */
   signal?: AbortSignal;
+  /** How many `ostree ls` processes may run at once (default: one per CPU). */
+  parallel?: number;
 }
 
 const LINE_HEAD_RE = /^([-dlcbps?])([0-7]{5,6}) (\d+) (\d+) +(\d+) ([0-9a-f]{64})(?: ([0-9a-f]{64}))? \{ /;
@@ -244,8 +247,41 @@ export async function parseTreeListing(stream: ReadableStream<Uint8Array>): Prom
   return { entries, needExactNames };
 }
 
+/** Runs one `ostree ls -X -C` over `paths` and parses its output. */
+async function lsPaths(
+  repo: OstreeRepo,
+  commit: string,
+  paths: string[],
+  recursive: boolean,
+  options: ListTreeOptions,
+): Promise<ParsedListing> {
+  const args = ["ls", repo.repoArg, ...(recursive ? ["-R"] : []), "-X", "-C", commit, "--", ...paths];
+  const child = spawnOstree(args, options);
+  const stderr = new Response(child.stderr).text();
+  let parsed: ParsedListing;
+  try {
+    parsed = await parseTreeListing(child.stdout);
+  } catch (error) {
+    child.kill();
+    await child.status;
+    throw error;
+  }
+  const status = await child.status;
+  if (!status.success) throw listingFailed(repo, commit, await stderr);
+  return parsed;
+}
+
+/** Directories to split the recursive listing over; deeper levels are tried until there are this many. */
+const SPLIT_TARGET = 64;
+/** How deep to look for directories to split the listing over. */
+const SPLIT_MAX_DEPTH = 3;
+
 /**
- * Lists every entry of a commit's tree (root excluded) in ostree's order.
+ * Lists every entry of a commit's tree (root excluded). `ostree ls` spends
+ * its time on one core, one write per line, so the tree is listed by
+ * several processes at once: the first levels are listed alone, and the
+ * directories found there are shared out among `parallel` recursive
+ * listings. The result is in no particular order (callers sort).
  *
  * @example
  * ```ts
@@ -260,23 +296,49 @@ export async function listCommitTree(
   commit: string,
   options: ListTreeOptions = {},
 ): Promise<TreeEntry[]> {
-  const child = spawnOstree(["ls", repo.repoArg, "-R", "-X", "-C", commit], options);
-  const stderr = new Response(child.stderr).text();
-  let parsed: ParsedListing;
-  try {
-    parsed = await parseTreeListing(child.stdout);
-  } catch (error) {
-    child.kill();
-    await child.status;
-    throw error;
+  const parallel = Math.max(1, options.parallel ?? navigator.hardwareConcurrency ?? 1);
+  const entries: TreeEntry[] = [];
+  let frontier = ["/"];
+  let exact = true;
+  for (let depth = 0; parallel > 1 && depth < SPLIT_MAX_DEPTH && frontier.length < SPLIT_TARGET; depth++) {
+    const level = await lsPaths(repo, commit, frontier, false, options);
+    if (level.needExactNames) {
+      exact = false;
+      break;
+    }
+    const listed = new Set(frontier);
+    const next: string[] = [];
+    for (const entry of level.entries) {
+      if (listed.has(entry.sourcePath)) continue; // each listed directory's own line
+      entries.push(entry);
+      if (entry.kind === "directory") next.push(entry.sourcePath);
+    }
+    if (depth === 0) entries.push(...level.entries.filter((e) => e.sourcePath === "/"));
+    frontier = next;
   }
-  const status = await child.status;
-  if (!status.success) throw listingFailed(repo, commit, await stderr);
-  const entries = parsed.entries;
-  if (parsed.needExactNames) await applyExactNames(repo, commit, entries, options);
+  let all: TreeEntry[];
+  if (!exact || parallel === 1) {
+    all = await listWhole(repo, commit, options);
+  } else {
+    // Subtrees differ in size and their sizes are unknown: deal the
+    // directories into a few more groups than processes, and let each
+    // process take the next group when it is done.
+    const groups: string[][] = Array.from({ length: Math.min(parallel * 3, frontier.length) }, () => []);
+    frontier.sort().forEach((dir, i) => groups[i % groups.length].push(dir));
+    const parts = await mapLimit(groups, parallel, (group) => lsPaths(repo, commit, group, true, options));
+    if (parts.some((p) => p.needExactNames)) {
+      all = await listWhole(repo, commit, options);
+    } else {
+      all = entries;
+      const known = new Set(entries.map((e) => e.sourcePath));
+      for (const part of parts) {
+        for (const entry of part.entries) if (!known.has(entry.sourcePath)) all.push(entry);
+      }
+    }
+  }
   // Drop the root ("/") and make paths relative.
   const out: TreeEntry[] = [];
-  for (const entry of entries) {
+  for (const entry of all) {
     if (entry.sourcePath === "/") continue;
     if (!entry.sourcePath.startsWith("/")) throw badListing(`path '${entry.sourcePath}' is not absolute`);
     entry.sourcePath = entry.sourcePath.slice(1);
@@ -284,6 +346,13 @@ export async function listCommitTree(
     out.push(entry);
   }
   return out;
+}
+
+/** One recursive listing of the whole tree, with exact names where the text form is ambiguous. */
+async function listWhole(repo: OstreeRepo, commit: string, options: ListTreeOptions): Promise<TreeEntry[]> {
+  const parsed = await lsPaths(repo, commit, ["/"], true, options);
+  if (parsed.needExactNames) await applyExactNames(repo, commit, parsed.entries, options);
+  return parsed.entries;
 }
 
 /**

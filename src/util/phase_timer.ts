@@ -1,6 +1,7 @@
 /**
- * Wall-clock durations of the phases of a compose (mmdebstrap, apt, commit,
- * …), reported in `--json` results and by `deno task demo:debian`.
+ * Wall-clock durations of the phases of a command (listing, layers, apt,
+ * commit, …), reported in `--json` results, by `deno task demo:debian` and
+ * by the benchmark.
  *
  * @module
  */
@@ -9,8 +10,8 @@
 export interface PhaseTimer {
   /** Ends the running phase (if any) and starts `name`. */
   start(name: string): void;
-  /** Ends the running phase and returns every phase's seconds (one decimal), in order. */
-  finish(): Record<string, number>;
+  /** Ends the running phase and returns every phase's seconds (`decimals` digits, default 1), in order. */
+  finish(decimals?: number): Record<string, number>;
 }
 
 /**
@@ -39,9 +40,10 @@ export function phaseTimer(now: () => number = () => performance.now()): PhaseTi
       current = name;
       started = now();
     },
-    finish() {
+    finish(decimals = 1) {
       end();
-      return Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+      const scale = 10 ** decimals;
+      return Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Math.round(v * scale) / scale]));
     },
   };
 }
