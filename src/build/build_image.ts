@@ -49,6 +49,7 @@ import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
+import { garbageCollector } from "../util/gc.ts";
 
 /** Output formats of `build-image`. */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -113,7 +114,7 @@ export interface BuildImageOptions {
   created?: Date;
   /** Resolve and plan only; write nothing. */
   dryRun?: boolean;
-  /** Compression workers (default: one per CPU). Output does not depend on it. */
+  /** Compression threads, the calling one included (default: one per CPU). Output does not depend on it. */
   workers?: number;
   /** Cancels the build; everything written so far is removed. */
   signal?: AbortSignal;
@@ -409,6 +410,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     }
 
     const plan = await planTree(previous);
+    // Listing a big tree leaves tens of MB of garbage: drop it before the
+    // layers, whose buffers would otherwise stack on top of it.
+    garbageCollector(1)();
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";

@@ -152,7 +152,10 @@ export function registerBuildImage(
     .option("--volume <path>", "volume mount point (repeatable)", collect, [])
     .option("--stop-signal <signal>", "signal that stops the container, e.g. SIGTERM")
     .option("--dry-run", "resolve the source and show what would be written, without writing")
-    .option("--workers <n>", "compression workers (default: one per CPU; the output is the same for any number)")
+    .option(
+      "--workers <n>",
+      "compression threads, this one included (default: one per CPU; the output is the same for any number)",
+    )
     .option("-f, --file <path>", "compose file whose image: settings to use (options given here win)")
     .addHelpText(
       "after",

@@ -1,6 +1,12 @@
 /**
- * A pool of Web Workers that deflate independent blocks in parallel. One
- * pool serves every layer of a build; terminate it when the build ends.
+ * A pool of threads that deflate independent blocks in parallel: `size - 1`
+ * Web Workers plus the calling thread, which takes a block itself when every
+ * worker is busy with one waiting. (A worker costs ~40 MB of memory; the
+ * calling thread is mostly idle while tar batches wait for compression, so
+ * it does its share: same speed, one worker less.) One pool serves every
+ * layer of a build; terminate it when the build ends. Every block goes
+ * through the same function, so the bytes do not depend on which thread
+ * deflated it, nor on the pool's size.
  *
  * @module
  */
@@ -54,7 +60,7 @@ interface Pending {
 }
 
 /**
- * The number of workers to use by default: one per CPU.
+ * The number of compression threads to use by default: one per CPU.
  *
  * @example
  * ```ts
@@ -67,7 +73,7 @@ export function defaultWorkerCount(): number {
 }
 
 /**
- * Deflates blocks on a fixed set of workers.
+ * Deflates blocks on a fixed set of threads (`size - 1` workers and the caller).
  *
  * @example
  * ```ts
@@ -89,7 +95,7 @@ export class DeflatePool {
   private terminated = false;
 
   constructor(readonly size: number = defaultWorkerCount()) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Worker count must be >= 1, got ${size}`);
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Thread count must be >= 1, got ${size}`);
   }
 
   private spawn(): Worker {
@@ -138,8 +144,8 @@ export class DeflatePool {
   deflate(input: Uint8Array, final: boolean, level: number): Promise<DeflatedBlock> {
     if (this.terminated) return Promise.reject(new Error("deflate pool is terminated"));
     if (final && this.workers.length === 0 && input.length <= INLINE_LIMIT) {
-      // A stream of one small block (a small layer): starting a worker
-      // costs more than deflating it here. Same call, same bytes.
+      // A stream of one small block (a small layer) before any worker runs:
+      // starting one costs more than deflating it here.
       return Promise.resolve({ ...deflateBlock(input, true, level), input: undefined });
     }
     // Transfer needs a buffer of our own holding exactly the input.
@@ -155,8 +161,15 @@ export class DeflatePool {
         level,
       };
       this.queue.push({ job, pending: { resolve, reject } });
-      const worker = this.idle.pop() ?? (this.workers.length < this.size ? this.spawn() : undefined);
+      const worker = this.idle.pop() ?? (this.workers.length < this.size - 1 ? this.spawn() : undefined);
       if (worker) this.dispatch(worker);
+      else if (this.workers.length === 0 || this.queue.length > 1) {
+        // Every worker is busy and has a block waiting: the calling thread
+        // deflates this one itself (it is one of the pool's threads).
+        const own = this.queue.pop()!;
+        const block = deflateBlock(new Uint8Array(own.job.input, 0, own.job.length), own.job.final, own.job.level);
+        own.pending.resolve({ ...block, input: new Uint8Array(own.job.input) });
+      }
     });
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { garbageCollector } from "../util/gc.ts";
 import { deflateBlock } from "./deflate_block.ts";
 import type { DeflateJob, DeflateResult } from "./deflate_pool.ts";
 
@@ -15,17 +16,14 @@ const scope = self as unknown as {
 };
 
 /**
- * `gc` exists when V8 runs with --expose-gc (the CLI's flags set it). A
- * worker's heap is tiny, so V8 seldom collects it on its own, while every
+ * A worker's heap is tiny, so V8 seldom collects it on its own, while every
  * block leaves ~1 MiB of dead zlib output behind: collect every few blocks.
  */
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
-const GC_EVERY_JOBS = 8;
-let jobs = 0;
+const collectGarbage = garbageCollector(8);
 
 scope.onmessage = (event: MessageEvent<DeflateJob>) => {
   const job = event.data;
-  if (++jobs % GC_EVERY_JOBS === 0) collectGarbage?.();
+  collectGarbage();
   try {
     const input = new Uint8Array(job.input, 0, job.length);
     const { data, crc } = deflateBlock(input, job.final, job.level);

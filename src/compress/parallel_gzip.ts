@@ -10,6 +10,7 @@
 
 import { crc32Combine } from "./crc32.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
+import { garbageCollector } from "../util/gc.ts";
 import type { DeflatedBlock, DeflatePool } from "./deflate_pool.ts";
 
 /** Uncompressed bytes per block. Changing it changes every digest. */
@@ -48,7 +49,7 @@ export interface ParallelGzipOptions {
 export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> {
   constructor(pool: DeflatePool, options: ParallelGzipOptions = {}) {
     const level = options.level ?? 6;
-    const maxInFlight = options.maxInFlight ?? pool.size * 2 + 1;
+    const maxInFlight = options.maxInFlight ?? pool.size + 2;
     const inFlight: { promise: Promise<DeflatedBlock>; length: number }[] = [];
     const shared = options.bufferPool?.size === GZIP_BLOCK_SIZE;
     const buffers = shared ? options.bufferPool! : new BufferPool(GZIP_BLOCK_SIZE);
@@ -65,6 +66,9 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
       block = buffers.take();
       fill = 0;
     };
+    // Compressed blocks arrive as new buffers from the workers; collect the
+    // written ones before they pile up (see util/gc.ts).
+    const collectGarbage = garbageCollector(32);
     const drainOne = async (controller: TransformStreamDefaultController<Uint8Array>) => {
       const next = inFlight.shift()!;
       const result = await next.promise;
@@ -72,6 +76,7 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
       total += next.length;
       if (result.input) buffers.give(result.input);
       controller.enqueue(result.data);
+      collectGarbage();
     };
 
     super({

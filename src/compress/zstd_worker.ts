@@ -7,6 +7,7 @@
  */
 
 import { constants, createZstdCompress } from "node:zlib";
+import { garbageCollector } from "../util/gc.ts";
 
 /** A message to the worker. */
 export type ZstdWorkerRequest =
@@ -24,11 +25,10 @@ const scope = self as unknown as {
   onmessage: ((event: MessageEvent<ZstdWorkerRequest>) => void) | null;
   postMessage(message: ZstdWorkerReply, transfer?: Transferable[]): void;
 };
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
+const collectGarbage = garbageCollector(8);
 
 let zstd: ReturnType<typeof createZstdCompress> | undefined;
 let pending: ArrayBuffer[] = [];
-let chunks = 0;
 /** Requests not yet handed to zstd; one write at a time keeps the output the same run to run. */
 const queue: ZstdWorkerRequest[] = [];
 let busy = false;
@@ -46,7 +46,7 @@ function next(): void {
   busy = true;
   if (request.type === "chunk") {
     zstd.write(new Uint8Array(request.input, 0, request.length), () => {
-      if (++chunks % 8 === 0) collectGarbage?.();
+      collectGarbage();
       const data = take();
       scope.postMessage({ type: "output", data, input: request.input }, [...data, request.input]);
       busy = false;

@@ -62,9 +62,11 @@ export const NEW_BIN = "new";
  * ```
  */
 export function pathPrefixUnit(path: string, kind: TreeEntry["kind"]): string | undefined {
-  const parts = path.split("/");
-  if (parts.length <= 1 || (kind === "directory" && parts.length <= 2)) return undefined;
-  return `path:${parts.slice(0, Math.min(2, parts.length - 1)).join("/")}`;
+  const first = path.indexOf("/");
+  if (first < 0) return undefined; // top level
+  const second = path.indexOf("/", first + 1);
+  if (second < 0) return kind === "directory" ? undefined : `path:${path.slice(0, first)}`;
+  return `path:${path.slice(0, second)}`;
 }
 
 function hashBin(unit: string, bins: number): number {
@@ -121,12 +123,16 @@ function carriedBins(unitSizes: Map<string, number>, previous: LayerBin[]): Laye
  * ```
  */
 export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOptions): PlannedLayer[] {
+  const maxLayers = Math.max(1, Math.floor(options.maxLayers));
+  if (maxLayers === 1) {
+    return [{ id: BASE_BIN, units: [], entries: [...entries], contentBytes: entries.reduce((n, e) => n + e.size, 0) }];
+  }
   // Files that share a content object stay together (they are hardlinks):
   // the group goes where its first path goes.
   const groupUnit = new Map<string, string | undefined>();
-  const unitOfEntry = new Map<TreeEntry, string | undefined>();
+  const unitOfEntry: (string | undefined)[] = new Array(entries.length);
   const unitSizes = new Map<string, number>();
-  for (const e of entries) {
+  entries.forEach((e, i) => {
     let unit: string | undefined;
     if (e.kind === "file" && groupUnit.has(e.checksum)) {
       unit = groupUnit.get(e.checksum);
@@ -134,16 +140,11 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
       unit = options.unitOf(e.path, e.kind);
       if (e.kind === "file") groupUnit.set(e.checksum, unit);
     }
-    unitOfEntry.set(e, unit);
+    unitOfEntry[i] = unit;
     if (unit !== undefined) unitSizes.set(unit, (unitSizes.get(unit) ?? 0) + e.size);
-  }
+  });
 
-  const maxLayers = Math.max(1, Math.floor(options.maxLayers));
-  const bins = maxLayers === 1
-    ? []
-    : options.previous
-    ? carriedBins(unitSizes, options.previous)
-    : coldBins(unitSizes, maxLayers);
+  const bins = options.previous ? carriedBins(unitSizes, options.previous) : coldBins(unitSizes, maxLayers);
   const binOfUnit = new Map<string, number>();
   bins.forEach((bin, i) => bin.units.forEach((u) => binOfUnit.set(u, i + 1)));
 
@@ -153,9 +154,9 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
   ];
   const dirs = new Map<string, TreeEntry>();
   const dirsAdded = layers.map(() => new Set<string>());
-  for (const e of entries) {
+  entries.forEach((e, i) => {
     if (e.kind === "directory") dirs.set(e.path, e);
-    const unit = unitOfEntry.get(e);
+    const unit = unitOfEntry[i];
     const index = unit === undefined ? 0 : binOfUnit.get(unit) ?? 0;
     const layer = layers[index];
     if (index !== 0) {
@@ -172,7 +173,7 @@ export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOpt
     if (index !== 0 && e.kind === "directory") dirsAdded[index].add(e.path);
     layer.entries.push(e);
     layer.contentBytes += e.size;
-  }
+  });
   return layers.filter((l, i) => i === 0 || l.entries.length > 0);
 }
 

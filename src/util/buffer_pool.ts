@@ -25,7 +25,7 @@ export class BufferPool {
    * @param size bytes per buffer
    * @param maxFree how many idle buffers to keep at most
    */
-  constructor(readonly size: number, readonly maxFree: number = 16) {}
+  constructor(readonly size: number, readonly maxFree: number = 6) {}
 
   /** Returns a zero-filled buffer of {@linkcode size} bytes. */
   take(): Uint8Array {
