@@ -26,7 +26,7 @@ import { hostArch, ociPlatform } from "../oci/platform.ts";
 import { type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import { listCommitTree } from "../ostree/tree.ts";
+import { listCommitTreeCached, TreeCache } from "../ostree/tree_cache.ts";
 import { type ImageReference, lastNameComponent, parseImageReference } from "../reference/image_ref.ts";
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
 import { buildLayer } from "./layer.ts";
@@ -44,6 +44,7 @@ import {
   imageWithFingerprint,
   layerCache,
   previousBins,
+  previousRevision,
 } from "../layers/previous_build.ts";
 import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
@@ -360,9 +361,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     });
 
   const content = contentSourceFor(repo);
-  const planTree = async (previous: LayoutImage[]): Promise<PlannedLayer[]> => {
+  const planTree = async (previous: LayoutImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
     phases.start("list");
-    const entries = toImageRootfs(await listCommitTree(repo, commitChecksum, { signal }));
+    const listed = await listCommitTreeCached(repo, commitChecksum, {
+      signal,
+      cache,
+      near: previousRevision(previous, ref),
+    });
+    const entries = toImageRootfs(listed);
     totalEntries = entries.length;
     for (const e of entries) totalBytes += e.size;
     phases.start("plan");
@@ -409,7 +415,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       };
     }
 
-    const plan = await planTree(previous);
+    const plan = await planTree(previous, await TreeCache.forRepo(repo));
     // Listing a big tree leaves tens of MB of garbage: drop it before the
     // layers, whose buffers would otherwise stack on top of it.
     garbageCollector(1)();

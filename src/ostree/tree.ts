@@ -247,13 +247,25 @@ export async function parseTreeListing(stream: ReadableStream<Uint8Array>): Prom
   return { entries, needExactNames };
 }
 
-/** Runs one `ostree ls -X -C` over `paths` and parses its output. */
-async function lsPaths(
+/**
+ * Runs one `ostree ls -X -C` (with `-R` when `recursive`) over absolute
+ * `paths` of a commit and parses its output. Each directory named is listed
+ * with its own line first; paths stay absolute.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * import { listPaths } from "./tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const { entries } = await listPaths(repo, "main", ["/usr", "/etc"], false);
+ * ```
+ */
+export async function listPaths(
   repo: OstreeRepo,
   commit: string,
   paths: string[],
   recursive: boolean,
-  options: ListTreeOptions,
+  options: ListTreeOptions = {},
 ): Promise<ParsedListing> {
   const args = ["ls", repo.repoArg, ...(recursive ? ["-R"] : []), "-X", "-C", commit, "--", ...paths];
   const child = spawnOstree(args, options);
@@ -301,7 +313,7 @@ export async function listCommitTree(
   let frontier = ["/"];
   let exact = true;
   for (let depth = 0; parallel > 1 && depth < SPLIT_MAX_DEPTH && frontier.length < SPLIT_TARGET; depth++) {
-    const level = await lsPaths(repo, commit, frontier, false, options);
+    const level = await listPaths(repo, commit, frontier, false, options);
     if (level.needExactNames) {
       exact = false;
       break;
@@ -320,12 +332,7 @@ export async function listCommitTree(
   if (!exact || parallel === 1) {
     all = await listWhole(repo, commit, options);
   } else {
-    // Subtrees differ in size and their sizes are unknown: deal the
-    // directories into a few more groups than processes, and let each
-    // process take the next group when it is done.
-    const groups: string[][] = Array.from({ length: Math.min(parallel * 3, frontier.length) }, () => []);
-    frontier.sort().forEach((dir, i) => groups[i % groups.length].push(dir));
-    const parts = await mapLimit(groups, parallel, (group) => lsPaths(repo, commit, group, true, options));
+    const parts = await listRecursively(repo, commit, frontier, { ...options, parallel });
     if (parts.some((p) => p.needExactNames)) {
       all = await listWhole(repo, commit, options);
     } else {
@@ -348,9 +355,35 @@ export async function listCommitTree(
   return out;
 }
 
+/**
+ * Lists directories recursively, in several `ostree ls` processes at once.
+ * Subtrees differ in size and their sizes are unknown: the directories are
+ * dealt into a few more groups than processes, and each process takes the
+ * next group when it is done.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * import { listRecursively } from "./tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const parts = await listRecursively(repo, "main", ["/usr", "/etc", "/var"]);
+ * ```
+ */
+export function listRecursively(
+  repo: OstreeRepo,
+  commit: string,
+  dirs: string[],
+  options: ListTreeOptions = {},
+): Promise<ParsedListing[]> {
+  const parallel = Math.max(1, options.parallel ?? navigator.hardwareConcurrency ?? 1);
+  const groups: string[][] = Array.from({ length: Math.min(parallel * 3, dirs.length) }, () => []);
+  [...dirs].sort().forEach((dir, i) => groups[i % groups.length].push(dir));
+  return mapLimit(groups, parallel, (group) => listPaths(repo, commit, group, true, options));
+}
+
 /** One recursive listing of the whole tree, with exact names where the text form is ambiguous. */
 async function listWhole(repo: OstreeRepo, commit: string, options: ListTreeOptions): Promise<TreeEntry[]> {
-  const parsed = await lsPaths(repo, commit, ["/"], true, options);
+  const parsed = await listPaths(repo, commit, ["/"], true, options);
   if (parsed.needExactNames) await applyExactNames(repo, commit, parsed.entries, options);
   return parsed.entries;
 }
