@@ -28,6 +28,8 @@ import { listCommitTree, listPaths, listRecursively, type ListTreeOptions, type 
 const CACHE_FORMAT = 1;
 /** Listings kept per repository. */
 const KEEP = 8;
+/** Entries encoded per slice when a listing is saved. */
+const SAVE_SLICE = 4096;
 /** Levels listed one by one before the rest is listed recursively. */
 const MAX_LEVELS = 16;
 /** Directories of one level listed one by one before the rest is listed recursively. */
@@ -132,10 +134,31 @@ export class TreeCache {
 
   /** Stores a listing (before anything modifies it); keeps the newest few. */
   async save(commit: string, entries: readonly TreeEntry[]): Promise<void> {
-    const text = JSON.stringify({ format: CACHE_FORMAT, commit, entries: entries.map(toRow) });
+    // Rows are encoded now (the caller may change the entries afterwards)
+    // and written a slice at a time, not as one big string.
+    const slices: string[] = [];
+    for (let i = 0; i < entries.length; i += SAVE_SLICE) {
+      slices.push(JSON.stringify(entries.slice(i, i + SAVE_SLICE).map(toRow)).slice(1, -1));
+    }
     const tmp = join(this.dir, `.${commit}.${randomSuffix()}`);
     try {
-      await Deno.writeTextFile(tmp, text);
+      const file = await Deno.open(tmp, { createNew: true, write: true });
+      try {
+        const encoder = new TextEncoder();
+        const write = async (text: string) => {
+          const bytes = encoder.encode(text);
+          let offset = 0;
+          while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+        };
+        await write(`{"format":${CACHE_FORMAT},"commit":"${commit}","entries":[`);
+        for (let i = 0; i < slices.length; i++) {
+          await write((i > 0 ? "," : "") + slices[i]);
+          slices[i] = "";
+        }
+        await write("]}");
+      } finally {
+        file.close();
+      }
       await Deno.rename(tmp, this.file(commit));
       const files: { name: string; mtime: number }[] = [];
       for await (const f of Deno.readDir(this.dir)) {
