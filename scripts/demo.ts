@@ -110,10 +110,10 @@ const checks: [string, boolean][] = [
   ["skopeo reads the OCI layout, with the same manifest digest", ociInspect.Digest === oci.digest],
   ["the image carries the commit as a label", ociInspect.Labels?.["ostree.commit"] === commit],
   ["the image carries the commit's version", ociInspect.Labels?.["org.opencontainers.image.version"] === "1.0"],
-  ["skopeo reads the docker-archive", dockerInspect.Layers?.length === 1],
+  ["skopeo reads the docker-archive", dockerInspect.Layers?.length === oci.layers.length],
   [
-    "both formats hold the same layer (skopeo lists a docker-archive's layers by diff_id)",
-    dockerInspect.Layers?.[0] === oci.layers[0].diffId,
+    "both formats hold the same layers (skopeo lists a docker-archive's layers by diff_id)",
+    JSON.stringify(dockerInspect.Layers) === JSON.stringify(oci.layers.map((l: { diffId: string }) => l.diffId)),
   ],
 ];
 let ok = true;
