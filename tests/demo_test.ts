@@ -8,11 +8,9 @@
 
 import assert from "node:assert/strict";
 import { ROOT_DIR } from "./helpers/cli.ts";
-import { isRoot } from "./helpers/fixture_repo.ts";
 
 Deno.test({
-  name: isRoot() ? "deno task demo builds both formats and validates them" : "deno task demo [ignored: needs root]",
-  ignore: !isRoot(),
+  name: "deno task demo builds both formats and validates them",
   async fn() {
     const out = await new Deno.Command("deno", {
       args: ["task", "demo"],
