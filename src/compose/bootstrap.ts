@@ -167,7 +167,7 @@ export function planBootstrap(options: BootstrapOptions): MmdebstrapPlan {
   const packages = validatePackageNames(options.packages ?? []);
   let mirrors: string[];
   if (options.mirror !== undefined) {
-    if (!/^(deb |[a-z+]+:\/\/)/.test(options.mirror)) {
+    if (!/^(deb |[a-z+]+:\/\/)/.test(options.mirror) || /[\n\r]/.test(options.mirror)) {
       throw new UsageError(`Invalid --mirror value: ${options.mirror}`, {
         solution: "Give a URL like http://deb.debian.org/debian, or a full 'deb URL SUITE COMPONENTS' line",
       });
@@ -229,6 +229,11 @@ async function readOsRelease(root: string): Promise<Map<string, string>> {
 }
 
 /** Opens the repository, creating it (bare-user) when the path does not exist. */
+async function hasRefs(repo: OstreeRepo): Promise<boolean> {
+  const out = await runOstree(["refs", repo.repoArg]);
+  return out.code !== 0 || new TextDecoder().decode(out.stdout).trim() !== "";
+}
+
 async function openOrCreateRepo(path: string): Promise<{ repo: OstreeRepo; created: boolean }> {
   if (await statOrUndefined(path)) return { repo: await OstreeRepo.open(path), created: false };
   await Deno.mkdir(path, { recursive: true });
@@ -295,8 +300,9 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
   try {
     return await bootstrapInto(repo, created, plan, timestamp, options);
   } catch (error) {
-    // A repository this run created holds nothing: leave no trace of it.
-    if (created) await removeQuietly(repo.path);
+    // A repository this run created is removed again, unless something
+    // (another run, meanwhile) committed to it.
+    if (created && !(await hasRefs(repo))) await removeQuietly(repo.path);
     throw error;
   }
 }
@@ -335,7 +341,8 @@ async function bootstrapInto(
         signal,
         killSignal: "SIGKILL",
         onLine: options.onLine,
-        env: { LC_ALL: "C.UTF-8" },
+        // The commit's time is the tree's time too (mmdebstrap honours it).
+        env: { LC_ALL: "C.UTF-8", SOURCE_DATE_EPOCH: String(timestamp) },
         installHint: "apt-get install util-linux",
       },
     );

@@ -33,7 +33,7 @@ import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts"
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
-import { prepareSandboxRoot, runInSandbox } from "./sandbox.ts";
+import { prepareSandboxRoot, runInSandbox, sandboxEnv } from "./sandbox.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 
@@ -285,12 +285,17 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     let installed: PackageVersion[] = [];
     let removed: PackageVersion[] = [];
     let after: InstalledPackage[] = before;
+    // The commit's time is also the time packages see (dates in /etc/shadow,
+    // generated files): the same inputs give the same tree on any day.
+    const timestamp = options.timestamp ?? composeTimestamp();
+    const env = { ...sandboxEnv(), SOURCE_DATE_EPOCH: String(timestamp) };
     try {
       timer.start("update");
       step("Updating the package lists (apt-get update)");
       const update = await runInSandbox(rootfs, ["apt-get", ...APT_OPTIONS, "update"], {
         signal,
         onLine: options.onLine,
+        env,
       });
       const updateErrors = update.lines.some((l) => /^(E:|Err:)/.test(l));
       if (update.code !== 0 || updateErrors) {
@@ -307,7 +312,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         const install = await runInSandbox(
           rootfs,
           aptInstallCommand(requested, { installRecommends, simulate: options.dryRun ?? false }),
-          { signal, onLine: options.onLine },
+          { signal, onLine: options.onLine, env },
         );
         if (install.code !== 0) {
           const unknown = install.lines.some((l) =>
@@ -346,7 +351,6 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     await toDeploymentLayout(rootfs);
     signal?.throwIfAborted();
 
-    const timestamp = options.timestamp ?? composeTimestamp();
     const nativeArch = nativeArchOf(after);
     timer.start("commit");
     step(`Committing to ${branch}`);

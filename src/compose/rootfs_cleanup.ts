@@ -21,6 +21,29 @@ export interface CleanRootfsOptions {
   hostFiles?: boolean;
 }
 
+/**
+ * The path of `rel` inside `root`, or undefined when a directory on the way
+ * is missing or is a symlink. The tree was written by maintainer scripts (or
+ * comes from an image): a symlink such as `var/tmp -> /home` must never lead
+ * the cleanup, which runs as root on the host, out of the tree.
+ *
+ * @example
+ * ```ts
+ * import { pathInTree } from "./rootfs_cleanup.ts";
+ * await pathInTree("/var/tmp/rootfs", "var/log"); // "/var/tmp/rootfs/var/log", or undefined
+ * ```
+ */
+export async function pathInTree(root: string, rel: string): Promise<string | undefined> {
+  const parts = rel.split("/").filter((p) => p !== "");
+  let path = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    path = join(path, parts[i]);
+    const info = await statOrUndefined(path);
+    if (!info?.isDirectory) return undefined; // missing, a file, or a symlink (lstat)
+  }
+  return join(path, parts[parts.length - 1]);
+}
+
 async function removePath(path: string): Promise<void> {
   try {
     await Deno.remove(path, { recursive: true });
@@ -29,8 +52,9 @@ async function removePath(path: string): Promise<void> {
   }
 }
 
-/** Removes everything inside `dir` (not `dir` itself); a missing `dir` is fine. */
-async function emptyDirectory(dir: string, keep: (name: string) => boolean = () => false): Promise<void> {
+/** Removes everything inside `dir` (not `dir` itself); a missing `dir`, or one that is a symlink, is left alone. */
+async function emptyDirectory(dir: string | undefined, keep: (name: string) => boolean = () => false): Promise<void> {
+  if (dir === undefined || !(await statOrUndefined(dir))?.isDirectory) return;
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));
@@ -46,7 +70,8 @@ async function emptyDirectory(dir: string, keep: (name: string) => boolean = () 
 /** Log files that are history (removed), as opposed to record files like wtmp (truncated). */
 const LOG_FILE_RE = /\.(log|gz|xz|zst|old)(\.\d+)?$|\.\d+$|^(syslog|messages|dmesg)$/;
 
-async function cleanLogs(dir: string): Promise<void> {
+async function cleanLogs(dir: string | undefined): Promise<void> {
+  if (dir === undefined || !(await statOrUndefined(dir))?.isDirectory) return;
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));
@@ -71,7 +96,7 @@ async function cleanLogs(dir: string): Promise<void> {
   }
 }
 
-async function removeMatching(dir: string, pattern: RegExp): Promise<void> {
+async function removeMatching(dir: string | undefined, pattern: RegExp): Promise<void> {
   await emptyDirectory(dir, (name) => !pattern.test(name));
 }
 
@@ -81,7 +106,9 @@ async function removeMatching(dir: string, pattern: RegExp): Promise<void> {
  * `/var/lib/dbus/machine-id`, logs (record files such as `wtmp` are
  * truncated), apt lists and caches (`*.bin`, downloaded `.deb`s), dpkg and
  * debconf `-old` backups, `/var/cache/ldconfig/aux-cache`, the contents of
- * `/tmp`, `/var/tmp` and `/run`, and every device node in `/dev`.
+ * `/tmp`, `/var/tmp` and `/run`, every device node in `/dev`, and the keys
+ * that must differ per machine (SSH host keys, the snakeoil TLS key). No
+ * symlink in the tree is ever followed (see {@linkcode pathInTree}).
  *
  * @example
  * ```ts
@@ -90,36 +117,53 @@ async function removeMatching(dir: string, pattern: RegExp): Promise<void> {
  * ```
  */
 export async function cleanRootfs(root: string, options: CleanRootfsOptions = {}): Promise<void> {
-  const p = (rel: string) => join(root, rel);
+  const p = (rel: string) => pathInTree(root, rel);
+  const removeFile = async (rel: string) => {
+    const path = await p(rel);
+    if (path && (await statOrUndefined(path))) await removePath(path);
+  };
   for (const etc of ["etc", "usr/etc"]) {
-    const machineId = p(`${etc}/machine-id`);
-    const info = await statOrUndefined(machineId);
-    if (info?.isFile && info.size > 0) {
+    const machineId = await p(`${etc}/machine-id`);
+    const info = machineId ? await statOrUndefined(machineId) : undefined;
+    if (machineId && info?.isFile && info.size > 0) {
       await Deno.truncate(machineId, 0).catch((error) => {
         throw fsError("empty", machineId, error);
       });
     }
+    // Per-machine secrets: every deployment would share them, and pushed images would publish them.
+    await removeMatching(await p(`${etc}/ssh`), /^ssh_host_.*_key(\.pub)?$/);
+    await removeFile(`${etc}/ssl/private/ssl-cert-snakeoil.key`);
+    await removeFile(`${etc}/ssl/certs/ssl-cert-snakeoil.pem`);
   }
-  const dbusId = await statOrUndefined(p("var/lib/dbus/machine-id"));
-  if (dbusId?.isFile) await removePath(p("var/lib/dbus/machine-id"));
+  await removeFile("var/lib/dbus/machine-id");
   if (options.hostFiles) {
-    await removePath(p("etc/resolv.conf"));
-    await removePath(p("etc/hostname"));
+    await removeFile("etc/resolv.conf");
+    await removeFile("etc/hostname");
   }
-  await cleanLogs(p("var/log"));
-  await emptyDirectory(p("var/lib/apt/lists"), (name) => name === "partial");
-  await emptyDirectory(p("var/lib/apt/lists/partial"));
-  await removeMatching(p("var/cache/apt"), /\.bin(\.[A-Za-z0-9]+)?$|^lock$/);
-  await removeMatching(p("var/cache/apt/archives"), /\.deb$|^lock$/);
-  await emptyDirectory(p("var/cache/apt/archives/partial"));
-  await removePath(p("var/cache/ldconfig/aux-cache"));
-  await removeMatching(p("var/cache/debconf"), /-old$/);
-  await removeMatching(p("var/lib/dpkg"), /-old$|^lock(-frontend)?$/);
-  await removePath(p("var/lib/dpkg/triggers/Lock"));
-  await emptyDirectory(p("tmp"));
-  await emptyDirectory(p("var/tmp"));
-  await emptyDirectory(p("run"));
-  await emptyDirectory(p("dev"));
+  await cleanLogs(await p("var/log"));
+  await emptyDirectory(await p("var/lib/apt/lists"), (name) => name === "partial");
+  await emptyDirectory(await p("var/lib/apt/lists/partial"));
+  await removeMatching(await p("var/cache/apt"), /\.bin(\.[A-Za-z0-9]+)?$|^lock$/);
+  await removeMatching(await p("var/cache/apt/archives"), /\.deb$|^lock$/);
+  await emptyDirectory(await p("var/cache/apt/archives/partial"));
+  await removeFile("var/cache/ldconfig/aux-cache");
+  await removeMatching(await p("var/cache/debconf"), /-old$/);
+  await removeMatching(await p("var/lib/dpkg"), /-old$|^lock(-frontend)?$/);
+  await removeFile("var/lib/dpkg/triggers/Lock");
+  await emptyDirectory(await p("tmp"));
+  await emptyDirectory(await p("var/tmp"));
+  await emptyDirectory(await p("run"));
+  await emptyDirectory(await p("dev"));
+}
+
+/** `/usr` must be a directory of the tree, not a symlink that would lead the moves elsewhere. */
+async function requireRealUsr(root: string): Promise<void> {
+  const usr = await statOrUndefined(join(root, "usr"));
+  if (usr && !usr.isDirectory) {
+    throw new AptOstreeError(`/usr in ${root} is not a directory (a symlink?)`, {
+      solution: "A Debian or Ubuntu root file system has a real /usr directory; check the base",
+    });
+  }
 }
 
 /**
@@ -133,6 +177,7 @@ export async function cleanRootfs(root: string, options: CleanRootfsOptions = {}
  * ```
  */
 export async function toDeploymentLayout(root: string): Promise<void> {
+  await requireRealUsr(root);
   const etc = await statOrUndefined(join(root, "etc"));
   const usrEtc = await statOrUndefined(join(root, "usr/etc"));
   if (etc && usrEtc) {
@@ -160,6 +205,7 @@ export async function toDeploymentLayout(root: string): Promise<void> {
  * ```
  */
 export async function fromDeploymentLayout(root: string): Promise<void> {
+  await requireRealUsr(root);
   const etc = await statOrUndefined(join(root, "etc"));
   const usrEtc = await statOrUndefined(join(root, "usr/etc"));
   if (etc && usrEtc) {

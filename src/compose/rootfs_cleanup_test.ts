@@ -116,3 +116,37 @@ Deno.test("/etc moves to /usr/etc and back; a tree with both is an error", async
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("cleanup never follows a symlink out of the tree, and removes per-machine keys", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cleanup-symlink-test-" });
+  try {
+    const root = `${dir}/root`;
+    const victim = `${dir}/victim`;
+    await Deno.mkdir(`${victim}/sub`, { recursive: true });
+    await Deno.writeTextFile(`${victim}/precious.log`, "keep me");
+    await Deno.writeTextFile(`${victim}/machine-id`, "host id");
+    await Deno.mkdir(`${root}/var/lib`, { recursive: true });
+    await Deno.mkdir(`${root}/etc/ssh`, { recursive: true });
+    // Symlinks a maintainer script (or an image layer) could leave behind.
+    await Deno.symlink(victim, `${root}/var/tmp`);
+    await Deno.symlink(victim, `${root}/var/log`);
+    await Deno.symlink(victim, `${root}/tmp`);
+    await Deno.symlink(victim, `${root}/var/lib/dbus`);
+    await Deno.writeTextFile(`${root}/etc/ssh/ssh_host_ed25519_key`, "secret");
+    await Deno.writeTextFile(`${root}/etc/ssh/ssh_host_ed25519_key.pub`, "public");
+    await Deno.writeTextFile(`${root}/etc/ssh/sshd_config`, "config");
+    await cleanRootfs(root);
+    assert.equal(await Deno.readTextFile(`${victim}/precious.log`), "keep me");
+    assert.equal(await Deno.readTextFile(`${victim}/machine-id`), "host id");
+    assert.ok((await Deno.stat(`${victim}/sub`)).isDirectory);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(`${root}/etc/ssh`))).map((e) => e.name), ["sshd_config"]);
+    // A /usr that is a symlink is refused before anything moves through it.
+    await Deno.remove(`${root}/etc`, { recursive: true });
+    await Deno.mkdir(`${root}/etc`);
+    await Deno.symlink(victim, `${root}/usr`);
+    await assert.rejects(() => toDeploymentLayout(root), /not a directory/);
+    assert.ok((await Deno.stat(`${root}/etc`)).isDirectory);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

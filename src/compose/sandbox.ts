@@ -59,6 +59,27 @@ export function sandboxEnv(host: Record<string, string> = Deno.env.toObject()): 
 }
 
 /**
+ * Capabilities apt and dpkg need: file ownership and modes, setuid/setgid
+ * bits and file capabilities of installed files, switching to the `_apt`
+ * user, chroot for maintainer scripts that use it, signals to their own
+ * children. Everything else (CAP_SYS_ADMIN, CAP_MKNOD, CAP_NET_ADMIN,
+ * CAP_SYS_MODULE, …) is dropped.
+ */
+export const SANDBOX_CAPABILITIES: readonly string[] = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_SETUID",
+  "CAP_SETGID",
+  "CAP_SETFCAP",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE",
+];
+
+/**
  * The bwrap command line that runs `argv` in `root`.
  *
  * @example
@@ -88,9 +109,6 @@ export function sandboxArgs(root: string, argv: readonly string[], env: Record<s
     "--ro-bind-try",
     "/sys",
     "/sys",
-    "--ro-bind-try",
-    "/etc/resolv.conf",
-    "/etc/resolv.conf",
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
@@ -102,6 +120,11 @@ export function sandboxArgs(root: string, argv: readonly string[], env: Record<s
     "--chdir",
     "/",
     "--clearenv",
+    // Root inside, but not all of root: no mounts, raw devices, modules,
+    // network configuration or time changes can reach the host.
+    "--cap-drop",
+    "ALL",
+    ...SANDBOX_CAPABILITIES.flatMap((cap) => ["--cap-add", cap]),
   ];
   for (const [name, value] of Object.entries(env)) args.push("--setenv", name, value);
   args.push("--", ...argv);
@@ -141,6 +164,14 @@ export function runInSandbox(
   });
 }
 
+async function hostResolvConf(): Promise<string> {
+  try {
+    return await Deno.readTextFile("/etc/resolv.conf");
+  } catch {
+    return "";
+  }
+}
+
 async function moveAside(path: string): Promise<boolean> {
   if (!(await statOrUndefined(path))) return false;
   await Deno.rename(path, path + SAVED_SUFFIX).catch((error) => {
@@ -161,9 +192,8 @@ async function putBack(path: string, saved: boolean): Promise<void> {
 }
 
 /**
- * Prepares a tree for the sandbox: installs the denying `policy-rc.d` and an
- * empty `/etc/resolv.conf` to bind the host's onto, moving the tree's own
- * aside. Returns the function that undoes both (call it before cleanup and
+ * Prepares a tree for the sandbox: installs the denying `policy-rc.d` and a
+ * copy of the host's `/etc/resolv.conf`, moving the tree's own aside. Returns the function that undoes both (call it before cleanup and
  * commit).
  *
  * @example
@@ -193,7 +223,9 @@ export async function prepareSandboxRoot(root: string): Promise<() => Promise<vo
   try {
     await Deno.writeTextFile(policy, POLICY_RC_D, { mode: 0o755 });
     await Deno.chmod(policy, 0o755);
-    await Deno.writeTextFile(resolv, "", { mode: 0o644 });
+    // The host's resolver configuration, as a plain file of the tree (not a
+    // bind mount, which packages could not replace); the base's own comes back after.
+    await Deno.writeTextFile(resolv, await hostResolvConf(), { mode: 0o644 });
   } catch (error) {
     await putBack(policy, policySaved);
     await putBack(resolv, resolvSaved);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { POLICY_RC_D, prepareSandboxRoot, sandboxArgs, sandboxEnv } from "./sandbox.ts";
 
-Deno.test("the sandbox: own namespaces, fresh /proc /dev /tmp /run, host resolv.conf read-only, clean env", () => {
+Deno.test("the sandbox: own namespaces, fresh /proc /dev /tmp /run, clean env, only the capabilities dpkg needs", () => {
   const args = sandboxArgs("/work/rootfs", ["apt-get", "update"], { PATH: "/usr/bin:/bin", A: "b c" });
   const joined = args.join(" ");
   assert.deepEqual(args.slice(0, 3), ["--bind", "/work/rootfs", "/"]);
@@ -12,7 +12,9 @@ Deno.test("the sandbox: own namespaces, fresh /proc /dev /tmp /run, host resolv.
       "--dev /dev",
       "--perms 1777 --tmpfs /tmp",
       "--tmpfs /run",
-      "--ro-bind-try /etc/resolv.conf /etc/resolv.conf",
+      "--cap-drop ALL",
+      "--cap-add CAP_CHOWN",
+      "--cap-add CAP_SETFCAP",
       "--unshare-pid",
       "--unshare-ipc",
       "--unshare-uts",
@@ -26,6 +28,10 @@ Deno.test("the sandbox: own namespaces, fresh /proc /dev /tmp /run, host resolv.
   }
   assert.ok(!args.includes("--unshare-net"), "apt needs the network");
   assert.ok(!args.includes("--unshare-user"), "real root: real owners");
+  for (const dangerous of ["CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_NET_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_RAWIO"]) {
+    assert.ok(!args.includes(dangerous), `${dangerous} is dropped`);
+  }
+  assert.ok(!joined.includes("resolv.conf"), "resolv.conf is a file of the tree, not a mount");
   assert.deepEqual(args.slice(-3), ["--", "apt-get", "update"]);
   assert.equal(args[args.indexOf("A") + 1], "b c");
 });

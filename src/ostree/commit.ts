@@ -66,7 +66,9 @@ export async function commitDirectory(repo: OstreeRepo, options: CommitDirectory
     args.push(`--add-metadata=${key}=${formatGVariantText(value)}`);
   }
   const out = await runOstree(args, { signal: options.signal });
-  if (options.signal?.aborted) throw options.signal.reason;
+  // A commit that completed stands even if an interrupt came in meanwhile:
+  // the ref has moved, and saying "nothing was committed" would be false.
+  if (out.code !== 0 && options.signal?.aborted) throw options.signal.reason;
   if (out.code !== 0) {
     throw new AptOstreeError(`Failed to commit ${options.tree} to ${options.branch}: ${out.stderr}`, {
       solution: `Check the repository with: ostree fsck --repo=${repo.path}`,

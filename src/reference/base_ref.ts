@@ -215,6 +215,11 @@ export function parseBaseImageRef(ref: string, options: ParseBaseImageRefOptions
     }
     arch = normalized;
   }
+  // OSTree refs take letters, digits, '.', '_', '-': a version such as
+  // "1.0+b1" or "2~rc" must fail here, not after a bootstrap at commit time.
+  if (!/^[\w][\w.-]*$/.test(resolved.version)) {
+    throw invalid(ref, `version '${resolved.version}' cannot be part of an OSTree branch name`);
+  }
   return {
     distribution,
     version: resolved.version,
