@@ -23,6 +23,9 @@ import type { CommandContext, GlobalOptions } from "./context.ts";
 import { registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
+/** Names under which Docker Hub is logged in to. */
+const DOCKER_HUB_NAMES: ReadonlySet<string> = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+
 /**
  * The auth key and network host of a `login` argument: `HOST[:PORT]`,
  * optionally with a namespace (`quay.io/team`) or a scheme.
@@ -41,10 +44,27 @@ export function loginTarget(text: string): { key: string; host: string } {
       solution: "Name a registry host, e.g. registry.example.com:5000",
     });
   }
+  if (stripped.includes("@")) {
+    // Never echo the text: it may hold a password (user:password@host).
+    throw new UsageError("Invalid registry: a host name has no '@' (credentials do not go in the name)", {
+      solution: "Give the host alone, and the user with -u and the password with --password-stdin",
+    });
+  }
   const key = normalizeAuthKey(stripped);
   const host = key.split("/")[0];
   if (key.includes("/")) parseImageReference(`${key}/x`); // validates the namespace
-  return { key, host: registryLocation(parseImageReference(`${host}/x/y`)).host };
+  // The host is a host, as podman reads it: "registry" is a registry called
+  // "registry", not a repository on Docker Hub. Only Docker Hub's names map to it.
+  if (DOCKER_HUB_NAMES.has(host)) return { key, host: registryLocation(parseImageReference(`${host}/x/y`)).host };
+  if (
+    !/^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/
+      .test(host)
+  ) {
+    throw new UsageError(`Invalid registry host: ${host}`, {
+      solution: "Name a registry host, e.g. registry.example.com:5000",
+    });
+  }
+  return { key, host };
 }
 
 async function readStdin(): Promise<string> {

@@ -276,7 +276,12 @@ export class ImportTree {
 
   /** Removes a path (a directory with its contents; a symlink itself). */
   private remove(rel: string): void {
+    const wasDirectory = this.knownDirs.has(rel) || this.dirs.has(rel) ||
+      lstatOrUndefined(this.full(rel))?.isDirectory === true;
     Deno.removeSync(this.full(rel), { recursive: true });
+    // Only a directory has descendants to forget: replacing a plain file
+    // must not cost a scan of every directory (quadratic on big layers).
+    if (!wasDirectory) return;
     for (const known of [...this.knownDirs]) {
       if (known === rel || known.startsWith(rel + "/")) this.knownDirs.delete(known);
     }

@@ -308,6 +308,7 @@ export class TarReader {
     let local = new Map<string, Uint8Array>();
     let longName: Uint8Array | undefined;
     let longLink: Uint8Array | undefined;
+    let extendedBytes = 0; // PAX and GNU headers in front of this entry
     for (;;) {
       const block = await this.source.readExact(TAR_BLOCK, this.where);
       if (block === undefined) {
@@ -326,15 +327,24 @@ export class TarReader {
         case "x":
         case "g": {
           if (header.size > 16 << 20) throw tarError(this.where, "PAX header larger than 16 MiB");
+          // Repeated headers must not pile up without bound (a small gzip can hold many).
+          extendedBytes += header.size;
+          if (extendedBytes > 16 << 20) throw tarError(this.where, "extended headers larger than 16 MiB for one entry");
           const data = await this.readData(header.size, padded);
           const records = parsePaxRecords(data, this.where);
-          if (header.typeflag === "g") { for (const [k, v] of records) this.globals.set(k, v); }
-          else local = new Map([...local, ...records]);
+          if (header.typeflag === "g") {
+            for (const [k, v] of records) this.globals.set(k, v);
+            let globalBytes = 0;
+            for (const [k, v] of this.globals) globalBytes += k.length + v.length;
+            if (globalBytes > 16 << 20) throw tarError(this.where, "global PAX headers larger than 16 MiB");
+          } else local = new Map([...local, ...records]);
           continue;
         }
         case "L":
         case "K": {
           if (header.size > 1 << 20) throw tarError(this.where, "GNU long name larger than 1 MiB");
+          extendedBytes += header.size;
+          if (extendedBytes > 16 << 20) throw tarError(this.where, "extended headers larger than 16 MiB for one entry");
           const data = await this.readData(header.size, padded);
           const end = data.indexOf(0);
           const value = (end < 0 ? data : data.subarray(0, end)).slice();

@@ -40,7 +40,9 @@ const NAME_MAX = 255;
 const DEFAULT_DOMAIN = "docker.io";
 
 function invalid(ref: string, why: string): UsageError {
-  return new UsageError(`Invalid image reference: ${ref} (${why})`, {
+  // "user:password@host/…" is not a reference, and its password must not reach a log.
+  const shown = ref.replace(/^[^/@]*:[^/@]*@/, "***@");
+  return new UsageError(`Invalid image reference: ${shown} (${why})`, {
     solution:
       'Use a name like "my-image:latest" or "registry.example.com/team/my-image:1.0" (lowercase path, tag of letters, digits, ".", "_", "-")',
   });

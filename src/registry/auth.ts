@@ -130,6 +130,8 @@ export interface RegistryAuthOptions {
   log?: (line: string) => void;
   /** User-Agent header. */
   userAgent: string;
+  /** Whether plain HTTP is acceptable (`--tls-verify=false`); else token servers must be HTTPS. */
+  allowHttp?: boolean;
 }
 
 interface CachedToken {
@@ -241,6 +243,15 @@ export class RegistryAuth {
       realm = new URL(challenge.params.realm);
     } catch {
       throw new AptOstreeError(`${host} named an invalid token server: ${challenge.params.realm}`);
+    }
+    // The realm comes from the registry: never let it point at a local file
+    // (fetch reads file: URLs) or take credentials over plain HTTP.
+    if (realm.protocol !== "https:" && !(realm.protocol === "http:" && this.options.allowHttp)) {
+      throw new AptOstreeError(`${host} named a token server that is not HTTPS: ${realm.protocol}//${realm.host}`, {
+        solution: realm.protocol === "http:"
+          ? "Credentials go to token servers over HTTPS only; for a test registry, pass --tls-verify=false"
+          : "The registry's token server must be an https:// URL",
+      });
     }
     const credentials: Credentials | undefined = found?.credentials;
     const headers = new Headers({ "user-agent": this.options.userAgent });

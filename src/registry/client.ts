@@ -133,6 +133,7 @@ export class RegistryClient {
       retry: this.retry,
       log: options.log,
       userAgent: USER_AGENT,
+      allowHttp: !tlsVerify,
       credentials: async (): Promise<FoundCredentials | undefined> => {
         const found = await lookupCredentials(authKey, repository, options.credentials ?? {});
         options.log?.(
@@ -393,6 +394,12 @@ export class RegistryClient {
           throw new AptOstreeError(`Too many redirects from ${this.host} for ${request.method} ${request.path}`);
         }
         url = new URL(response.headers.get("location")!, url);
+        // Locations come from the registry: http(s) only (fetch would read file: URLs).
+        if (url.protocol !== "https:" && !(url.protocol === "http:" && !this.tlsVerify)) {
+          throw new AptOstreeError(`${this.host} redirected to a URL that is not HTTPS: ${url.protocol}//${url.host}`, {
+            solution: "For a plain-HTTP test registry, pass --tls-verify=false",
+          });
+        }
         continue;
       }
       return response;

@@ -136,3 +136,27 @@ Deno.test("client: a registry that is not there fails clearly", async () => {
   await assert.rejects(() => client.repository("app").statBlob(DIGEST), /Cannot connect to the registry 127\.0\.0\.1/);
   client.close();
 });
+
+Deno.test("client: a token server or a redirect that is not http(s) is refused, never read", async () => {
+  const secret = await Deno.makeTempFile({ prefix: "apt-ostree-secret-" });
+  await Deno.writeTextFile(secret, JSON.stringify({ token: "SECRET_FROM_FILE" }));
+  const fake = fakeRegistry((req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/v2/") {
+      return new Response("unauthorized", {
+        status: 401,
+        headers: { "www-authenticate": `Bearer realm="file://${secret}",service="x"` },
+      });
+    }
+    return new Response(null, { status: 302, headers: { location: `file://${secret}` } });
+  });
+  try {
+    const client = await RegistryClient.create(fake.host, { tlsVerify: false, retry: FAST });
+    await assert.rejects(() => client.repository("app").statBlob(DIGEST), /token server that is not HTTPS: file:/);
+    assert.ok(fake.requests.every((r) => !r.authorization?.includes("SECRET")), "the file's token was never sent");
+    client.close();
+  } finally {
+    await fake.stop();
+    await Deno.remove(secret);
+  }
+});

@@ -166,7 +166,10 @@ export function parseCredsOption(text: string): BasicCredentials {
   };
   registerSecret(credentials.password);
   registerSecret(text);
-  registerSecret(btoa(text));
+  // The encoded form, as a Basic header carries it (UTF-8, so any password works).
+  let binary = "";
+  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
+  registerSecret(btoa(binary));
   return credentials;
 }
 

@@ -116,6 +116,16 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   }
 }
 
+/** Gives the owner rwx on every directory below `path` (symlinks are not followed). */
+async function makeDirectoriesWritable(path: string): Promise<void> {
+  const info = await statOrUndefined(path);
+  if (!info?.isDirectory) return;
+  await Deno.chmod(path, (info.mode ?? 0o700) | 0o700).catch(() => {});
+  for await (const entry of Deno.readDir(path)) {
+    if (entry.isDirectory) await makeDirectoriesWritable(`${path}/${entry.name}`);
+  }
+}
+
 /**
  * Removes a path recursively, ignoring a path that is already gone.
  *
@@ -127,7 +137,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
  */
 export async function removeQuietly(path: string): Promise<void> {
   try {
-    await Deno.remove(path, { recursive: true });
+    try {
+      await Deno.remove(path, { recursive: true });
+    } catch (error) {
+      // A tree with read-only directories (an image's 0555 /usr, made by a
+      // non-root user) cannot be emptied until they are writable again.
+      if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+      await makeDirectoriesWritable(path);
+      await Deno.remove(path, { recursive: true });
+    }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       // Cleanup must not hide the original failure; report and go on.
