@@ -14,7 +14,7 @@ import { defaultOutputPath, type ImageFormat } from "../build/build_image.ts";
 import { UsageError } from "../errors.ts";
 import type { PushResult } from "../registry/push.ts";
 import { parseImageReference } from "../reference/image_ref.ts";
-import { type DockerLocation, parseImageLocation } from "../reference/transport.ts";
+import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { removeQuietly, siblingTempPath } from "../util/fs.ts";
 import type { GlobalOptions } from "./context.ts";
 import { pushSummary, runPush } from "./image_push.ts";
@@ -91,10 +91,13 @@ export function planPush(
     destination,
     cleanup,
     async push(result) {
+      // A location, not a string to parse again: the output path may hold ':'.
       const tag = result.image.replace(/^.*:/, "");
-      const source = result.format === "oci"
-        ? `oci:${result.output}:${tag}`
-        : `${result.format === "docker" ? "docker-archive" : "oci-archive"}:${result.output}`;
+      const source: ImageLocation = result.format === "oci"
+        ? { transport: "oci", path: result.output, tag }
+        : result.format === "docker"
+        ? { transport: "docker-archive", path: result.output, ref: undefined }
+        : { transport: "oci-archive", path: result.output, tag: undefined };
       try {
         return await runPush(source, destination, options, globals);
       } finally {

@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/push.ts";
-import { type DockerLocation, parseImageLocation } from "../reference/transport.ts";
+import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { openImageSource } from "../source/open_source.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
@@ -93,7 +93,7 @@ export function pushSummary(result: PushResult): string[] {
  * ```
  */
 export async function runPush(
-  source: string,
+  source: string | ImageLocation,
   destination: DockerLocation,
   options: PushOptions,
   globals: GlobalOptions,
@@ -102,7 +102,8 @@ export async function runPush(
 ): Promise<PushResult> {
   try {
     return await withInterruptSignal(async (signal) => {
-      const image = await openImageSource(parseImageLocation(source), sourceOptions);
+      const location = typeof source === "string" ? parseImageLocation(source) : source;
+      const image = await openImageSource(location, sourceOptions);
       try {
         return await pushImage(image, destination, {
           ...options,
