@@ -21,7 +21,7 @@ import { jsonBytes } from "../oci/image_config.ts";
 import type { DockerArchiveManifestEntry } from "../oci/types.ts";
 import { encodeTarHeader, END_OF_ARCHIVE, paddingFor } from "../tar/tar_header.ts";
 import { digestHex } from "../digest/digest.ts";
-import { fsError, removeQuietly, siblingTempPath, statOrUndefined } from "../util/fs.ts";
+import { fsError, removeQuietly, siblingTempPath, statOrUndefined, writeAll } from "../util/fs.ts";
 
 /** Archive flavours. */
 export type ArchiveFormat = "docker" | "oci-archive";
@@ -128,10 +128,7 @@ export class ArchiveTarget implements ImageTarget {
 async function writeArchive(tarPath: string, members: ArchiveMember[]): Promise<void> {
   const file = await Deno.open(tarPath, { createNew: true, write: true, mode: 0o600 });
   try {
-    const writeAll = async (data: Uint8Array) => {
-      let offset = 0;
-      while (offset < data.length) offset += await file.write(data.subarray(offset));
-    };
+    const write = (data: Uint8Array) => writeAll(file, data);
     const dirs = new Set<string>();
     for (const member of members) {
       const parts = member.name.split("/").slice(0, -1);
@@ -139,12 +136,12 @@ async function writeArchive(tarPath: string, members: ArchiveMember[]): Promise<
         const dir = parts.slice(0, i).join("/");
         if (dirs.has(dir)) continue;
         dirs.add(dir);
-        await writeAll(encodeTarHeader({ path: dir, type: "directory", mode: 0o755, uid: 0, gid: 0, size: 0 }));
+        await write(encodeTarHeader({ path: dir, type: "directory", mode: 0o755, uid: 0, gid: 0, size: 0 }));
       }
       const size = "bytes" in member ? member.bytes.length : member.size;
-      await writeAll(encodeTarHeader({ path: member.name, type: "file", mode: 0o644, uid: 0, gid: 0, size }));
+      await write(encodeTarHeader({ path: member.name, type: "file", mode: 0o644, uid: 0, gid: 0, size }));
       if ("bytes" in member) {
-        await writeAll(member.bytes);
+        await write(member.bytes);
       } else {
         const blob = await Deno.open(member.path);
         const buf = new Uint8Array(1 << 20);
@@ -153,7 +150,7 @@ async function writeArchive(tarPath: string, members: ArchiveMember[]): Promise<
           for (;;) {
             const n = await blob.read(buf);
             if (n === null) break;
-            await writeAll(buf.subarray(0, n));
+            await write(buf.subarray(0, n));
             copied += n;
           }
         } finally {
@@ -161,9 +158,9 @@ async function writeArchive(tarPath: string, members: ArchiveMember[]): Promise<
         }
         if (copied !== size) throw new AptOstreeError(`Blob ${member.name} changed size while archiving`);
       }
-      await writeAll(new Uint8Array(paddingFor(size)));
+      await write(new Uint8Array(paddingFor(size)));
     }
-    await writeAll(END_OF_ARCHIVE);
+    await write(END_OF_ARCHIVE);
     await file.sync();
   } finally {
     file.close();

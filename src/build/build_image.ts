@@ -50,7 +50,6 @@ import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
-import { garbageCollector } from "../util/gc.ts";
 
 /** Output formats of `build-image`. */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -416,9 +415,6 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     }
 
     const plan = await planTree(previous, await TreeCache.forRepo(repo));
-    // Listing a big tree leaves tens of MB of garbage: drop it before the
-    // layers, whose buffers would otherwise stack on top of it.
-    garbageCollector(1)();
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";

@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { isBranchName } from "../ostree/repo.ts";
 import { UsageError } from "../errors.ts";
 import { type BaseImageRef, parseBaseBranch } from "../reference/base_ref.ts";
 
@@ -49,9 +50,6 @@ export function packageBaseName(spec: string): string {
   return spec.replace(/[:=/].*$/, "");
 }
 
-/** OSTree's ref grammar: `/`-separated parts of `[-._\w]`, not starting with `-` or `.`. */
-const BRANCH_RE = /^[\w][-._\w]*(\/[\w][-._\w]*)*$/;
-
 /**
  * Checks an output branch name: OSTree's ref grammar, and not a base image
  * branch (a deployment must not replace its base).
@@ -64,7 +62,7 @@ const BRANCH_RE = /^[\w][-._\w]*(\/[\w][-._\w]*)*$/;
  * ```
  */
 export function validateOutputBranch(branch: string): void {
-  if (!BRANCH_RE.test(branch)) {
+  if (!isBranchName(branch)) {
     throw new UsageError(`Invalid output branch name: ${branch}`, {
       solution: "Use letters, digits, '-', '.', '_' and '/' (e.g. my-deployment or team/web/prod)",
     });

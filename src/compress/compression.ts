@@ -7,8 +7,8 @@
 
 import type { BufferPool } from "../util/buffer_pool.ts";
 import type { DeflatePool } from "./deflate_pool.ts";
-import { ParallelGzipStream } from "./parallel_gzip.ts";
-import { ZstdWorkerStream } from "./zstd_stream.ts";
+import { GZIP_LEVEL, ParallelGzipStream } from "./parallel_gzip.ts";
+import { ZSTD_LEVEL, ZstdWorkerStream } from "./zstd_stream.ts";
 
 /** Supported layer compressions. */
 export type Compression = "gzip" | "zstd";
@@ -17,7 +17,7 @@ export type Compression = "gzip" | "zstd";
 export const COMPRESSIONS: readonly Compression[] = ["gzip", "zstd"];
 
 /** Default level of each compression: `gzip -6`'s and `zstd -3`'s. */
-export const DEFAULT_LEVELS: Record<Compression, number> = { gzip: 6, zstd: 3 };
+export const DEFAULT_LEVELS: Record<Compression, number> = { gzip: GZIP_LEVEL, zstd: ZSTD_LEVEL };
 
 /** Levels each compression accepts. */
 export const LEVEL_RANGES: Record<Compression, [number, number]> = { gzip: [1, 9], zstd: [1, 19] };

@@ -56,6 +56,23 @@ function repositoryOf(fullName: string | undefined): string | undefined {
 }
 
 /**
+ * The previous build of the same image: the one tagged as `ref`, else the
+ * last of the same repository, among those that pass `accept`.
+ */
+function latestBuildOf(
+  images: readonly LayoutImage[],
+  ref: ImageReference,
+  accept: (image: LayoutImage) => boolean = () => true,
+): LayoutImage | undefined {
+  const repository = repositoryOf(ref.fullName);
+  const candidates = images.filter((image) =>
+    repositoryOf(image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME]) === repository && accept(image)
+  );
+  return candidates.find((image) => image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME] === ref.fullName) ??
+    candidates[candidates.length - 1];
+}
+
+/**
  * The bins of the most relevant previous build of the same image (same
  * repository; the same tag preferred) made with the same maximum layer
  * count, in layer order.
@@ -72,14 +89,11 @@ export function previousBins(
   ref: ImageReference,
   maxLayers: number,
 ): LayerBin[] | undefined {
-  const repository = repositoryOf(ref.fullName);
-  const candidates = images.filter((image) =>
-    repositoryOf(image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME]) === repository &&
-    image.manifest.annotations?.[ANNOTATION_MAX_LAYERS] === String(maxLayers)
+  const chosen = latestBuildOf(
+    images,
+    ref,
+    (image) => image.manifest.annotations?.[ANNOTATION_MAX_LAYERS] === String(maxLayers),
   );
-  const chosen =
-    candidates.find((image) => image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME] === ref.fullName) ??
-      candidates[candidates.length - 1];
   if (!chosen) return undefined;
   const bins: LayerBin[] = [];
   for (const layer of chosen.manifest.layers) {

@@ -16,6 +16,23 @@ export type RepoMode = "bare" | "bare-user" | "bare-user-only" | "bare-split-xat
 /** The default repository path when neither `--repo` nor `$APT_OSTREE_REPO` is set. */
 export const DEFAULT_REPO_PATH = "/var/lib/apt-ostree/repo";
 
+/** OSTree's ref grammar: `/`-separated parts of `[-._\w]`, none starting with `-` or `.`. */
+const BRANCH_RE = /^[\w][-._\w]*(\/[\w][-._\w]*)*$/;
+
+/**
+ * Whether `name` is a valid OSTree branch (ref) name.
+ *
+ * @example
+ * ```ts
+ * import { isBranchName } from "./repo.ts";
+ * isBranchName("debian/12/x86_64"); // true
+ * isBranchName("a/../b"); // false
+ * ```
+ */
+export function isBranchName(name: string): boolean {
+  return BRANCH_RE.test(name);
+}
+
 /** A commit as read from the repository. */
 export interface CommitInfo {
   /** Full SHA-256 checksum of the commit object. */

@@ -19,7 +19,7 @@
  */
 
 import { join } from "node:path";
-import { randomSuffix, removeQuietly } from "../util/fs.ts";
+import { randomSuffix, removeQuietly, writeAll } from "../util/fs.ts";
 import { comparePaths } from "../util/path_order.ts";
 import type { OstreeRepo } from "./repo.ts";
 import { listCommitTree, listPaths, listRecursively, type ListTreeOptions, type TreeEntry } from "./tree.ts";
@@ -145,11 +145,7 @@ export class TreeCache {
       const file = await Deno.open(tmp, { createNew: true, write: true });
       try {
         const encoder = new TextEncoder();
-        const write = async (text: string) => {
-          const bytes = encoder.encode(text);
-          let offset = 0;
-          while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-        };
+        const write = (text: string) => writeAll(file, encoder.encode(text));
         await write(`{"format":${CACHE_FORMAT},"commit":"${commit}","entries":[`);
         for (let i = 0; i < slices.length; i++) {
           await write((i > 0 ? "," : "") + slices[i]);

@@ -137,7 +137,7 @@ Deno.test("client: a registry that is not there fails clearly", async () => {
   client.close();
 });
 
-Deno.test("client: a token server or a redirect that is not http(s) is refused, never read", async () => {
+Deno.test("client: a token server that is not http(s) is refused, never read", async () => {
   const secret = await Deno.makeTempFile({ prefix: "apt-ostree-secret-" });
   await Deno.writeTextFile(secret, JSON.stringify({ token: "SECRET_FROM_FILE" }));
   const fake = fakeRegistry((req) => {
@@ -154,6 +154,26 @@ Deno.test("client: a token server or a redirect that is not http(s) is refused, 
     const client = await RegistryClient.create(fake.host, { tlsVerify: false, retry: FAST });
     await assert.rejects(() => client.repository("app").statBlob(DIGEST), /token server that is not HTTPS: file:/);
     assert.ok(fake.requests.every((r) => !r.authorization?.includes("SECRET")), "the file's token was never sent");
+    client.close();
+  } finally {
+    await fake.stop();
+    await Deno.remove(secret);
+  }
+});
+
+Deno.test("client: a redirect to a file: URL is refused, never read", async () => {
+  const secret = await Deno.makeTempFile({ prefix: "apt-ostree-secret-" });
+  const fake = fakeRegistry((req) =>
+    new URL(req.url).pathname === "/v2/"
+      ? new Response("{}")
+      : new Response(null, { status: 302, headers: { location: `file://${secret}` } })
+  );
+  try {
+    const client = await RegistryClient.create(fake.host, { tlsVerify: false, retry: FAST });
+    await assert.rejects(
+      () => client.repository("app").statBlob(DIGEST),
+      /redirected to a URL that is not HTTPS: file:/,
+    );
     client.close();
   } finally {
     await fake.stop();

@@ -40,7 +40,7 @@ import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/ty
 import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
-import { OstreeRepo } from "../ostree/repo.ts";
+import { isBranchName, OstreeRepo } from "../ostree/repo.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { ImageSource } from "../source/image_source.ts";
 import { openImageSource } from "../source/open_source.ts";
@@ -142,8 +142,6 @@ const OCI_TO_KERNEL: Record<string, string> = {
   riscv64: "riscv64",
 };
 
-const BRANCH_RE = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
-
 /**
  * The branch an image goes to by default: `<name>/<tag>/<arch>`, as a base
  * image `ubuntu:24.04` maps to `ubuntu/24.04/x86_64` (Docker Hub's
@@ -174,7 +172,7 @@ export function defaultBranchFor(location: ImageLocation, arch: string, imageNam
   }
   if (path === undefined) return undefined;
   const branch = `${path}/${tag ?? "latest"}/${arch}`;
-  return BRANCH_RE.test(branch) ? branch : undefined;
+  return isBranchName(branch) ? branch : undefined;
 }
 
 function kernelArch(platform: Platform): string {
@@ -398,7 +396,7 @@ export async function pullImageToBranch(
   const location = typeof image === "string" ? parseImageLocation(image) : image;
   const ostreeRepo = typeof repo === "string" ? await OstreeRepo.open(repo) : repo;
   const platform = ociPlatform(options.arch ?? hostArch());
-  if (options.branch !== undefined && !BRANCH_RE.test(options.branch)) {
+  if (options.branch !== undefined && !isBranchName(options.branch)) {
     throw new UsageError(`Invalid branch name: ${options.branch}`, {
       solution: "Use letters, digits, '.', '_', '-' and '/' (e.g. debian/12/x86_64)",
     });

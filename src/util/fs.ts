@@ -90,6 +90,22 @@ export function siblingTempPath(path: string): string {
 }
 
 /**
+ * Writes all of `data` to an open file (a single write may be short).
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./fs.ts";
+ * const file = await Deno.open("/tmp/x", { create: true, write: true });
+ * await writeAll(file, new TextEncoder().encode("hello"));
+ * file.close();
+ * ```
+ */
+export async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await file.write(data.subarray(offset));
+}
+
+/**
  * Writes `data` to `path` atomically: a temp file beside it, fsync, rename.
  *
  * @example
@@ -103,8 +119,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   try {
     const file = await Deno.open(tmp, { createNew: true, write: true, mode: 0o644 });
     try {
-      let offset = 0;
-      while (offset < data.length) offset += await file.write(data.subarray(offset));
+      await writeAll(file, data);
       await file.sync();
     } finally {
       file.close();
