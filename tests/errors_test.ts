@@ -380,6 +380,12 @@ Deno.test({
         ["--workers 0", ["--workers", "0"], /^Error: Invalid --workers value '0'$/m, true],
         ["--max-layers 0", ["--max-layers", "0"], /^Error: Invalid --max-layers value '0'$/m, true],
         ["--max-layers 200", ["--max-layers", "200"], /^Error: Invalid maximum layer count: 200$/m, true],
+        [
+          "--compression-level 12 (gzip)",
+          ["--compression-level", "12"],
+          /^Error: Invalid gzip compression level: 12$/m,
+          true,
+        ],
         ["--env without =", ["--env", "NOVALUE"], /Invalid --env value 'NOVALUE'/, true],
         ["--label without =", ["--label", "novalue"], /Invalid --label value 'novalue'/, true],
         ["bad --expose", ["--expose", "http"], /Invalid port 'http'/, true],
