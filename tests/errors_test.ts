@@ -469,13 +469,11 @@ Deno.test({
         assertFailed(refused, 2, /^Error: Output path exists and is not an OCI layout: .*dir\.oci$/m);
         await assertDirIs(fx.outDir, before);
 
+        // --force replaces only a file, an empty directory or a layout: a directory of other files is kept.
         const forced = await build(fx.repo, "main", "app:1", ["-o", output, "--force"]);
-        assert.equal(forced.code, 0, describe(forced));
-        await runOk("skopeo", ["inspect", `oci:${output}:1`]);
-        assert.deepEqual(await findTempNames(fx.outDir), []);
-        const entries = await listTree(output);
-        assert.ok(!entries.includes("sub/"), "the old content is gone");
-        assert.deepEqual(await topLevel(fx.outDir), ["dir.oci", "file.oci"], "nothing left beside the output");
+        assertFailed(forced, 2, /^Error: Refusing to replace .*dir\.oci: it is a directory that is neither empty nor/m);
+        await assertDirIs(fx.outDir, before);
+        assert.equal(await Deno.readTextFile(join(output, "sub", "keep")), "keep");
       });
       await t.step("oci: an empty directory is used as is", async () => {
         const output = join(fx.outDir, "empty.oci");
@@ -495,8 +493,13 @@ Deno.test({
           await assertDirIs(fx.outDir, before);
 
           const forced = await build(fx.repo, "main", "app:1", ["--format", format, "-o", output, "--force"]);
-          assert.equal(forced.code, 0, describe(forced));
-          assert.ok((await Deno.stat(output)).isFile, "replaced by the archive");
+          assertFailed(forced, 2, /^Error: Refusing to replace .*\.tar: it is a directory that is neither empty nor/m);
+          await assertDirIs(fx.outDir, before);
+
+          await Deno.remove(join(output, "keep"));
+          const emptied = await build(fx.repo, "main", "app:1", ["--format", format, "-o", output, "--force"]);
+          assert.equal(emptied.code, 0, describe(emptied));
+          assert.ok((await Deno.stat(output)).isFile, "the empty directory is replaced by the archive");
           const transport = format === "docker" ? "docker-archive" : "oci-archive";
           await runOk("skopeo", ["inspect", `${transport}:${output}`]);
           assert.deepEqual(await findTempNames(fx.outDir), []);
@@ -534,6 +537,100 @@ Deno.test({
         await runOk("skopeo", ["inspect", `oci:${output}:1`]);
         assert.deepEqual(await findTempNames(fx.outDir), []);
       });
+    } finally {
+      await removeTree(fx.dir);
+    }
+  },
+});
+
+Deno.test({
+  name: named("--force never replaces the repository, a directory above it, $HOME or the current directory", "root"),
+  ignore: !ROOT,
+  async fn(t) {
+    const fx = await smallFixture();
+    try {
+      // The repository, its parent and the tree above them, as they were.
+      const before = await listTree(fx.dir);
+      const refs = await runOk("ostree", ["refs", `--repo=${fx.repo}`]);
+      const assertAllKept = async () => {
+        assert.deepEqual(await listTree(fx.dir), before, "nothing was deleted or added");
+        assert.equal(await runOk("ostree", ["refs", `--repo=${fx.repo}`]), refs);
+        await runOk("ostree", ["fsck", `--repo=${fx.repo}`]);
+      };
+      for (const format of ["oci", "oci-archive", "docker"]) {
+        await t.step(`${format}: -o the repository`, async () => {
+          const result = await build(fx.repo, "main", "app:1", ["--format", format, "-o", fx.repo, "--force"]);
+          assertFailed(result, 2, /^Error: Refusing to replace .*: it is the OSTree repository \(--repo\)$/m);
+          await assertAllKept();
+        });
+        await t.step(`${format}: -o the directory above the repository`, async () => {
+          const result = await build(fx.repo, "main", "app:1", ["--format", format, "-o", fx.dir, "--force"]);
+          assertFailed(result, 2, /^Error: Refusing to replace .*: it contains the OSTree repository \(--repo\)/m);
+          await assertAllKept();
+        });
+      }
+      await t.step("-o another OSTree repository", async () => {
+        const other = await createRepo("archive", fx.outDir);
+        const result = await build(fx.repo, "main", "app:1", ["-o", other, "--force"]);
+        assertFailed(result, 2, /^Error: Refusing to replace .*: it is an OSTree repository$/m);
+        assert.ok((await Deno.stat(join(other, "config"))).isFile);
+        await removeTree(other);
+      });
+      await t.step("-o $HOME (a fake one) and a directory above it", async () => {
+        const home = join(fx.outDir, "home", "user");
+        await Deno.mkdir(home, { recursive: true });
+        await Deno.writeTextFile(join(home, ".profile"), "precious");
+        // Deno's own cache stays where it is (it would otherwise move under the fake HOME).
+        const denoDir = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
+        for (const output of [home, join(fx.outDir, "home")]) {
+          const result = await build(fx.repo, "main", "app:1", ["-o", output, "--force"], {
+            HOME: home,
+            DENO_DIR: denoDir,
+          });
+          assertFailed(result, 2, /^Error: Refusing to replace .*: it (is|contains) your home directory/m);
+          assert.equal(await Deno.readTextFile(join(home, ".profile")), "precious");
+        }
+        await removeTree(join(fx.outDir, "home"));
+      });
+      await t.step("-o . (the current directory)", async () => {
+        const cwd = join(fx.outDir, "work");
+        await Deno.mkdir(cwd);
+        await Deno.writeTextFile(join(cwd, "notes"), "precious");
+        const result = await runCli(
+          ["--repo", fx.repo, "compose", "build-image", "main", "app:1", "-o", ".", "--force"],
+          { cwd },
+        );
+        assertFailed(result, 2, /^Error: Refusing to replace .*work: it is the current directory$/m);
+        assert.equal(await Deno.readTextFile(join(cwd, "notes")), "precious");
+        await removeTree(cwd);
+      });
+      await t.step({
+        name: "-o a mount point",
+        ignore: !CAN_MOUNT,
+        fn: async () => {
+          const mnt = join(fx.outDir, "mnt");
+          await Deno.mkdir(mnt);
+          await runOk("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+          try {
+            await Deno.writeTextFile(join(mnt, "data"), "precious");
+            const result = await build(fx.repo, "main", "app:1", ["-o", mnt, "--force"]);
+            assertFailed(result, 2, /^Error: Refusing to replace .*mnt: it is a mount point$/m);
+            assert.equal(await Deno.readTextFile(join(mnt, "data")), "precious");
+          } finally {
+            await run("umount", [mnt]);
+          }
+          await removeTree(mnt);
+        },
+      });
+      await t.step("--force still replaces an OCI layout built before (same shape, nothing else)", async () => {
+        const output = join(fx.outDir, "old.oci");
+        assert.equal((await build(fx.repo, "main", "app:1", ["-o", output])).code, 0);
+        const result = await build(fx.repo, "main", "app:1", ["--format", "oci-archive", "-o", output, "--force"]);
+        assert.equal(result.code, 0, describe(result));
+        assert.ok((await Deno.stat(output)).isFile);
+        await Deno.remove(output);
+      });
+      await assertAllKept();
     } finally {
       await removeTree(fx.dir);
     }

@@ -21,6 +21,7 @@ import { jsonBytes } from "../oci/image_config.ts";
 import type { DockerArchiveManifestEntry } from "../oci/types.ts";
 import { encodeTarHeader, END_OF_ARCHIVE, paddingFor } from "../tar/tar_header.ts";
 import { digestHex } from "../digest/digest.ts";
+import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { fsError, removeQuietly, siblingTempPath, statOrUndefined, writeAll } from "../util/fs.ts";
 
 /** Archive flavours. */
@@ -28,8 +29,10 @@ export type ArchiveFormat = "docker" | "oci-archive";
 
 /** Options for {@linkcode ArchiveTarget.open}. */
 export interface OpenArchiveOptions {
-  /** Replace a directory (or other non-file) at the output path. */
+  /** Replace a directory at the output path (only what {@linkcode assertReplaceable} allows). */
   force?: boolean;
+  /** Paths that replacing must never remove, nor anything above them (the OSTree repository). */
+  protect?: ReplaceGuardOptions["protect"];
 }
 
 /** A file to put into the archive: bytes in memory or a file on disk. */
@@ -68,6 +71,7 @@ export class ArchiveTarget implements ImageTarget {
         solution: "Choose another --output, or pass --force to replace it",
       });
     }
+    await assertReplaceable(location, { protect: options.protect });
     const staging = siblingTempPath(location);
     try {
       await Deno.mkdir(staging, { mode: 0o700 });

@@ -244,9 +244,10 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
   return { ref, format, compression, level, maxLayers };
 }
 
-function openTarget(format: ImageFormat, output: string, force: boolean): Promise<ImageTarget> {
-  if (format === "oci") return OciLayoutTarget.open(output, { force });
-  return ArchiveTarget.open(output, format, { force });
+function openTarget(format: ImageFormat, output: string, force: boolean, repoPath: string): Promise<ImageTarget> {
+  const protect = [{ path: repoPath, what: "the OSTree repository (--repo)" }];
+  if (format === "oci") return OciLayoutTarget.open(output, { force, protect });
+  return ArchiveTarget.open(output, format, { force, protect });
 }
 
 /**
@@ -393,7 +394,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   }
 
   signal?.throwIfAborted();
-  const target = await openTarget(format, output, options.force === true);
+  const target = await openTarget(format, output, options.force === true, repo.path);
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   const progressTimer = options.onProgress ? setInterval(report, 200) : undefined;
   try {

@@ -133,7 +133,10 @@ export function registerBuildImage(
     .argument("<image>", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
     .option("--format <format>", `output format: ${IMAGE_FORMATS.join(", ")}`, "oci")
     .option("-o, --output <path>", "output path (default: ./<name>.oci for oci, ./<name>.tar for archives)")
-    .option("--force", "replace an output path that exists and is not an OCI layout")
+    .option(
+      "--force",
+      "replace a file, empty directory or broken layout at the output (never a repository, $HOME, / or a mount point)",
+    )
     .option("--compression <algorithm>", `layer compression: ${COMPRESSIONS.join(", ")}`, "gzip")
     .option("--compression-level <n>", "compression level: gzip 1-9 (default 6), zstd 1-19 (default 3)")
     .option(

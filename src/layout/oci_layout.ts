@@ -23,6 +23,7 @@ import {
 } from "../oci/types.ts";
 import type { ImageReference } from "../reference/image_ref.ts";
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
+import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { DirBlobStore } from "./blob_store.ts";
 
 /** Content of the `oci-layout` file. */
@@ -131,8 +132,10 @@ export function tagInIndex(index: ImageIndex, manifest: Descriptor, ref: ImageRe
 
 /** Options for {@linkcode OciLayoutTarget.open}. */
 export interface OpenLayoutOptions {
-  /** Replace a path that exists and is not a layout. */
+  /** Replace a path that exists and is not a layout (only what {@linkcode assertReplaceable} allows). */
   force?: boolean;
+  /** Paths that replacing must never remove, nor anything above them (the OSTree repository). */
+  protect?: ReplaceGuardOptions["protect"];
 }
 
 /**
@@ -195,6 +198,7 @@ export class OciLayoutTarget implements ImageTarget {
           solution: "Choose another --output, or pass --force to replace it",
         });
       }
+      await assertReplaceable(location, { protect: options.protect });
       replace = true;
     }
     const parent = dirname(location);
