@@ -33,7 +33,7 @@ export { DPKG_INFO_DIRS, readDpkgOwners } from "./src/layers/dpkg_owners.ts";
 export { LAYER_FORMAT_VERSION, layerKey } from "./src/layers/layer_key.ts";
 export { type LayerBin, pathPrefixUnit, planLayers, type PlannedLayer } from "./src/layers/layer_plan.ts";
 export { ZstdWorkerStream } from "./src/compress/zstd_stream.ts";
-export { type ArchiveFormat, ArchiveTarget } from "./src/archive/layout_archive.ts";
+export { type ArchiveFormat, ArchiveTarget } from "./src/archive/sink.ts";
 export {
   type Compression,
   COMPRESSIONS,
@@ -106,7 +106,7 @@ export {
   type PullOptions,
   type PullProgress,
   type PullResult,
-} from "./src/registry/pull.ts";
+} from "./src/import/pull.ts";
 export {
   collectImage,
   pushImage,
@@ -115,11 +115,11 @@ export {
   type PushResult,
   RegistryBlobStore,
   RegistryTarget,
-} from "./src/registry/push.ts";
+} from "./src/registry/sink.ts";
 export { RegistryClient, type RegistryOptions, RegistryRepository } from "./src/registry/client.ts";
 export { type CredentialOptions, type Credentials, lookupCredentials } from "./src/registry/credentials.ts";
-export type { ImageSource } from "./src/source/image_source.ts";
-export { openImageSource } from "./src/source/open_source.ts";
+export type { ImageSource } from "./src/oci/image.ts";
+export { openImageSource } from "./src/image/open.ts";
 export { formatImageLocation, type ImageLocation, parseImageLocation } from "./src/reference/transport.ts";
 export { verifyLayout, type VerifyProblem, type VerifyResult } from "./src/layout/verify.ts";
 export { runCli } from "./src/cli/main.ts";

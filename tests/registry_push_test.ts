@@ -427,7 +427,7 @@ Deno.test({
   fn: async () => {
     const { dir } = await scratch();
     const registry = await startRegistry(dir);
-    const { RegistryTarget } = await import("../src/registry/push.ts");
+    const { RegistryTarget } = await import("../src/registry/sink.ts");
     const { parseImageLocation } = await import("../src/reference/transport.ts");
     const { parseImageReference } = await import("../src/reference/image_ref.ts");
     try {

@@ -9,7 +9,7 @@
  */
 
 import { resolve } from "node:path";
-import { ArchiveTarget } from "../archive/layout_archive.ts";
+import { ArchiveTarget } from "../archive/sink.ts";
 import { type Compression, COMPRESSIONS, DEFAULT_LEVELS, LEVEL_RANGES } from "../compress/compression.ts";
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";

@@ -12,7 +12,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { defaultOutputPath, type ImageFormat } from "../build/build_image.ts";
 import { UsageError } from "../errors.ts";
-import type { PushResult } from "../registry/push.ts";
+import type { PushResult } from "../registry/sink.ts";
 import { parseImageReference } from "../reference/image_ref.ts";
 import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { removeQuietly, siblingTempPath } from "../util/fs.ts";

@@ -7,8 +7,8 @@
  */
 
 import type { Command } from "commander";
-import { type ImageSource } from "../source/image_source.ts";
-import { openImageSource } from "../source/open_source.ts";
+import { type ImageSource } from "../oci/image.ts";
+import { openImageSource } from "../image/open.ts";
 import { parseImageConfig, parseManifest, selectPlatform } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/types.ts";
@@ -51,7 +51,7 @@ export interface InspectResult {
  * @example
  * ```ts
  * import { inspectImage } from "./image_inspect.ts";
- * import { openImageSource } from "../source/open_source.ts";
+ * import { openImageSource } from "../image/open.ts";
  * import { parseImageLocation } from "../reference/transport.ts";
  * const source = await openImageSource(parseImageLocation("oci:out.oci:latest"));
  * const info = await inspectImage(source, "x86_64");

@@ -7,7 +7,7 @@
 
 import type { Command } from "commander";
 import { defaultRepoPath } from "../ostree/repo.ts";
-import { pullImageToBranch, type PullProgress, type PullResult } from "../registry/pull.ts";
+import { pullImageToBranch, type PullProgress, type PullResult } from "../import/pull.ts";
 import { parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";

@@ -8,9 +8,9 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/push.ts";
+import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/sink.ts";
 import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import { openImageSource } from "../source/open_source.ts";
+import { openImageSource } from "../image/open.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
 import {

@@ -17,7 +17,7 @@ import { normalizeArch } from "../reference/base_ref.ts";
 import type { BaseImageRef } from "../reference/base_ref.ts";
 import { type ImageLocation, parseImageLocation, TRANSPORTS } from "../reference/transport.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { defaultBranchFor, pullImageToBranch } from "../registry/pull.ts";
+import { defaultBranchFor, pullImageToBranch } from "../import/pull.ts";
 import { exactRefHead, type ResolvedBase } from "./resolve_base.ts";
 
 /**

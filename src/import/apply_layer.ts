@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import type { Xattr } from "../ostree/tree.ts";
 import { setXattr, XattrError } from "../util/xattr.ts";
-import type { TarEntry, TarReader } from "./layer_reader.ts";
+import type { TarEntry, TarReader } from "../tar/reader.ts";
 
 /** An entry that was not imported. */
 export interface SkippedEntry {
@@ -138,7 +138,7 @@ export class ImportTree {
    * @example
    * ```ts
    * import { ImportTree } from "./apply_layer.ts";
-   * import { TarReader } from "./layer_reader.ts";
+   * import { TarReader } from "../tar/reader.ts";
    * const tree = new ImportTree(await Deno.makeTempDir(), Deno.uid() === 0);
    * await tree.applyLayer(new TarReader((await Deno.open("layer.tar")).readable, "layer.tar"), "layer.tar");
    * await tree.finish();

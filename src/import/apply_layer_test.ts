@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type CraftEntry, craftTar } from "../../tests/helpers/oci_builder.ts";
 import { listXattrs } from "../util/xattr.ts";
 import { ImportTree, normalizeLayerPath } from "./apply_layer.ts";
-import { TarReader } from "./layer_reader.ts";
+import { TarReader } from "../tar/reader.ts";
 
 const ROOT = Deno.uid() === 0;
 

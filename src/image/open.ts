@@ -7,17 +7,17 @@
 
 import type { RegistryOptions } from "../registry/client.ts";
 import type { ImageLocation } from "../reference/transport.ts";
-import { ArchiveSource } from "./archive_source.ts";
-import type { ImageSource } from "./image_source.ts";
-import { LayoutSource } from "./layout_source.ts";
-import { RegistrySource } from "./registry_source.ts";
+import { ArchiveSource } from "../archive/source.ts";
+import type { ImageSource } from "../oci/image.ts";
+import { LayoutSource } from "../layout/source.ts";
+import { RegistrySource } from "../registry/source.ts";
 
 /**
  * Opens an image for reading.
  *
  * @example
  * ```ts
- * import { openImageSource } from "./open_source.ts";
+ * import { openImageSource } from "./open.ts";
  * import { parseImageLocation } from "../reference/transport.ts";
  * const source = await openImageSource(parseImageLocation("oci:out.oci:latest"));
  * const root = await source.root();

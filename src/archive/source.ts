@@ -12,7 +12,7 @@
 import { resolve } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import { DigestStream, sha256Digest } from "../digest/digest.ts";
-import { parsePaxRecords, parseTarHeader, TAR_BLOCK } from "../import/layer_reader.ts";
+import { parsePaxRecords, parseTarHeader, TAR_BLOCK } from "../tar/reader.ts";
 import { MEDIA_TYPE_LAYER_TAR, type RawManifest, rawManifest, sniffCompression } from "../oci/manifest.ts";
 import {
   ANNOTATION_CONTAINERD_NAME,
@@ -27,8 +27,8 @@ import { LAYER_MEDIA_TYPES } from "../compress/compression.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import type { DockerArchiveLocation, OciArchiveLocation } from "../reference/transport.ts";
 import { fsError } from "../util/fs.ts";
-import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "./image_source.ts";
-import { selectIndexEntry } from "./layout_source.ts";
+import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
+import { selectIndexEntry } from "../layout/source.ts";
 
 /** Where a member's data is in the archive. */
 interface Member {
@@ -42,7 +42,7 @@ interface Member {
  *
  * @example
  * ```ts
- * import { indexTarFile } from "./archive_source.ts";
+ * import { indexTarFile } from "./source.ts";
  * const members = await indexTarFile("image.tar");
  * members.has("index.json");
  * ```
@@ -157,7 +157,7 @@ export class ArchiveSource implements ImageSource {
    *
    * @example
    * ```ts
-   * import { ArchiveSource } from "./archive_source.ts";
+   * import { ArchiveSource } from "./source.ts";
    * const source = await ArchiveSource.open({ transport: "oci-archive", path: "image.tar", tag: undefined });
    * ```
    */

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { RegistryClient, type RegistryOptions, type RegistryRepository } from "../registry/client.ts";
+import { RegistryClient, type RegistryOptions, type RegistryRepository } from "./client.ts";
 import type { RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
 import type { DockerLocation } from "../reference/transport.ts";
-import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "./image_source.ts";
+import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
 
 /**
  * A stream that drops its first `count` bytes (for a registry that ignored
@@ -16,7 +16,7 @@ import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "./image_source
  *
  * @example
  * ```ts
- * import { skipBytes } from "./registry_source.ts";
+ * import { skipBytes } from "./source.ts";
  * const rest = ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeThrough(skipBytes(2)); // [3]
  * ```
  */
@@ -59,7 +59,7 @@ export class RegistrySource implements ImageSource {
    *
    * @example
    * ```ts
-   * import { RegistrySource } from "./registry_source.ts";
+   * import { RegistrySource } from "./source.ts";
    * import { parseImageLocation } from "../reference/transport.ts";
    * const source = await RegistrySource.open(parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
    * ```

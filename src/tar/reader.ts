@@ -108,7 +108,7 @@ function parseNumber(block: Uint8Array, offset: number, length: number, where: s
  *
  * @example
  * ```ts
- * import { parseTarHeader } from "./layer_reader.ts";
+ * import { parseTarHeader } from "./reader.ts";
  * parseTarHeader(new Uint8Array(512), "test"); // "zero"
  * ```
  */
@@ -160,7 +160,7 @@ export function parseTarHeader(block: Uint8Array, where: string): RawTarHeader |
  *
  * @example
  * ```ts
- * import { parsePaxRecords } from "./layer_reader.ts";
+ * import { parsePaxRecords } from "./reader.ts";
  * const records = parsePaxRecords(new TextEncoder().encode("11 path=ab\n"), "test");
  * new TextDecoder().decode(records.get("path")); // "ab"
  * ```
@@ -285,7 +285,7 @@ class ByteSource {
  *
  * @example
  * ```ts
- * import { TarReader } from "./layer_reader.ts";
+ * import { TarReader } from "./reader.ts";
  * const tar = new TarReader(ReadableStream.from([new Uint8Array(1024)]), "empty.tar");
  * await tar.next(); // undefined: end of archive
  * ```

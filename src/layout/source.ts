@@ -7,11 +7,11 @@
 import { join, resolve } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import { digestHex, SHA256_DIGEST_RE } from "../digest/digest.ts";
-import { isOciLayout, readLayoutIndex } from "../layout/oci_layout.ts";
+import { isOciLayout, readLayoutIndex } from "./oci_layout.ts";
 import { type RawManifest, rawManifest } from "../oci/manifest.ts";
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, type Descriptor, type ImageIndex } from "../oci/types.ts";
 import { fsError, statOrUndefined } from "../util/fs.ts";
-import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "./image_source.ts";
+import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
 
 /**
  * Picks the `index.json` entry a name means: the one tagged `tag`, or the
@@ -19,7 +19,7 @@ import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "./image_source
  *
  * @example
  * ```ts
- * import { selectIndexEntry } from "./layout_source.ts";
+ * import { selectIndexEntry } from "./source.ts";
  * const d = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + "a".repeat(64), size: 1,
  *   annotations: { "org.opencontainers.image.ref.name": "1.0" } };
  * selectIndexEntry({ schemaVersion: 2, manifests: [d] }, "1.0", "oci:x").digest; // d.digest
@@ -70,7 +70,7 @@ export class LayoutSource implements ImageSource {
    *
    * @example
    * ```ts
-   * import { LayoutSource } from "./layout_source.ts";
+   * import { LayoutSource } from "./source.ts";
    * const source = await LayoutSource.open("out.oci", "latest");
    * ```
    */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { craftTar } from "../../tests/helpers/oci_builder.ts";
-import { type TarEntry, TarReader } from "./layer_reader.ts";
+import { type TarEntry, TarReader } from "./reader.ts";
 
 async function readAll(bytes: Uint8Array, chunk = 0): Promise<(TarEntry & { content?: string })[]> {
   const parts: Uint8Array[] = [];

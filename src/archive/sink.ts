@@ -43,7 +43,7 @@ type ArchiveMember = { name: string; bytes: Uint8Array } | { name: string; path:
  *
  * @example
  * ```ts
- * import { ArchiveTarget } from "./layout_archive.ts";
+ * import { ArchiveTarget } from "./sink.ts";
  * const target = await ArchiveTarget.open("my-image.tar", "docker");
  * // stream blobs into target.blobs, then:
  * // await target.commit({ ref, manifest, descriptor });

@@ -24,8 +24,8 @@ import { createGunzip, createZstdDecompress } from "node:zlib";
 import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
-import { ImportTree, type SkippedEntry } from "../import/apply_layer.ts";
-import { TarReader } from "../import/layer_reader.ts";
+import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
+import { TarReader } from "../tar/reader.ts";
 import {
   type LayerCompression,
   layerCompression,
@@ -42,13 +42,13 @@ import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { isBranchName, OstreeRepo } from "../ostree/repo.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import type { ImageSource } from "../source/image_source.ts";
-import { openImageSource } from "../source/open_source.ts";
+import type { ImageSource } from "../oci/image.ts";
+import { openImageSource } from "../image/open.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
-import { recordBlobLocations } from "./blob_locations.ts";
-import { RegistryConnectionError, type RegistryOptions } from "./client.ts";
-import { connectionProblem } from "./http.ts";
-import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from "./retry.ts";
+import { recordBlobLocations } from "../registry/blob_locations.ts";
+import { RegistryConnectionError, type RegistryOptions } from "../registry/client.ts";
+import { connectionProblem } from "../registry/http.ts";
+import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from "../registry/retry.ts";
 
 /** Commit metadata keys written by an import. */
 export const IMPORT_METADATA = {

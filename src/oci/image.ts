@@ -8,8 +8,8 @@
 
 import { AptOstreeError } from "../errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
-import type { RawManifest } from "../oci/manifest.ts";
-import type { Descriptor } from "../oci/types.ts";
+import type { RawManifest } from "./manifest.ts";
+import type { Descriptor } from "./types.ts";
 
 /** A readable image. */
 export interface ImageSource {
@@ -41,7 +41,7 @@ export const MAX_SMALL_BLOB = 16 << 20;
  *
  * @example
  * ```ts
- * import { checkBlobBytes } from "./image_source.ts";
+ * import { checkBlobBytes } from "./image.ts";
  * import { sha256Digest } from "../digest/digest.ts";
  * const bytes = new TextEncoder().encode("{}");
  * checkBlobBytes(bytes, { mediaType: "x", digest: sha256Digest(bytes), size: 2 }, "test");

@@ -21,7 +21,7 @@ import { jsonBytes } from "../oci/image_config.ts";
 import { isForeignLayer, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
 import type { DockerLocation } from "../reference/transport.ts";
-import type { ImageSource } from "../source/image_source.ts";
+import type { ImageSource } from "../oci/image.ts";
 import { knownRepositories, recordBlobLocations } from "./blob_locations.ts";
 import { type BlobOpener, DEFAULT_CHUNK_SIZE, uploadBlob } from "./blob_upload.ts";
 import { RegistryClient, type RegistryOptions, type RegistryRepository } from "./client.ts";
@@ -102,8 +102,8 @@ export interface ImageContents {
  *
  * @example
  * ```ts
- * import { collectImage } from "./push.ts";
- * import { LayoutSource } from "../source/layout_source.ts";
+ * import { collectImage } from "./sink.ts";
+ * import { LayoutSource } from "../layout/source.ts";
  * const source = await LayoutSource.open("out.oci", "latest");
  * const { manifests, blobs } = await collectImage(source, await source.root());
  * ```
@@ -242,7 +242,7 @@ export class RegistryTarget implements ImageTarget {
    *
    * @example
    * ```ts
-   * import { RegistryTarget } from "./push.ts";
+   * import { RegistryTarget } from "./sink.ts";
    * import { parseImageLocation } from "../reference/transport.ts";
    * const target = await RegistryTarget.open(parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
    * ```
@@ -310,8 +310,8 @@ export class RegistryTarget implements ImageTarget {
  *
  * @example
  * ```ts
- * import { pushImage } from "./push.ts";
- * import { LayoutSource } from "../source/layout_source.ts";
+ * import { pushImage } from "./sink.ts";
+ * import { LayoutSource } from "../layout/source.ts";
  * import { parseImageLocation } from "../reference/transport.ts";
  * const source = await LayoutSource.open("out.oci", "latest");
  * const result = await pushImage(source, parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
