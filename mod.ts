@@ -33,7 +33,9 @@ export { DPKG_INFO_DIRS, readDpkgOwners } from "./src/layers/dpkg_owners.ts";
 export { LAYER_FORMAT_VERSION, layerKey } from "./src/layers/layer_key.ts";
 export { type LayerBin, pathPrefixUnit, planLayers, type PlannedLayer } from "./src/layers/layer_plan.ts";
 export { ZstdWorkerStream } from "./src/compress/zstd_stream.ts";
-export { type ArchiveFormat, ArchiveTarget } from "./src/archive/sink.ts";
+export { type ArchiveFormat, ArchiveSink } from "./src/archive/sink.ts";
+export { ArchiveSource } from "./src/archive/source.ts";
+export { LayoutSource } from "./src/layout/source.ts";
 export {
   type Compression,
   COMPRESSIONS,
@@ -44,16 +46,8 @@ export { DeflatePool } from "./src/compress/deflate_pool.ts";
 export { GZIP_BLOCK_SIZE, ParallelGzipStream } from "./src/compress/parallel_gzip.ts";
 export { type DigestResult, DigestStream, sha256Digest } from "./src/digest/digest.ts";
 export { AptOstreeError, InterruptedError, UsageError } from "./src/errors.ts";
-export type { BlobStore, BuiltImage, ImageTarget } from "./src/image_target.ts";
 export { DirBlobStore } from "./src/layout/blob_store.ts";
-export {
-  isOciLayout,
-  type LayoutImage,
-  OciLayoutTarget,
-  readLayoutImages,
-  readLayoutIndex,
-  tagInIndex,
-} from "./src/layout/oci_layout.ts";
+export { isOciLayout, LayoutSink, readLayoutImages, readLayoutIndex, tagInIndex } from "./src/layout/oci_layout.ts";
 export {
   buildImageConfig,
   buildImageManifest,
@@ -107,19 +101,21 @@ export {
   type PullProgress,
   type PullResult,
 } from "./src/import/pull.ts";
-export {
-  collectImage,
-  pushImage,
-  type PushOptions,
-  type PushProgress,
-  type PushResult,
-  RegistryBlobStore,
-  RegistryTarget,
-} from "./src/registry/sink.ts";
+export { RegistryBlobStore, RegistrySink, type RegistrySinkOptions } from "./src/registry/sink.ts";
+export { RegistrySource } from "./src/registry/source.ts";
+export { copyImage, type CopyOptions, type CopyProgress, type CopyResult } from "./src/image/copy.ts";
 export { RegistryClient, type RegistryOptions, RegistryRepository } from "./src/registry/client.ts";
 export { type CredentialOptions, type Credentials, lookupCredentials } from "./src/registry/credentials.ts";
-export type { ImageSource } from "./src/oci/image.ts";
-export { openImageSource } from "./src/image/open.ts";
+export {
+  type BlobStore,
+  collectImage,
+  type ImageSink,
+  type ImageSource,
+  resolveImage,
+  type StoredImage,
+  verifyingStream,
+} from "./src/oci/image.ts";
+export { openImageSink, openImageSource, type OpenSinkOptions } from "./src/image/open.ts";
 export { formatImageLocation, type ImageLocation, parseImageLocation } from "./src/reference/transport.ts";
 export { verifyLayout, type VerifyProblem, type VerifyResult } from "./src/layout/verify.ts";
 export { runCli } from "./src/cli/main.ts";

@@ -124,8 +124,8 @@ Deno.test({
       assert.equal(copied.digest, digest);
       assert.deepEqual(copied.blobs, { total: blobs, uploaded: 0, mounted: blobs, skipped: 0 });
 
-      // build-image --push --no-local into another repository: the blobs are mounted, nothing stays on disk.
-      const out = join(dir, "not-kept.oci");
+      // build-image --push --no-local: built straight into another repository, nothing written on disk.
+      const before = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
       const pushed = JSON.parse(
         (await runCliOk([
           "--repo",
@@ -134,19 +134,20 @@ Deno.test({
           "build-image",
           "main",
           `${registry.host}/other/app:2`,
-          "-o",
-          out,
           "--push",
           "--no-local",
           "--tls-verify=false",
           "--json",
-        ], { env })).stdout,
+        ], { env, cwd: dir })).stdout,
       );
-      assert.equal(pushed.push.digest, digest);
-      assert.equal(pushed.push.blobs.mounted, blobs);
-      assert.equal(pushed.output, null);
-      await assert.rejects(() => Deno.lstat(out), Deno.errors.NotFound);
-      assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).filter((e) => e.name.includes(".apt-ostree-")), []);
+      assert.equal(pushed.digest, digest, "the same image as the local build");
+      assert.equal(pushed.format, "registry");
+      assert.equal(pushed.output, `docker://${registry.host}/other/app:2`);
+      assert.deepEqual(
+        (await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).sort(),
+        before.sort(),
+        "nothing new on disk",
+      );
 
       // inspect reads it back from the registry.
       const inspected = JSON.parse(
@@ -422,19 +423,184 @@ Deno.test({
 });
 
 Deno.test({
-  name: testName("RegistryTarget: the ImageTarget plug point streams blobs of unknown digest, then tags last"),
+  name: testName(
+    "build-image --output docker://: layers stream into the registry; rebuilding the unchanged commit compresses and uploads nothing; a changed file re-uploads one layer",
+  ),
+  ignore: MISSING.length > 0,
+  fn: async () => {
+    const { dir, env } = await scratch();
+    const registry = await startRegistry(dir);
+    // Counts what the tool sends: request lines, headers and blob bodies.
+    const proxy = startCuttingProxy(registry.port, { cutAfter: Infinity, stayDown: false });
+    try {
+      const repo = await createRepo("bare-user", dir);
+      await makeSmallTree(join(dir, "tree"), "registry");
+      // A second top-level directory of its own, so that a change there touches one layer.
+      await Deno.mkdir(join(dir, "tree", "opt", "app"), { recursive: true });
+      await Deno.writeFile(join(dir, "tree", "opt", "app", "data.bin"), randomBytes(256 * 1024));
+      await commitTree(repo, "main", join(dir, "tree"), { version: "1.0" });
+      const dest = `docker://${proxy.host}/direct/app:1`;
+      const build = async () =>
+        parseJsonResult(
+          await runCliOk(
+            ["--repo", repo, "compose", "build-image", "main", "app:1", "-o", dest, "--tls-verify=false", "--json"],
+            { env, cwd: dir },
+          ),
+        );
+      const first = await build();
+      assert.equal(first.output, dest);
+      assert.ok(first.layers!.every((l) => !l.reused));
+      const layerBytes = first.layers!.reduce((n, l) => n + l.size, 0);
+      assert.ok(proxy.bytesUp > layerBytes, `the layers went up (${proxy.bytesUp} bytes sent, layers ${layerBytes})`);
+      // skopeo reads the same image from the registry, and a layout made by a local build has the same digest.
+      assert.equal(await skopeoDigest(`docker://${registry.host}/direct/app:1`, "--tls-verify=false"), first.digest);
+      const local = parseJsonResult(
+        await runCliOk([
+          "--repo",
+          repo,
+          "compose",
+          "build-image",
+          "main",
+          "app:1",
+          "-o",
+          join(dir, "local.oci"),
+          "--json",
+        ]),
+      );
+      assert.equal(local.digest, first.digest, "the same bytes as a local build");
+
+      // Unchanged: the image behind the tag is reused whole; only small requests go up.
+      const sentBefore = proxy.bytesUp;
+      const again = await build();
+      assert.equal(again.digest, first.digest);
+      assert.equal(again.reusedImage, true);
+      const smallest = Math.min(...first.layers!.map((l) => l.size));
+      assert.ok(again.layers!.every((l) => l.reused), "nothing compressed");
+      // The largest layer holds 256 KiB of random bytes; requests (HEADs and GETs) are a few KiB.
+      assert.ok(
+        proxy.bytesUp - sentBefore < 16 * 1024,
+        `a rebuild sent ${proxy.bytesUp - sentBefore} bytes (requests only; the smallest layer is ${smallest})`,
+      );
+
+      // One file changed: the layers holding it are rebuilt and uploaded, the others reused from the registry.
+      await Deno.writeFile(join(dir, "tree", "opt", "app", "data.bin"), randomBytes(256 * 1024, 2));
+      await commitTree(repo, "main", join(dir, "tree"), { version: "1.1" });
+      const sentBeforeChange = proxy.bytesUp;
+      const changed = await build();
+      assert.notEqual(changed.digest, first.digest);
+      const rebuilt = changed.layers!.filter((l) => !l.reused);
+      assert.ok(rebuilt.length >= 1 && rebuilt.length < changed.layers!.length, JSON.stringify(changed.layers));
+      const rebuiltBytes = rebuilt.reduce((n, l) => n + l.size, 0);
+      assert.ok(
+        proxy.bytesUp - sentBeforeChange < rebuiltBytes + 64 * 1024,
+        `sent ${proxy.bytesUp - sentBeforeChange} bytes for ${rebuiltBytes} bytes of rebuilt layers`,
+      );
+      assert.equal(await skopeoDigest(`docker://${registry.host}/direct/app:1`, "--tls-verify=false"), changed.digest);
+    } finally {
+      await proxy.stop();
+      await registry.stop();
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: testName("image copy: every pair of transports keeps the digest; skopeo reads every result"),
+  ignore: MISSING.length > 0,
+  fn: async () => {
+    const { dir, env } = await scratch();
+    const registry = await startRegistry(dir);
+    try {
+      const { layout, digest } = await buildSmallImage(dir);
+      const locations = [
+        `oci:${join(dir, "copy.oci")}:1`,
+        `oci-archive:${join(dir, "copy-oci.tar")}`,
+        `docker-archive:${join(dir, "copy-docker.tar")}`,
+        `docker://${registry.host}/copies/app:1`,
+      ];
+      const flags = (location: string) => location.startsWith("docker://") ? ["--tls-verify=false"] : [];
+      const blob = async (d: string) =>
+        JSON.parse(await Deno.readTextFile(join(layout, "blobs", "sha256", d.slice("sha256:".length))));
+      const layers = (await blob((await blob(digest)).config.digest)).rootfs.diff_ids;
+      // skopeo reads a docker-archive through docker's manifest.json and makes a manifest of its own (with
+      // uncompressed layers), so it reports another digest there: its layers must be our diff ids.
+      // Everywhere else, the digest is ours.
+      const assertSkopeoReads = async (location: string, what: string) => {
+        const info = JSON.parse(await runOk("skopeo", ["inspect", ...flags(location), location]));
+        if (location.startsWith("docker-archive:")) assert.deepEqual(info.Layers, layers, what);
+        else assert.equal(info.Digest, digest, what);
+      };
+      // From the layout to each, then from each to each other: the digest never changes.
+      for (const to of locations) {
+        const result = JSON.parse(
+          (await runCliOk(["image", "copy", `oci:${layout}:1`, to, "--dest-tls-verify=false", "--json"], { env }))
+            .stdout,
+        ) as PushJson;
+        assert.equal(result.digest, digest, `oci -> ${to}`);
+        await assertSkopeoReads(to, `skopeo reads ${to}`);
+      }
+      for (const from of locations) {
+        for (const to of locations) {
+          if (from === to) continue;
+          const target = to.startsWith("docker://")
+            ? to.replace("/copies/", `/copies-${locations.indexOf(from)}/`)
+            : to.replace(/(\.oci|\.tar)/, `-from-${locations.indexOf(from)}$1`);
+          const result = JSON.parse(
+            (await runCliOk([
+              "image",
+              "copy",
+              from,
+              target,
+              "--src-tls-verify=false",
+              "--dest-tls-verify=false",
+              "--json",
+            ], { env })).stdout,
+          ) as PushJson;
+          assert.equal(result.digest, digest, `${from} -> ${target}`);
+          await assertSkopeoReads(target, `skopeo reads ${target}`);
+        }
+      }
+      // A second copy into a layout that has the image writes no blob.
+      const again = JSON.parse(
+        (await runCliOk(["image", "copy", `oci:${layout}:1`, locations[0], "--json"], { env })).stdout,
+      ) as PushJson;
+      assert.equal(again.blobs.uploaded, 0);
+      assert.equal(again.blobs.skipped, again.blobs.total);
+      // Bytes that do not match their digest are refused and leave nothing behind.
+      const blobDir = join(layout, "blobs", "sha256");
+      const manifest = JSON.parse(await Deno.readTextFile(join(blobDir, digest.slice(7))));
+      const layer = manifest.layers[0].digest.slice(7);
+      const original = await Deno.readFile(join(blobDir, layer));
+      const damaged = original.slice();
+      damaged[damaged.length >> 1] ^= 0xff;
+      await Deno.writeFile(join(blobDir, layer), damaged);
+      const broken = await runCli(["image", "copy", `oci:${layout}:1`, `oci:${join(dir, "damaged.oci")}:1`], { env });
+      assert.equal(broken.code, 1, broken.stderr);
+      assert.match(broken.stderr, /^Error: Blob sha256:[0-9a-f]{64} in oci:.* does not match its descriptor/m);
+      await assert.rejects(() => Deno.lstat(join(dir, "damaged.oci")), Deno.errors.NotFound);
+      await Deno.writeFile(join(blobDir, layer), original);
+    } finally {
+      await registry.stop();
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: testName("RegistrySink: a sink streams blobs of unknown digest, then tags last"),
   ignore: MISSING.length > 0,
   fn: async () => {
     const { dir } = await scratch();
     const registry = await startRegistry(dir);
-    const { RegistryTarget } = await import("../src/registry/sink.ts");
+    const { RegistrySink } = await import("../src/registry/sink.ts");
     const { parseImageLocation } = await import("../src/reference/transport.ts");
-    const { parseImageReference } = await import("../src/reference/image_ref.ts");
+    const { rawManifest } = await import("../src/oci/manifest.ts");
     try {
       const location = parseImageLocation(`docker://${registry.host}/lib/streamed:1`);
       assert.equal(location.transport, "docker");
       if (location.transport !== "docker") return;
-      const target = await RegistryTarget.open(location, { tlsVerify: false });
+      const target = await RegistrySink.open(location, { tlsVerify: false });
+      assert.deepEqual(await target.previousImages(), [], "nothing behind the tag yet");
       const tar = craftTar([{ path: "hello", content: "streamed without knowing its digest\n" }]);
       const layer = await target.blobs.put(ReadableStream.from([tar.subarray(0, 700), tar.subarray(700)]));
       assert.equal(layer.digest, digestOf(tar));
@@ -455,11 +621,11 @@ Deno.test({
       assert.ok(!(await registryHas(registry.host, "lib/streamed/manifests/1")));
       const { jsonBytes } = await import("../src/oci/image_config.ts");
       const exact = jsonBytes(manifest);
-      await target.commit({
-        ref: parseImageReference(`${registry.host}/lib/streamed:1`),
-        manifest,
-        descriptor: { mediaType: manifest.mediaType, digest: digestOf(exact), size: exact.length },
-      });
+      assert.equal(await target.commit(rawManifest(exact, manifest.mediaType)), true, "the tag was written");
+      const previous = await target.previousImages();
+      assert.equal(previous.length, 1);
+      assert.equal(previous[0].raw.digest, digestOf(exact));
+      assert.deepEqual(previous[0].config.rootfs.diff_ids, [layer.digest]);
       target.close();
       assert.equal(
         await skopeoDigest(`docker://${registry.host}/lib/streamed:1`, "--tls-verify=false"),

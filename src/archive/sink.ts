@@ -14,7 +14,8 @@
 
 import { join, resolve } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import type { BuiltImage, ImageTarget } from "../image_target.ts";
+import type { ImageSink, StoredImage } from "../oci/image.ts";
+import { parseManifest, rawDescriptor, type RawManifest } from "../oci/manifest.ts";
 import { DirBlobStore } from "../layout/blob_store.ts";
 import { emptyIndex, OCI_LAYOUT_FILE_CONTENT, swapIntoPlace, tagInIndex } from "../layout/oci_layout.ts";
 import { jsonBytes } from "../oci/image_config.ts";
@@ -27,8 +28,14 @@ import { fsError, removeQuietly, siblingTempPath, statOrUndefined, writeAll } fr
 /** Archive flavours. */
 export type ArchiveFormat = "docker" | "oci-archive";
 
-/** Options for {@linkcode ArchiveTarget.open}. */
+/** Options for {@linkcode ArchiveSink.open}. */
 export interface OpenArchiveOptions {
+  /** The tag recorded in the archive's `index.json` (default `latest`). */
+  tag?: string;
+  /** The full image name recorded in `index.json` (`io.containerd.image.name`), when there is one. */
+  name?: string;
+  /** The name docker gives the loaded image (`RepoTags`, e.g. `app:1`), for a docker-archive. */
+  repoTag?: string;
   /** Replace a directory at the output path (only what {@linkcode assertReplaceable} allows). */
   force?: boolean;
   /** Paths that replacing must never remove, nor anything above them (the OSTree repository). */
@@ -39,31 +46,39 @@ export interface OpenArchiveOptions {
 type ArchiveMember = { name: string; bytes: Uint8Array } | { name: string; path: string; size: number };
 
 /**
- * Writes one image as a docker-archive or oci-archive tar file.
+ * Writes one image as a docker-archive or oci-archive tar file. Blobs are
+ * stored in a staging directory beside the output; the tar is written and
+ * renamed onto the output at {@linkcode ArchiveSink.commit}.
  *
  * @example
  * ```ts
- * import { ArchiveTarget } from "./sink.ts";
- * const target = await ArchiveTarget.open("my-image.tar", "docker");
- * // stream blobs into target.blobs, then:
- * // await target.commit({ ref, manifest, descriptor });
+ * import { ArchiveSink } from "./sink.ts";
+ * const sink = await ArchiveSink.open("my-image.tar", "docker", { tag: "1", repoTag: "my-image:1" });
+ * // stream blobs into sink.blobs, then: await sink.commit(rawManifest);
  * ```
  */
-export class ArchiveTarget implements ImageTarget {
+export class ArchiveSink implements ImageSink {
   private constructor(
-    readonly location: string,
+    /** The archive path. */
+    readonly path: string,
     readonly format: ArchiveFormat,
     private readonly staging: string,
     private readonly replace: boolean,
+    private readonly options: OpenArchiveOptions,
     readonly blobs: DirBlobStore,
   ) {}
+
+  /** `oci-archive:PATH` or `docker-archive:PATH`. */
+  get description(): string {
+    return `${this.format === "docker" ? "docker-archive" : "oci-archive"}:${this.path}`;
+  }
 
   /**
    * Prepares to write an archive at `path`. An existing regular file is
    * replaced on commit (as `docker save -o` does); anything else that
    * exists is refused unless `force`.
    */
-  static async open(path: string, format: ArchiveFormat, options: OpenArchiveOptions = {}): Promise<ArchiveTarget> {
+  static async open(path: string, format: ArchiveFormat, options: OpenArchiveOptions = {}): Promise<ArchiveSink> {
     const location = resolve(path);
     const info = await statOrUndefined(location);
     if (info && !info.isFile && !options.force) {
@@ -83,29 +98,49 @@ export class ArchiveTarget implements ImageTarget {
       }
       throw fsError("create the output", location, error);
     }
-    return new ArchiveTarget(
+    return new ArchiveSink(
       location,
       format,
       staging,
       info !== undefined,
+      options,
       new DirBlobStore(join(staging, "layout"), join(staging, "tmp")),
     );
   }
 
-  async commit(image: BuiltImage): Promise<void> {
-    const { manifest, descriptor, ref } = image;
-    const blobDigests = [descriptor.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
-    const members: ArchiveMember[] = [];
-    for (const digest of [...new Set(blobDigests)].sort()) {
-      const path = this.blobs.blobPath(digest);
-      const info = await Deno.stat(path);
-      members.push({ name: `blobs/sha256/${digestHex(digest)}`, path, size: info.size });
+  /** A new archive holds no earlier image. */
+  previousImages(): Promise<StoredImage[]> {
+    return Promise.resolve([]);
+  }
+
+  async putManifest(raw: RawManifest): Promise<boolean> {
+    if (await this.blobs.has(raw.digest)) return false;
+    await this.blobs.putBytes(raw.bytes);
+    return true;
+  }
+
+  async commit(root: RawManifest): Promise<boolean> {
+    const parsed = parseManifest(root, this.description);
+    if (this.format === "docker" && parsed.kind !== "manifest") {
+      throw new UsageError(`A docker-archive holds one image, not an index: ${this.description}`, {
+        solution: "Copy one platform's image (without --all), or write an oci-archive: or oci: instead",
+      });
     }
-    members.push({ name: "index.json", bytes: jsonBytes(tagInIndex(emptyIndex(), descriptor, ref)) });
-    if (this.format === "docker") {
+    await this.blobs.putBytes(root.bytes);
+    const members: ArchiveMember[] = [];
+    const blobDir = join(this.blobs.root, "blobs", "sha256");
+    const names = (await Array.fromAsync(Deno.readDir(blobDir), (e) => e.name)).sort();
+    for (const name of names) {
+      const path = join(blobDir, name);
+      members.push({ name: `blobs/sha256/${name}`, path, size: (await Deno.stat(path)).size });
+    }
+    const { tag = "latest", name, repoTag } = this.options;
+    members.push({ name: "index.json", bytes: jsonBytes(tagInIndex(emptyIndex(), rawDescriptor(root), tag, name)) });
+    if (parsed.kind === "manifest" && this.format === "docker") {
+      const { manifest } = parsed;
       const entry: DockerArchiveManifestEntry = {
         Config: `blobs/sha256/${digestHex(manifest.config.digest)}`,
-        RepoTags: ref.tag !== undefined ? [`${ref.familiarName.replace(/@.*$/, "")}`] : [],
+        RepoTags: repoTag !== undefined ? [repoTag] : [],
         Layers: manifest.layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`),
       };
       members.push({ name: "manifest.json", bytes: jsonBytes([entry]) });
@@ -117,15 +152,18 @@ export class ArchiveTarget implements ImageTarget {
       await writeArchive(tarPath, members);
       await Deno.chmod(tarPath, 0o644);
     } catch (error) {
-      throw fsError("write", this.location, error);
+      throw fsError("write", this.path, error);
     }
-    await swapIntoPlace(tarPath, this.location, this.replace);
+    await swapIntoPlace(tarPath, this.path, this.replace);
     await removeQuietly(this.staging);
+    return true;
   }
 
   async abort(): Promise<void> {
     await removeQuietly(this.staging);
   }
+
+  close(): void {}
 }
 
 /** Writes members (plus their parent directories) as a deterministic tar. */

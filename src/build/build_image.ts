@@ -1,20 +1,28 @@
 /**
- * `buildImage`: an OSTree commit to an OCI image in a layout directory, a
- * docker-archive or an oci-archive. Reads top to bottom as the pipeline
- * does: resolve the commit → list its tree → map it to the image root →
- * stream the layer into the target's blob store → config, manifest →
- * commit the target (or abort it, leaving the destination untouched).
+ * `buildImage`: an OSTree commit to an OCI image in any image sink: a
+ * layout directory, a docker-archive, an oci-archive or a registry. Reads
+ * top to bottom as the pipeline does: resolve the commit → list its tree →
+ * map it to the image root → stream the layers into the sink's blob store
+ * (reusing those of the sink's previous build) → config, manifest → commit
+ * the sink (or abort it, leaving the destination untouched).
  *
  * @module
  */
 
 import { resolve } from "node:path";
-import { ArchiveTarget } from "../archive/sink.ts";
 import { type Compression, COMPRESSIONS, DEFAULT_LEVELS, LEVEL_RANGES } from "../compress/compression.ts";
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
-import type { ImageTarget } from "../image_target.ts";
-import { OciLayoutTarget } from "../layout/oci_layout.ts";
+import { openImageSink } from "../image/open.ts";
+import type { ImageSink, StoredImage } from "../oci/image.ts";
+import { rawManifest } from "../oci/manifest.ts";
+import type { RegistrySinkOptions } from "../registry/sink.ts";
+import {
+  formatImageLocation,
+  type ImageLocation,
+  isImageLocation,
+  parseImageLocation,
+} from "../reference/transport.ts";
 import {
   buildImageConfig,
   buildImageManifest,
@@ -23,7 +31,7 @@ import {
   validateImageSettings,
 } from "../oci/image_config.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
-import { type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
+import { ANNOTATION_CONTAINERD_NAME, type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { listCommitTreeCached, TreeCache } from "../ostree/tree_cache.ts";
@@ -46,12 +54,11 @@ import {
   previousBins,
   previousRevision,
 } from "../layers/previous_build.ts";
-import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
 
-/** Output formats of `build-image`. */
+/** Output formats of `build-image` for a path (a location such as `docker://…` names its own). */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
 
 /** All output formats, for validation and help. */
@@ -96,8 +103,15 @@ export interface BuildImageOptions {
   image: string;
   /** Output format (default `oci`). */
   format?: ImageFormat;
-  /** Output path (default `./<name>.oci` or `./<name>.tar`). */
+  /**
+   * Output path (default `./<name>.oci` or `./<name>.tar`), or a location
+   * with a transport: `oci:PATH[:TAG]`, `oci-archive:PATH[:TAG]`,
+   * `docker-archive:PATH`, `docker://HOST/NAME:TAG` (then `format` is
+   * taken from it).
+   */
   output?: string;
+  /** How to reach the registry of a `docker://` output. */
+  registry?: RegistrySinkOptions;
   /** Replace an output path that exists and is not a layout. */
   force?: boolean;
   /** Layer compression (default gzip). */
@@ -146,9 +160,9 @@ export interface BuildImageResult {
   commit: string;
   /** The image reference, normalised (`docker.io/library/name:tag`). */
   image: string;
-  /** Output format. */
-  format: ImageFormat;
-  /** Absolute output path. */
+  /** Output format (`registry` for a `docker://` output). */
+  format: ImageFormat | "registry";
+  /** Absolute output path, or the `docker://` location. */
   output: string;
   /** Manifest digest (absent in a dry run). */
   digest?: string;
@@ -244,10 +258,27 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
   return { ref, format, compression, level, maxLayers };
 }
 
-function openTarget(format: ImageFormat, output: string, force: boolean, repoPath: string): Promise<ImageTarget> {
-  const protect = [{ path: repoPath, what: "the OSTree repository (--repo)" }];
-  if (format === "oci") return OciLayoutTarget.open(output, { force, protect });
-  return ArchiveTarget.open(output, format, { force, protect });
+/** Where a build writes: a location with a transport, or a path in `format`. */
+function outputLocation(output: string | undefined, ref: ImageReference, format: ImageFormat): ImageLocation {
+  if (output !== undefined && isImageLocation(output)) return parseImageLocation(output);
+  const path = resolve(output ?? defaultOutputPath(ref, format));
+  if (format === "oci") return { transport: "oci", path, tag: undefined };
+  if (format === "oci-archive") return { transport: "oci-archive", path, tag: undefined };
+  return { transport: "docker-archive", path, ref: undefined };
+}
+
+/** The format a location is written in. */
+function locationFormat(location: ImageLocation): BuildImageResult["format"] {
+  switch (location.transport) {
+    case "oci":
+      return "oci";
+    case "oci-archive":
+      return "oci-archive";
+    case "docker-archive":
+      return "docker";
+    case "docker":
+      return "registry";
+  }
 }
 
 /**
@@ -277,17 +308,26 @@ function layerAnnotations(layer: PlannedLayer, key: string): Record<string, stri
   };
 }
 
-async function allBlobsPresent(target: ImageTarget, image: LayoutImage): Promise<boolean> {
-  const digests = [
-    image.descriptor.digest,
-    image.manifest.config.digest,
-    ...image.manifest.layers.map((l) => l.digest),
-  ];
-  for (const digest of digests) if (!(await target.blobs.has(digest))) return false;
+async function allBlobsPresent(sink: ImageSink, image: StoredImage, signal?: AbortSignal): Promise<boolean> {
+  for (const blob of [image.manifest.config, ...image.manifest.layers]) {
+    if (!(await sink.blobs.has(blob.digest, signal))) return false;
+  }
   return true;
 }
 
-function layerResults(image: LayoutImage, reused: boolean): LayerResult[] {
+/** An image found without a recorded name (a registry's, behind the tag being written) is taken as this image's. */
+function named(image: StoredImage, ref: ImageReference): StoredImage {
+  if (image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME] !== undefined) return image;
+  return {
+    ...image,
+    descriptor: {
+      ...image.descriptor,
+      annotations: { ...image.descriptor.annotations, [ANNOTATION_CONTAINERD_NAME]: ref.fullName },
+    },
+  };
+}
+
+function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
   return image.manifest.layers.map((l, i) => ({
     mediaType: l.mediaType,
     digest: l.digest,
@@ -324,7 +364,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const commit = await repo.readCommit(commitChecksum, { signal });
   const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
-  const output = resolve(options.output ?? defaultOutputPath(ref, format));
+  const location = outputLocation(options.output, ref, format);
+  const output = location.transport === "docker" ? formatImageLocation(location) : resolve(location.path);
   const settings = options.settings ?? {};
   const fingerprint = buildFingerprint({
     commit: commitChecksum,
@@ -338,7 +379,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const base = {
     commit: commitChecksum,
     image: ref.fullName,
-    format,
+    format: locationFormat(location),
     output,
     platform,
     created,
@@ -361,7 +402,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     });
 
   const content = contentSourceFor(repo);
-  const planTree = async (previous: LayoutImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
+  const planTree = async (previous: StoredImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
     phases.start("list");
     const listed = await listCommitTreeCached(repo, commitChecksum, {
       signal,
@@ -394,16 +435,24 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   }
 
   signal?.throwIfAborted();
-  const target = await openTarget(format, output, options.force === true, repo.path);
+  const target = await openImageSink(location, {
+    ...options.registry,
+    signal,
+    tag: ref.tag ?? "latest",
+    name: ref.fullName,
+    repoTag: ref.familiarName,
+    force: options.force === true,
+    protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
+  });
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   const progressTimer = options.onProgress ? setInterval(report, 200) : undefined;
   try {
-    const previous = target instanceof OciLayoutTarget ? await target.existingImages() : [];
+    const previous = (await target.previousImages(signal)).map((image) => named(image, ref));
 
     // Nothing changed since an earlier build: tag that image again.
     const same = imageWithFingerprint(previous, fingerprint);
-    if (same && (await allBlobsPresent(target, same))) {
-      await target.commit({ ref, manifest: same.manifest, descriptor: same.descriptor });
+    if (same && (await allBlobsPresent(target, same, signal))) {
+      await target.commit(same.raw, signal);
       return {
         ...base,
         dryRun: false,
@@ -427,7 +476,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         const key = layerKey(layer.entries, compression, level);
         const annotations = layerAnnotations(layer, key);
         const cached = cache.get(key);
-        if (cached && (await target.blobs.has(cached.descriptor.digest))) {
+        if (cached && (await target.blobs.has(cached.descriptor.digest, signal))) {
           reusedBytes += layer.contentBytes;
           reusedEntries += layer.entries.length;
           return { descriptor: { ...cached.descriptor, annotations }, diffId: cached.diffId, reused: true };
@@ -475,19 +524,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       layers.map((l) => l.descriptor),
       annotations,
     );
-    const manifestBlob = await target.blobs.putBytes(jsonBytes(manifest));
-    const descriptor: Descriptor = {
-      mediaType: MEDIA_TYPE_MANIFEST,
-      digest: manifestBlob.digest,
-      size: manifestBlob.size,
-    };
+    const raw = rawManifest(jsonBytes(manifest), MEDIA_TYPE_MANIFEST);
     signal?.throwIfAborted();
-    await target.commit({ ref, manifest, descriptor });
+    await target.commit(raw, signal);
     return {
       ...base,
       dryRun: false,
       reusedImage: false,
-      digest: manifestBlob.digest,
+      digest: raw.digest,
       config: manifest.config,
       layers: layers.map((l, i) => ({
         mediaType: l.descriptor.mediaType,
@@ -507,5 +551,6 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   } finally {
     if (progressTimer !== undefined) clearInterval(progressTimer);
     pool.terminate();
+    target.close();
   }
 }

@@ -9,7 +9,7 @@
 import { type Compression, createCompressionStream, LAYER_MEDIA_TYPES } from "../compress/compression.ts";
 import type { DeflatePool } from "../compress/deflate_pool.ts";
 import { DigestStream } from "../digest/digest.ts";
-import type { BlobStore } from "../image_target.ts";
+import type { BlobStore } from "../oci/image.ts";
 import type { Descriptor } from "../oci/types.ts";
 import type { ContentSource } from "../ostree/content.ts";
 import type { TreeEntry } from "../ostree/tree.ts";

@@ -1,21 +1,25 @@
 /**
- * `compose build-image … --push [--no-local]`: build the image locally
- * (into the output, or a temp output that is removed with `--no-local`),
- * then push it to the registry IMAGE names. Building first means the push
- * can skip every blob the registry already has: pushing an unchanged image
- * again sends no layer.
+ * `compose build-image … --push [--no-local]`: build the image locally and
+ * copy it to the registry IMAGE names (skipping every blob the registry
+ * already has), or with `--no-local` build it straight into the registry,
+ * where the layers of the image behind the tag are reused: rebuilding an
+ * unchanged commit compresses and uploads nothing.
  *
  * @module
  */
 
 import type { Command } from "commander";
-import { resolve } from "node:path";
-import { defaultOutputPath, type ImageFormat } from "../build/build_image.ts";
+import type { BuildImageResult } from "../build/build_image.ts";
 import { UsageError } from "../errors.ts";
-import type { PushResult } from "../registry/sink.ts";
+import type { CopyResult } from "../image/copy.ts";
+import type { OpenSinkOptions } from "../image/open.ts";
 import { parseImageReference } from "../reference/image_ref.ts";
-import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import { removeQuietly, siblingTempPath } from "../util/fs.ts";
+import {
+  type DockerLocation,
+  formatImageLocation,
+  type ImageLocation,
+  parseImageLocation,
+} from "../reference/transport.ts";
 import type { GlobalOptions } from "./context.ts";
 import { pushSummary, runPush } from "./image_push.ts";
 import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
@@ -33,28 +37,30 @@ import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } f
 export function addPushOptions(command: Command): Command {
   command
     .option("--push", "push the image to the registry IMAGE names once built")
-    .option("--no-local", "with --push: do not keep the local output (it is built in a temp path and removed)")
+    .option("--no-local", "with --push: build straight into the registry, writing nothing locally")
     .option("--chunk-size <size>", "with --push: upload blobs larger than this in chunks (default 16MiB; 0: never)");
   addRegistryOptions(command, "", "the registry (with --push)");
   return addRetryOptions(command);
 }
 
-/** A push planned after a build. */
+/** A push planned with a build. */
 export interface PlannedPush {
-  /** The output path to build into (a temp path with `--no-local`). */
+  /** The output to build into: the local output, or with `--no-local` the registry itself. */
   output: string | undefined;
-  /** Whether the local output is kept. */
+  /** Whether the build writes locally first. */
   local: boolean;
+  /** How to reach the registry. */
+  registry: OpenSinkOptions;
   /** The destination. */
   destination: DockerLocation;
-  /** Pushes the built output; removes it afterwards with `--no-local`. */
-  push(result: { format: ImageFormat; output: string; image: string }): Promise<PushResult>;
-  /** Removes a temp output after a failed build. */
-  cleanup(): Promise<void>;
+  /** Copies the built local output to the registry (undefined with `--no-local`: the build wrote there). */
+  push?(result: { format: BuildImageResult["format"]; output: string; image: string }): Promise<CopyResult>;
 }
 
 /**
- * Plans the push of `build-image` (undefined without `--push`).
+ * Plans the push of `build-image` (undefined without `--push`). With
+ * `--no-local` the image is built straight into the registry, which reuses
+ * the layers of the image the tag points at.
  *
  * @example
  * ```ts
@@ -74,23 +80,22 @@ export function planPush(
   }
   const ref = parseImageReference(image);
   const destination = parseImageLocation(`docker://${ref.name}:${ref.tag ?? "latest"}`) as DockerLocation;
-  const format = ((opts.format as string | undefined) ?? "oci") as ImageFormat;
-  const output = local
-    ? (opts.output as string | undefined)
-    : siblingTempPath(resolve((opts.output as string | undefined) ?? defaultOutputPath(ref, format)));
-  const options = {
+  if (!local && opts.output !== undefined) {
+    throw new UsageError("--no-local writes no local output; --output names one", {
+      solution: "Drop --output, or drop --no-local (or build straight to a registry with --output docker://…)",
+    });
+  }
+  const registry: OpenSinkOptions = {
     ...registryOptionsFrom(opts, globals),
     chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
   };
-  const cleanup = async () => {
-    if (!local && output !== undefined) await removeQuietly(output);
-  };
+  if (!local) return { output: formatImageLocation(destination), local, registry, destination };
   return {
-    output,
+    output: opts.output as string | undefined,
     local,
+    registry,
     destination,
-    cleanup,
-    async push(result) {
+    push(result) {
       // A location, not a string to parse again: the output path may hold ':'.
       const tag = result.image.replace(/^.*:/, "");
       const source: ImageLocation = result.format === "oci"
@@ -98,11 +103,7 @@ export function planPush(
         : result.format === "docker"
         ? { transport: "docker-archive", path: result.output, ref: undefined }
         : { transport: "oci-archive", path: result.output, tag: undefined };
-      try {
-        return await runPush(source, destination, options, globals);
-      } finally {
-        await cleanup();
-      }
+      return runPush(source, destination, registry, globals);
     },
   };
 }
@@ -113,9 +114,9 @@ export function planPush(
  * @example
  * ```ts
  * import { pushLines } from "./build_push.ts";
- * // pushLines(pushResult, false) → ["Pushed … to …", …, "The local output was removed (--no-local)"]
+ * // pushLines(pushResult) → ["Pushed … to …", …]
  * ```
  */
-export function pushLines(result: PushResult, local: boolean): string[] {
-  return [...pushSummary(result), ...(local ? [] : ["The local output was not kept (--no-local)."])];
+export function pushLines(result: CopyResult): string[] {
+  return pushSummary(result);
 }

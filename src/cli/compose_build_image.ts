@@ -23,6 +23,7 @@ import { parseCommand, parsePositiveInt, sourceDateEpoch } from "./parse.ts";
 import { formatBytes } from "./progress.ts";
 import { withInterruptSignal } from "./signals.ts";
 import { addPushOptions, planPush, pushLines } from "./build_push.ts";
+import { registryOptionsFrom } from "./registry_options.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -71,6 +72,7 @@ function transportOf(result: BuildImageResult): string {
   const tag = result.image.replace(/^.*:/, "");
   if (result.format === "oci") return `oci:${result.output}:${tag}`;
   if (result.format === "oci-archive") return `oci-archive:${result.output}`;
+  if (result.format === "registry") return result.output;
   return `docker-archive:${result.output}`;
 }
 
@@ -131,8 +133,16 @@ export function registerBuildImage(
     .description("Build an OCI image (layout, oci-archive or docker-archive) from an OSTree commit")
     .argument("<source>", "branch, ref, commit checksum or unique checksum prefix")
     .argument("<image>", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
-    .option("--format <format>", `output format: ${IMAGE_FORMATS.join(", ")}`, "oci")
-    .option("-o, --output <path>", "output path (default: ./<name>.oci for oci, ./<name>.tar for archives)")
+    .option(
+      "--format <format>",
+      `output format of a path: ${IMAGE_FORMATS.join(", ")} (docker-archive is the same as docker)`,
+      "oci",
+    )
+    .option(
+      "-o, --output <path|location>",
+      "output path (default: ./<name>.oci for oci, ./<name>.tar for archives), or a location: " +
+        "oci:PATH[:TAG], oci-archive:PATH, docker-archive:PATH, docker://HOST/NAME:TAG (built straight into the registry)",
+    )
     .option(
       "--force",
       "replace a file, empty directory or broken layout at the output (never a repository, $HOME, / or a mount point)",
@@ -166,6 +176,7 @@ export function registerBuildImage(
 Examples:
   apt-ostree compose build-image my-deployment my-image:latest
   apt-ostree compose build-image abc123 registry.example.com/team/web:1.0 --format docker -o web.tar
+  apt-ostree compose build-image main web:1.0 -o docker://registry.example.com/team/web:1.0
   apt-ostree --repo ./repo compose build-image main app:1 --cmd "nginx -g 'daemon off;'" --expose 80 --env LANG=C.UTF-8
 
 Environment:
@@ -187,14 +198,20 @@ Environment:
         : undefined;
       const progress = ctx.progress();
       const push = opts.dryRun ? undefined : planPush(image, opts as unknown as Record<string, unknown>, globals);
+      const output = push?.output ?? opts.output;
+      const registry = push?.registry ??
+        (output !== undefined && output.startsWith("docker://")
+          ? registryOptionsFrom(opts as unknown as Record<string, unknown>, globals)
+          : undefined);
       try {
         const result = await withInterruptSignal((signal) =>
           buildImage({
             repo: defaultRepoPath(globals.repo),
             source,
             image,
-            format: opts.format as ImageFormat,
-            output: push?.output ?? opts.output,
+            format: (opts.format === "docker-archive" ? "docker" : opts.format) as ImageFormat,
+            output,
+            registry,
             force: opts.force,
             compression: opts.compression as Compression,
             compressionLevel,
@@ -209,17 +226,12 @@ Environment:
           })
         );
         progress.done();
-        if (push) {
+        if (push?.push) {
           const pushed = await push.push(result);
-          const out = { ...result, ...(push.local ? {} : { output: null }), push: pushed };
-          const lines = humanLines(result).filter((l) => push.local || !/^ {2}output:|^Inspect it/.test(l));
-          ctx.result(out, () => [...lines, ...pushLines(pushed, push.local)]);
+          ctx.result({ ...result, push: pushed }, () => [...humanLines(result), ...pushLines(pushed)]);
           return;
         }
         ctx.result(result, () => humanLines(result));
-      } catch (error) {
-        await push?.cleanup();
-        throw error;
       } finally {
         progress.done();
       }

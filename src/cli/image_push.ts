@@ -1,6 +1,6 @@
 /**
- * `apt-ostree image push SOURCE docker://HOST/NAME[:TAG]`: the CLI shell
- * over {@linkcode pushImage}.
+ * `apt-ostree image push SOURCE docker://HOST/NAME[:TAG]`: the familiar
+ * spelling of `image copy` to a registry (every platform of an index).
  *
  * @module
  */
@@ -8,20 +8,18 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/sink.ts";
+import type { CopyResult } from "../image/copy.ts";
+import type { OpenSinkOptions } from "../image/open.ts";
 import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import { openImageSource } from "../image/open.ts";
+import { copySummary, runCopy } from "./image_copy.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
-import { formatBytes } from "./progress.ts";
 import {
   addRegistryOptions,
   addRetryOptions,
-  createStatusLine,
   parseSize,
   registryOptionsFrom,
   type StatusLine,
 } from "./registry_options.ts";
-import { withInterruptSignal } from "./signals.ts";
 
 /**
  * Parses a push destination: it must be `docker://…`.
@@ -43,23 +41,6 @@ export function parseDestination(text: string): DockerLocation {
 }
 
 /**
- * The progress text of a push.
- *
- * @example
- * ```ts
- * import { pushProgressText } from "./image_push.ts";
- * pushProgressText({ phase: "blobs", blobsDone: 1, blobsTotal: 2, bytesDone: 1024, bytesTotal: 2048, elapsedMs: 1000 });
- * ```
- */
-export function pushProgressText(p: PushProgress): string {
-  if (p.phase === "manifests") return "Writing manifests…";
-  const rate = p.bytesDone / Math.max(p.elapsedMs / 1000, 0.001) / 1e6;
-  return `Pushing: ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}, ${
-    rate.toFixed(1)
-  } MB/s`;
-}
-
-/**
  * Human lines for a push result.
  *
  * @example
@@ -68,23 +49,13 @@ export function pushProgressText(p: PushProgress): string {
  * // pushSummary(result) → ["Pushed … to …", "  digest: …", …]
  * ```
  */
-export function pushSummary(result: PushResult): string[] {
-  const { blobs, bytes } = result;
-  return [
-    `Pushed ${result.source} to ${result.destination}`,
-    `  digest:  ${result.digest}`,
-    `  blobs:   ${blobs.uploaded} uploaded (${
-      formatBytes(bytes.uploaded)
-    }), ${blobs.mounted} mounted from other repositories, ${blobs.skipped} already there (${
-      formatBytes(bytes.skipped)
-    })`,
-    `  time:    ${(result.elapsedMs / 1000).toFixed(1)} s`,
-  ];
+export function pushSummary(result: CopyResult): string[] {
+  return copySummary(result, "Pushed");
 }
 
 /**
- * Runs a push with a status line and Ctrl-C handling (shared with
- * `compose build-image --push`).
+ * Runs a push (a copy to a registry) with a status line and Ctrl-C
+ * handling (shared with `compose build-image --push`).
  *
  * @example
  * ```ts
@@ -92,31 +63,21 @@ export function pushSummary(result: PushResult): string[] {
  * await runPush("oci:web.oci:1", parseDestination("docker://localhost:5000/web:1"), { tlsVerify: false }, {});
  * ```
  */
-export async function runPush(
+export function runPush(
   source: string | ImageLocation,
   destination: DockerLocation,
-  options: PushOptions,
+  options: OpenSinkOptions,
   globals: GlobalOptions,
   sourceOptions: RegistryOptions = options,
-  status: StatusLine = createStatusLine(globals),
-): Promise<PushResult> {
-  try {
-    return await withInterruptSignal(async (signal) => {
-      const location = typeof source === "string" ? parseImageLocation(source) : source;
-      const image = await openImageSource(location, sourceOptions);
-      try {
-        return await pushImage(image, destination, {
-          ...options,
-          signal,
-          onProgress: (p) => status.update(pushProgressText(p)),
-        });
-      } finally {
-        image.close();
-      }
-    });
-  } finally {
-    status.done();
-  }
+  status?: StatusLine,
+): Promise<CopyResult> {
+  return runCopy(
+    source,
+    destination,
+    { source: sourceOptions, sink: options, all: true, verb: "Pushing" },
+    globals,
+    status,
+  );
 }
 
 /**
@@ -156,7 +117,7 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const dest = parseDestination(destination);
-      const options: PushOptions = {
+      const options: OpenSinkOptions = {
         ...registryOptionsFrom(opts, globals),
         chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
       };

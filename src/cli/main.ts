@@ -15,6 +15,7 @@ import { registerBuildImage } from "./compose_build_image.ts";
 import { registerCreate } from "./compose_create.ts";
 import { registerList } from "./compose_list.ts";
 import { createContext } from "./context.ts";
+import { registerImageCopy } from "./image_copy.ts";
 import { registerImageInspect } from "./image_inspect.ts";
 import { registerImagePull } from "./image_pull.ts";
 import { registerImagePush } from "./image_push.ts";
@@ -49,8 +50,9 @@ function createProgram(): Command {
 
   const image = program
     .command("image")
-    .description("Push, pull, inspect and verify images (registries, layouts, archives)")
+    .description("Copy, push, pull, inspect and verify images (registries, layouts, archives)")
     .exitOverride();
+  registerImageCopy(image, createContext);
   registerImagePush(image, createContext);
   registerImagePull(image, createContext);
   registerImageInspect(image, createContext);

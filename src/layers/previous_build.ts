@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LayoutImage } from "../layout/oci_layout.ts";
+import type { StoredImage } from "../oci/image.ts";
 import { ANNOTATION_CONTAINERD_NAME, type Descriptor } from "../oci/types.ts";
 import type { ImageReference } from "../reference/image_ref.ts";
 import type { LayerBin } from "./layer_plan.ts";
@@ -39,7 +39,7 @@ export interface CachedLayer {
  * const cache = layerCache([]); // Map of layer key → { descriptor, diffId }
  * ```
  */
-export function layerCache(images: readonly LayoutImage[]): Map<string, CachedLayer> {
+export function layerCache(images: readonly StoredImage[]): Map<string, CachedLayer> {
   const cache = new Map<string, CachedLayer>();
   for (const image of images) {
     image.manifest.layers.forEach((layer, i) => {
@@ -60,10 +60,10 @@ function repositoryOf(fullName: string | undefined): string | undefined {
  * last of the same repository, among those that pass `accept`.
  */
 function latestBuildOf(
-  images: readonly LayoutImage[],
+  images: readonly StoredImage[],
   ref: ImageReference,
-  accept: (image: LayoutImage) => boolean = () => true,
-): LayoutImage | undefined {
+  accept: (image: StoredImage) => boolean = () => true,
+): StoredImage | undefined {
   const repository = repositoryOf(ref.fullName);
   const candidates = images.filter((image) =>
     repositoryOf(image.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME]) === repository && accept(image)
@@ -85,7 +85,7 @@ function latestBuildOf(
  * ```
  */
 export function previousBins(
-  images: readonly LayoutImage[],
+  images: readonly StoredImage[],
   ref: ImageReference,
   maxLayers: number,
 ): LayerBin[] | undefined {
@@ -122,7 +122,7 @@ export function previousBins(
  * previousRevision([], parseImageReference("app:1")); // undefined
  * ```
  */
-export function previousRevision(images: readonly LayoutImage[], ref: ImageReference): string | undefined {
+export function previousRevision(images: readonly StoredImage[], ref: ImageReference): string | undefined {
   const repository = repositoryOf(ref.fullName);
   const same = images.filter((i) =>
     repositoryOf(i.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME]) === repository
@@ -142,6 +142,6 @@ export function previousRevision(images: readonly LayoutImage[], ref: ImageRefer
  * imageWithFingerprint([], "sha256:abc"); // undefined
  * ```
  */
-export function imageWithFingerprint(images: readonly LayoutImage[], fingerprint: string): LayoutImage | undefined {
+export function imageWithFingerprint(images: readonly StoredImage[], fingerprint: string): StoredImage | undefined {
   return images.find((image) => image.manifest.annotations?.[ANNOTATION_BUILD] === fingerprint);
 }

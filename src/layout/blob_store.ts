@@ -9,7 +9,15 @@
 
 import { join } from "node:path";
 import { digestHex, type DigestResult, DigestStream, sha256Digest } from "../digest/digest.ts";
-import type { BlobStore, PutBlobOptions } from "../image_target.ts";
+import {
+  type BlobOpener,
+  type BlobStore,
+  type CopyBlobOptions,
+  type CopyBlobResult,
+  type PutBlobOptions,
+  verifyingStream,
+} from "../oci/image.ts";
+import type { Descriptor } from "../oci/types.ts";
 import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
 
 /**
@@ -88,6 +96,22 @@ export class DirBlobStore implements BlobStore {
       throw fsError("write a blob to", this.root, error);
     }
     return { digest, size: bytes.length };
+  }
+
+  /** Copies a blob of known descriptor in; bytes that do not match it are refused and nothing is kept. */
+  async copy(descriptor: Descriptor, open: BlobOpener, options: CopyBlobOptions = {}): Promise<CopyBlobResult> {
+    let sent = 0;
+    const count = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        sent += chunk.length;
+        options.onBytes?.(chunk.length);
+        controller.enqueue(chunk);
+      },
+    });
+    const source = (await open(0)).pipeThrough(verifyingStream(descriptor, options.where ?? "the source"))
+      .pipeThrough(count);
+    await this.put(source, { signal: options.signal });
+    return { mounted: false, bytesSent: sent };
   }
 
   /** Moves a complete temp file into place under its digest. */

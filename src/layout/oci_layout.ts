@@ -9,7 +9,9 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import type { BuiltImage, ImageTarget } from "../image_target.ts";
+import { checkBlobBytes, type ImageSink, MAX_SMALL_BLOB, type StoredImage } from "../oci/image.ts";
+import { digestHex, SHA256_DIGEST_RE } from "../digest/digest.ts";
+import { rawDescriptor, type RawManifest } from "../oci/manifest.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import {
   ANNOTATION_CONTAINERD_NAME,
@@ -21,7 +23,6 @@ import {
   MEDIA_TYPE_INDEX,
   MEDIA_TYPE_MANIFEST,
 } from "../oci/types.ts";
-import type { ImageReference } from "../reference/image_ref.ts";
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
 import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { DirBlobStore } from "./blob_store.ts";
@@ -101,28 +102,27 @@ export async function readLayoutIndex(dir: string): Promise<ImageIndex> {
 }
 
 /**
- * Returns a copy of `index` in which `manifest` is tagged as `ref` (any
- * manifest previously tagged with the same tag loses that entry).
+ * Returns a copy of `index` in which `manifest` is tagged `tag` (any
+ * manifest previously tagged with the same tag loses that entry). `name`,
+ * the full image name, is recorded as `io.containerd.image.name`.
  *
  * @example
  * ```ts
  * import { emptyIndex, tagInIndex } from "./oci_layout.ts";
- * import { parseImageReference } from "../reference/image_ref.ts";
  * const index = tagInIndex(emptyIndex(), {
  *   mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + "a".repeat(64), size: 1,
- * }, parseImageReference("app:1"));
+ * }, "1", "docker.io/library/app:1");
  * index.manifests[0].annotations?.["org.opencontainers.image.ref.name"]; // "1"
  * ```
  */
-export function tagInIndex(index: ImageIndex, manifest: Descriptor, ref: ImageReference): ImageIndex {
-  const tag = ref.tag ?? "latest";
+export function tagInIndex(index: ImageIndex, manifest: Descriptor, tag: string, name?: string): ImageIndex {
   const kept = index.manifests.filter((m) => m.annotations?.[ANNOTATION_REF_NAME] !== tag);
   const entry: Descriptor = {
     mediaType: manifest.mediaType,
     digest: manifest.digest,
     size: manifest.size,
     annotations: {
-      [ANNOTATION_CONTAINERD_NAME]: ref.fullName,
+      ...(name !== undefined ? { [ANNOTATION_CONTAINERD_NAME]: name } : {}),
       [ANNOTATION_REF_NAME]: tag,
     },
   };
@@ -130,8 +130,12 @@ export function tagInIndex(index: ImageIndex, manifest: Descriptor, ref: ImageRe
   return { ...index, schemaVersion: 2, mediaType: MEDIA_TYPE_INDEX, manifests: [...kept, entry] };
 }
 
-/** Options for {@linkcode OciLayoutTarget.open}. */
+/** Options for {@linkcode LayoutSink.open}. */
 export interface OpenLayoutOptions {
+  /** The tag to record (`org.opencontainers.image.ref.name`; default `latest`). */
+  tag?: string;
+  /** The full image name to record (`io.containerd.image.name`), when there is one. */
+  name?: string;
   /** Replace a path that exists and is not a layout (only what {@linkcode assertReplaceable} allows). */
   force?: boolean;
   /** Paths that replacing must never remove, nor anything above them (the OSTree repository). */
@@ -139,35 +143,39 @@ export interface OpenLayoutOptions {
 }
 
 /**
- * Writes an image into an OCI layout directory.
+ * Writes an image into an OCI layout directory: a new layout is made in a
+ * staging directory and renamed into place; an existing one gets new blobs
+ * beside the old and its `index.json` replaced atomically, under a lock.
  *
  * @example
  * ```ts
- * import { OciLayoutTarget } from "./oci_layout.ts";
- * const target = await OciLayoutTarget.open("my-image.oci");
- * // stream blobs into target.blobs, then:
- * // await target.commit({ ref, manifest, descriptor });
+ * import { LayoutSink } from "./oci_layout.ts";
+ * const sink = await LayoutSink.open("my-image.oci", { tag: "1.0" });
+ * // stream blobs into sink.blobs, then: await sink.commit(rawManifest);
  * ```
  */
-export class OciLayoutTarget implements ImageTarget {
+export class LayoutSink implements ImageSink {
   private constructor(
-    readonly location: string,
+    /** The layout path. */
+    readonly path: string,
     /** The directory being written: the layout itself, or a staging copy. */
     private readonly workDir: string,
     /** Whether we write into an existing layout (else a staging dir). */
     private readonly inPlace: boolean,
     /** Whether an existing non-layout path is to be replaced on commit. */
     private readonly replace: boolean,
+    private readonly tag: string,
+    private readonly name: string | undefined,
     readonly blobs: DirBlobStore,
   ) {}
 
-  /** The layout path that the target writes. */
-  get path(): string {
-    return this.location;
+  /** `oci:PATH:TAG`. */
+  get description(): string {
+    return `oci:${this.path}:${this.tag}`;
   }
 
   /** The images already in the layout (none when a new layout is being made). */
-  existingImages(): Promise<LayoutImage[]> {
+  previousImages(): Promise<StoredImage[]> {
     return this.inPlace ? readLayoutImages(this.workDir) : Promise.resolve([]);
   }
 
@@ -176,15 +184,16 @@ export class OciLayoutTarget implements ImageTarget {
    * (or an empty directory) becomes a new layout; anything else is refused
    * unless `force`.
    */
-  static async open(path: string, options: OpenLayoutOptions = {}): Promise<OciLayoutTarget> {
+  static async open(path: string, options: OpenLayoutOptions = {}): Promise<LayoutSink> {
     const location = resolve(path);
+    const tag = options.tag ?? "latest";
     const info = await statOrUndefined(location);
     let broken: string | undefined;
     if (info?.isDirectory && (await isOciLayout(location))) {
       try {
         await readLayoutIndex(location); // refuse a broken layout before writing anything
         const tempDir = join(location, `.apt-ostree-${randomSuffix()}`);
-        return new OciLayoutTarget(location, location, true, false, new DirBlobStore(location, tempDir));
+        return new LayoutSink(location, location, true, false, tag, options.name, new DirBlobStore(location, tempDir));
       } catch (error) {
         if (!(error instanceof AptOstreeError)) throw error;
         broken = error.message;
@@ -215,20 +224,28 @@ export class OciLayoutTarget implements ImageTarget {
       throw fsError("create the output", location, error);
     }
     const tempDir = join(staging, ".apt-ostree-tmp");
-    return new OciLayoutTarget(location, staging, false, replace, new DirBlobStore(staging, tempDir));
+    return new LayoutSink(location, staging, false, replace, tag, options.name, new DirBlobStore(staging, tempDir));
   }
 
-  async commit(image: BuiltImage): Promise<void> {
+  async putManifest(raw: RawManifest): Promise<boolean> {
+    if (await this.blobs.has(raw.digest)) return false;
+    await this.blobs.putBytes(raw.bytes);
+    return true;
+  }
+
+  async commit(root: RawManifest): Promise<boolean> {
+    await this.blobs.putBytes(root.bytes);
+    const descriptor = rawDescriptor(root);
     if (this.inPlace) {
-      await addTagToLayout(this.workDir, image);
+      const moved = await addTagToLayout(this.workDir, descriptor, this.tag, this.name);
       await this.blobs.finish();
-      return;
+      return moved;
     }
     try {
       await Deno.writeTextFile(join(this.workDir, "oci-layout"), OCI_LAYOUT_FILE_CONTENT);
       await Deno.writeFile(
         join(this.workDir, "index.json"),
-        jsonBytes(tagInIndex(emptyIndex(), image.descriptor, image.ref)),
+        jsonBytes(tagInIndex(emptyIndex(), descriptor, this.tag, this.name)),
       );
       await this.blobs.finish();
       await Deno.chmod(this.workDir, 0o755);
@@ -236,18 +253,21 @@ export class OciLayoutTarget implements ImageTarget {
       throw fsError("write", this.workDir, error);
     }
     try {
-      await swapIntoPlace(this.workDir, this.location, this.replace);
+      await swapIntoPlace(this.workDir, this.path, this.replace);
     } catch (error) {
       // Another build made the layout meanwhile: add to it instead.
-      if (this.replace || !(await isOciLayout(this.location))) throw error;
-      await mergeIntoLayout(this.workDir, this.location, image);
+      if (this.replace || !(await isOciLayout(this.path))) throw error;
+      return await mergeIntoLayout(this.workDir, this.path, descriptor, this.tag, this.name);
     }
+    return true;
   }
 
   async abort(): Promise<void> {
     if (this.inPlace) await this.blobs.rollback();
     else await removeQuietly(this.workDir);
   }
+
+  close(): void {}
 }
 
 /**
@@ -278,16 +298,24 @@ export async function withLayoutLock<T>(dir: string, fn: () => Promise<T>): Prom
   }
 }
 
-/** Tags an image in an existing layout: read, modify and replace `index.json` under the lock. */
-async function addTagToLayout(dir: string, image: BuiltImage): Promise<void> {
-  await withLayoutLock(dir, async () => {
-    const index = tagInIndex(await readLayoutIndex(dir), image.descriptor, image.ref);
-    await writeFileAtomic(join(dir, "index.json"), jsonBytes(index));
+/** Tags an image in an existing layout: read, modify and replace `index.json` under the lock; true when the tag moved. */
+async function addTagToLayout(dir: string, descriptor: Descriptor, tag: string, name?: string): Promise<boolean> {
+  return await withLayoutLock(dir, async () => {
+    const index = await readLayoutIndex(dir);
+    const before = index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
+    await writeFileAtomic(join(dir, "index.json"), jsonBytes(tagInIndex(index, descriptor, tag, name)));
+    return before?.digest !== descriptor.digest;
   });
 }
 
 /** Moves the blobs of a finished staging layout into an existing layout, then tags the image there. */
-async function mergeIntoLayout(staging: string, dir: string, image: BuiltImage): Promise<void> {
+async function mergeIntoLayout(
+  staging: string,
+  dir: string,
+  descriptor: Descriptor,
+  tag: string,
+  name?: string,
+): Promise<boolean> {
   try {
     const from = join(staging, "blobs", "sha256");
     const to = join(dir, "blobs", "sha256");
@@ -298,8 +326,9 @@ async function mergeIntoLayout(staging: string, dir: string, image: BuiltImage):
   } catch (error) {
     throw fsError("add blobs to", dir, error);
   }
-  await addTagToLayout(dir, image);
+  const moved = await addTagToLayout(dir, descriptor, tag, name);
   await removeQuietly(staging);
+  return moved;
 }
 
 async function isEmptyDir(path: string): Promise<boolean> {
@@ -331,19 +360,20 @@ export async function swapIntoPlace(staging: string, target: string, replace: bo
   if (aside) await removeQuietly(aside);
 }
 
-/** An image found in a layout: its index entry, manifest and config. */
-export interface LayoutImage {
-  /** The index entry (with its annotations). */
-  descriptor: Descriptor;
-  /** The manifest. */
-  manifest: ImageManifest;
-  /** The config. */
-  config: ImageConfig;
+/** A blob's bytes if it is there and matches its descriptor, else undefined. */
+async function readCheckedBlob(dir: string, descriptor: Descriptor): Promise<Uint8Array | undefined> {
+  if (!SHA256_DIGEST_RE.test(descriptor.digest) || descriptor.size > MAX_SMALL_BLOB) return undefined;
+  try {
+    const bytes = await Deno.readFile(join(dir, "blobs", "sha256", digestHex(descriptor.digest)));
+    return checkBlobBytes(bytes, descriptor, dir);
+  } catch {
+    return undefined;
+  }
 }
 
-async function readJsonBlob<T>(dir: string, digest: string): Promise<T | undefined> {
+function parseJson<T>(bytes: Uint8Array): T | undefined {
   try {
-    return JSON.parse(await Deno.readTextFile(join(dir, "blobs", "sha256", digest.replace(/^sha256:/, "")))) as T;
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
   } catch {
     return undefined;
   }
@@ -351,7 +381,8 @@ async function readJsonBlob<T>(dir: string, digest: string): Promise<T | undefin
 
 /**
  * Reads the images of a layout (single-platform manifests of `index.json`
- * whose manifest and config blobs can be read; others are skipped).
+ * whose manifest and config blobs can be read and match their digests;
+ * others are skipped).
  *
  * @example
  * ```ts
@@ -359,16 +390,23 @@ async function readJsonBlob<T>(dir: string, digest: string): Promise<T | undefin
  * for (const image of await readLayoutImages("image.oci")) console.log(image.descriptor.digest, image.manifest.layers.length);
  * ```
  */
-export async function readLayoutImages(dir: string): Promise<LayoutImage[]> {
+export async function readLayoutImages(dir: string): Promise<StoredImage[]> {
   const index = await readLayoutIndex(dir);
-  const images: LayoutImage[] = [];
+  const images: StoredImage[] = [];
   for (const descriptor of index.manifests) {
-    if (descriptor.mediaType !== MEDIA_TYPE_MANIFEST || !/^sha256:[0-9a-f]{64}$/.test(descriptor.digest)) continue;
-    const manifest = await readJsonBlob<ImageManifest>(dir, descriptor.digest);
-    if (!manifest?.config?.digest || !Array.isArray(manifest.layers)) continue;
-    const config = await readJsonBlob<ImageConfig>(dir, manifest.config.digest);
+    if (descriptor.mediaType !== MEDIA_TYPE_MANIFEST) continue;
+    const bytes = await readCheckedBlob(dir, descriptor);
+    const manifest = bytes && parseJson<ImageManifest>(bytes);
+    if (!bytes || !manifest?.config?.digest || !Array.isArray(manifest.layers)) continue;
+    const configBytes = await readCheckedBlob(dir, manifest.config);
+    const config = configBytes && parseJson<ImageConfig>(configBytes);
     if (!config?.rootfs || !Array.isArray(config.rootfs.diff_ids)) continue;
-    images.push({ descriptor, manifest, config });
+    images.push({
+      raw: { bytes, mediaType: descriptor.mediaType, digest: descriptor.digest },
+      descriptor,
+      manifest,
+      config,
+    });
   }
   return images;
 }

@@ -48,6 +48,19 @@ export interface RawManifest {
   digest: string;
 }
 
+/**
+ * The descriptor of a raw manifest (media type, digest, size).
+ *
+ * @example
+ * ```ts
+ * import { rawDescriptor, rawManifest } from "./manifest.ts";
+ * rawDescriptor(rawManifest(new TextEncoder().encode("{}"))).size; // 2
+ * ```
+ */
+export function rawDescriptor(raw: RawManifest): Descriptor {
+  return { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length };
+}
+
 /** A parsed manifest or index. */
 export type ParsedManifest =
   | { kind: "index"; index: ImageIndex; raw: RawManifest }

@@ -60,6 +60,21 @@ export type ImageLocation = OciLocation | OciArchiveLocation | DockerArchiveLoca
 /** Transport names, for help texts and errors. */
 export const TRANSPORTS: readonly string[] = ["oci:", "oci-archive:", "docker-archive:", "docker://"];
 
+/**
+ * Whether `text` starts with a transport (`oci:`, `oci-archive:`,
+ * `docker-archive:`, `docker://`), as opposed to a plain path.
+ *
+ * @example
+ * ```ts
+ * import { isImageLocation } from "./transport.ts";
+ * isImageLocation("docker://localhost:5000/app:1"); // true
+ * isImageLocation("./app.oci"); // false
+ * ```
+ */
+export function isImageLocation(text: string): boolean {
+  return TRANSPORTS.some((t) => text.startsWith(t));
+}
+
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$/;
 
 function badName(text: string, why: string): UsageError {

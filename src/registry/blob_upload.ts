@@ -17,6 +17,7 @@
 
 import { AptOstreeError } from "../errors.ts";
 import type { Descriptor } from "../oci/types.ts";
+import type { BlobOpener } from "../oci/image.ts";
 import { RegistryConnectionError, type RegistryRepository } from "./client.ts";
 import { isRetryableStatus, retryDelay, sleep } from "./retry.ts";
 
@@ -44,9 +45,6 @@ export interface UploadBlobResult {
   /** Upload sessions started (1 unless the blob had to start over). */
   sessions: number;
 }
-
-/** Opens the blob's bytes from an offset. */
-export type BlobOpener = (offset: number) => Promise<ReadableStream<Uint8Array>>;
 
 /** The upload session is gone or holds the wrong data: start the blob over. */
 class SessionLost extends Error {

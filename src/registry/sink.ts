@@ -1,166 +1,60 @@
 /**
- * Pushing images to a registry, the go-containerregistry way: a
- * {@linkcode RegistryTarget} implements the same `ImageTarget` interface as
- * a layout or an archive, and {@linkcode pushImage} copies any
- * {@linkcode ImageSource} into it.
- *
- * Order, so that a failed push never leaves a tag pointing at missing
- * blobs: every blob first (HEAD, and skipped when present; mounted from
- * another repository of the same registry when one is known to have it;
- * else uploaded, several in parallel), then the manifests by digest
- * (children before their index), and the tag last. A rerun skips what is
- * already there, so it sends only what is missing.
+ * A registry as an image sink (`docker://HOST/NAME[:TAG]`), the write side
+ * of the registry format beside {@linkcode RegistrySource} (`source.ts`): blobs of
+ * unknown digest stream up in one session (a layer as it is compressed),
+ * blobs of known digest are skipped when present, mounted from another
+ * repository of the same registry when one is known to have them, or
+ * uploaded (resumed after a cut connection); manifests go up by digest and
+ * the tag last, so a failed copy never leaves a tag pointing at missing
+ * blobs. {@linkcode RegistrySink.previousImages} returns the image behind
+ * the tag, so a rebuild reuses the layers the registry already holds.
  *
  * @module
  */
 
-import { AptOstreeError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { type DigestResult, DigestStream, sha256Digest } from "../digest/digest.ts";
-import type { BlobStore, BuiltImage, ImageTarget, PutBlobOptions } from "../image_target.ts";
-import { jsonBytes } from "../oci/image_config.ts";
-import { isForeignLayer, parseManifest, type RawManifest } from "../oci/manifest.ts";
+import {
+  type BlobOpener,
+  type BlobStore,
+  checkBlobBytes,
+  type CopyBlobOptions,
+  type CopyBlobResult,
+  type ImageSink,
+  MAX_SMALL_BLOB,
+  type PutBlobOptions,
+  type StoredImage,
+} from "../oci/image.ts";
+import {
+  isManifestMediaType,
+  parseImageConfig,
+  parseManifest,
+  rawDescriptor,
+  type RawManifest,
+} from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
-import type { DockerLocation } from "../reference/transport.ts";
-import type { ImageSource } from "../oci/image.ts";
+import { type DockerLocation, formatImageLocation } from "../reference/transport.ts";
 import { knownRepositories, recordBlobLocations } from "./blob_locations.ts";
-import { type BlobOpener, DEFAULT_CHUNK_SIZE, uploadBlob } from "./blob_upload.ts";
+import { DEFAULT_CHUNK_SIZE, uploadBlob } from "./blob_upload.ts";
 import { RegistryClient, type RegistryOptions, type RegistryRepository } from "./client.ts";
 
-/** Options for {@linkcode pushImage} and {@linkcode RegistryTarget}. */
-export interface PushOptions extends RegistryOptions {
+/** Options for {@linkcode RegistrySink}. */
+export interface RegistrySinkOptions extends RegistryOptions {
   /** Chunk size for large blobs (default 16 MiB; 0: one streaming request per blob). */
   chunkSize?: number;
-  /** Blobs uploaded at the same time (default 3). */
-  concurrency?: number;
-  /** Aborts the push; upload sessions are cancelled and no tag is written. */
+  /** Aborts requests; upload sessions are cancelled and no tag is written. */
   signal?: AbortSignal;
-  /** Progress, a few times a second. */
-  onProgress?: (progress: PushProgress) => void;
-}
-
-/** Progress of a push. */
-export interface PushProgress {
-  /** What is happening. */
-  phase: "blobs" | "manifests";
-  /** Blobs finished. */
-  blobsDone: number;
-  /** Blobs in the image. */
-  blobsTotal: number;
-  /** Bytes of blobs finished or sent so far. */
-  bytesDone: number;
-  /** Bytes of all blobs. */
-  bytesTotal: number;
-  /** Milliseconds since the push started. */
-  elapsedMs: number;
-}
-
-/** Counts of a push. */
-export interface PushCounts {
-  /** All blobs of the image. */
-  total: number;
-  /** Uploaded. */
-  uploaded: number;
-  /** Mounted from another repository. */
-  mounted: number;
-  /** Already in the repository. */
-  skipped: number;
-}
-
-/** What {@linkcode pushImage} did. */
-export interface PushResult {
-  /** The source's transport name. */
-  source: string;
-  /** The destination, `docker://host/name:tag`. */
-  destination: string;
-  /** Digest of the pushed manifest (or index). */
-  digest: string;
-  /** Its media type. */
-  mediaType: string;
-  /** Manifests (an index and its children, or one manifest). */
-  manifests: { total: number; uploaded: number };
-  /** Blob counts. */
-  blobs: PushCounts;
-  /** Byte counts (by blob size), plus `sent`: bytes actually sent, with any resent after failures. */
-  bytes: PushCounts & { sent: number };
-  /** Whether the tag was written (false when it already pointed at this digest). */
-  tagged: boolean;
-  /** Duration in milliseconds. */
-  elapsedMs: number;
-}
-
-/** An image's manifests (children first, root last) and its distinct blobs. */
-export interface ImageContents {
-  /** Manifests, every child before the index that lists it. */
-  manifests: RawManifest[];
-  /** Blobs by digest. */
-  blobs: Map<string, Descriptor>;
-}
-
-/**
- * Reads every manifest of an image (recursing into indexes) and collects
- * its blobs.
- *
- * @example
- * ```ts
- * import { collectImage } from "./sink.ts";
- * import { LayoutSource } from "../layout/source.ts";
- * const source = await LayoutSource.open("out.oci", "latest");
- * const { manifests, blobs } = await collectImage(source, await source.root());
- * ```
- */
-export async function collectImage(
-  source: ImageSource,
-  root: RawManifest,
-  signal?: AbortSignal,
-): Promise<ImageContents> {
-  const manifests: RawManifest[] = [];
-  const blobs = new Map<string, Descriptor>();
-  const seen = new Set<string>();
-  const visit = async (raw: RawManifest, depth: number): Promise<void> => {
-    if (depth > 4) throw new AptOstreeError(`${source.description}: indexes nested too deeply`);
-    if (seen.has(raw.digest)) return;
-    seen.add(raw.digest);
-    const parsed = parseManifest(raw, source.description);
-    if (parsed.kind === "index") {
-      for (const child of parsed.index.manifests) {
-        await visit(await source.manifest(child, signal), depth + 1);
-      }
-    } else {
-      for (const blob of [parsed.manifest.config, ...parsed.manifest.layers]) {
-        if (isForeignLayer(blob)) continue;
-        blobs.set(blob.digest, { mediaType: blob.mediaType, digest: blob.digest, size: blob.size });
-      }
-    }
-    manifests.push(raw);
-  };
-  await visit(root, 0);
-  return { manifests, blobs };
-}
-
-/** Runs `fn` on every item with at most `limit` running at once; stops at the first failure. */
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed) throw failed.error;
 }
 
 /** A registry repository as a blob store. */
 export class RegistryBlobStore implements BlobStore {
-  constructor(readonly repo: RegistryRepository, private readonly options: PushOptions) {}
+  /** Digests this store wrote or found, recorded for cross-repository mounts once the image is committed. */
+  readonly written: Set<string> = new Set();
 
-  async has(digest: string): Promise<boolean> {
-    return (await this.repo.statBlob(digest, [this.repo.pushScope], this.options.signal)).exists;
+  constructor(readonly repo: RegistryRepository, private readonly options: RegistrySinkOptions) {}
+
+  async has(digest: string, signal?: AbortSignal): Promise<boolean> {
+    return (await this.repo.statBlob(digest, [this.repo.pushScope], signal ?? this.options.signal)).exists;
   }
 
   /** Streams a blob of unknown digest (one session; the digest is computed on the way). */
@@ -190,6 +84,7 @@ export class RegistryBlobStore implements BlobStore {
     if (patch.status !== 202) throw await this.repo.error("upload to", patch);
     await patch.body?.cancel();
     const result = await hash.result;
+    this.written.add(result.digest);
     const put = new URL(patch.headers.get("location") ?? location.href, base);
     put.searchParams.set("digest", result.digest);
     const done = await this.repo.client.request({
@@ -204,24 +99,34 @@ export class RegistryBlobStore implements BlobStore {
     return result;
   }
 
-  async putBytes(bytes: Uint8Array): Promise<DigestResult> {
+  async putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<DigestResult> {
     const descriptor = { mediaType: "application/octet-stream", digest: sha256Digest(bytes), size: bytes.length };
-    if (!(await this.has(descriptor.digest))) await this.putBlob(descriptor, () => Promise.resolve(rangeOf(bytes)));
+    if (!(await this.has(descriptor.digest, signal))) {
+      await this.copy(descriptor, () => Promise.resolve(rangeOf(bytes)), { signal });
+    }
     return { digest: descriptor.digest, size: descriptor.size };
   }
 
-  /** Uploads a blob of known digest (mounting it when another repository has it). */
-  putBlob(
-    descriptor: Descriptor,
-    open: BlobOpener,
-    extra: { mountFrom?: string[]; onBytes?: (n: number) => void } = {},
-  ): ReturnType<typeof uploadBlob> {
-    return uploadBlob(this.repo, descriptor, open, {
+  /**
+   * Uploads a blob of known digest: mounted when the source is another
+   * repository of this registry (or one that is known to hold it), else
+   * sent, resumed from where a cut connection left it; the registry checks
+   * the digest when the upload is closed.
+   */
+  async copy(descriptor: Descriptor, open: BlobOpener, options: CopyBlobOptions = {}): Promise<CopyBlobResult> {
+    const host = this.repo.client.host;
+    const mountFrom = [
+      ...(options.from?.host === host ? [options.from.repository] : []),
+      ...(await knownRepositories(host, descriptor.digest)),
+    ].filter((r) => r !== this.repo.path);
+    const result = await uploadBlob(this.repo, descriptor, open, {
       chunkSize: this.options.chunkSize ?? DEFAULT_CHUNK_SIZE,
-      mountFrom: extra.mountFrom,
-      signal: this.options.signal,
-      onBytes: extra.onBytes,
+      mountFrom: [...new Set(mountFrom)],
+      signal: options.signal ?? this.options.signal,
+      onBytes: options.onBytes,
     });
+    this.written.add(descriptor.digest);
+    return { mounted: result.mounted, bytesSent: result.bytesSent };
   }
 }
 
@@ -229,25 +134,36 @@ function rangeOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
   return ReadableStream.from([bytes]);
 }
 
-/** A registry repository as an image destination. */
-export class RegistryTarget implements ImageTarget {
+/**
+ * A registry repository as an image destination (`docker://HOST/NAME:TAG`):
+ * blobs first, manifests by digest, the tag last, so that a failed copy
+ * never leaves a tag pointing at missing blobs.
+ */
+export class RegistrySink implements ImageSink {
+  /** Manifests known to be in the repository (written or found by this sink). */
+  private readonly manifestsStored = new Set<string>();
+
   private constructor(
-    readonly location: string,
     readonly destination: DockerLocation,
     readonly blobs: RegistryBlobStore,
   ) {}
+
+  /** `docker://HOST/NAME[:TAG|@DIGEST]`. */
+  get description(): string {
+    return formatImageLocation(this.destination);
+  }
 
   /**
    * Connects to the destination's registry.
    *
    * @example
    * ```ts
-   * import { RegistryTarget } from "./sink.ts";
+   * import { RegistrySink } from "./sink.ts";
    * import { parseImageLocation } from "../reference/transport.ts";
-   * const target = await RegistryTarget.open(parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
+   * const sink = await RegistrySink.open(parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
    * ```
    */
-  static async open(destination: DockerLocation, options: PushOptions = {}): Promise<RegistryTarget> {
+  static async open(destination: DockerLocation, options: RegistrySinkOptions = {}): Promise<RegistrySink> {
     if (destination.ref.digest !== undefined && destination.ref.tag !== undefined) {
       throw new UsageError(`Push to a tag or a digest, not both: ${destination.ref.familiarName}`, {
         solution: "Name the destination docker://HOST/NAME:TAG",
@@ -260,7 +176,7 @@ export class RegistryTarget implements ImageTarget {
       destination.repository,
     );
     const repo = client.repository(destination.repository);
-    return new RegistryTarget(`docker://${destination.ref.name}`, destination, new RegistryBlobStore(repo, options));
+    return new RegistrySink(destination, new RegistryBlobStore(repo, options));
   }
 
   /** The repository. */
@@ -268,31 +184,57 @@ export class RegistryTarget implements ImageTarget {
     return this.blobs.repo;
   }
 
-  /** Uploads a manifest by digest unless the repository has it; true when uploaded. */
-  async putManifestByDigest(raw: RawManifest, signal?: AbortSignal): Promise<boolean> {
-    const existing = await this.repo.statManifest(raw.digest, [this.repo.pushScope], signal);
-    if (existing) return false;
-    await this.repo.putManifest(raw.digest, raw, signal);
-    return true;
-  }
-
-  /** Points the tag at a manifest (unless it already does); true when written. */
-  async tag(tag: string, raw: RawManifest, signal?: AbortSignal): Promise<boolean> {
-    const existing = await this.repo.statManifest(tag, [this.repo.pushScope], signal);
-    if (existing?.digest === raw.digest) return false;
-    await this.repo.putManifest(tag, raw, signal);
-    return true;
-  }
-
-  /** Records a built image: its manifest by digest, then the tag. */
-  async commit(image: BuiltImage): Promise<void> {
-    const bytes = jsonBytes(image.manifest);
-    if (sha256Digest(bytes) !== image.descriptor.digest) {
-      throw new AptOstreeError("The manifest does not match its descriptor", { solution: "This is a bug" });
+  /**
+   * The image the tag points at now (each platform's, for an index): a
+   * rebuild reuses its layers when the registry still has them.
+   */
+  async previousImages(signal?: AbortSignal): Promise<StoredImage[]> {
+    const tag = this.destination.ref.tag;
+    if (tag === undefined || !(await this.repo.statManifest(tag, [this.repo.pushScope], signal))) return [];
+    const root = await this.repo.getManifest(tag, signal);
+    const parsed = parseManifest(root, this.description);
+    const raws = parsed.kind === "manifest" ? [root] : await Promise.all(
+      parsed.index.manifests.filter((d) => isManifestMediaType(d.mediaType)).slice(0, MAX_PREVIOUS)
+        .map((d) => this.repo.getManifest(d.digest, signal)),
+    );
+    const images: StoredImage[] = [];
+    for (const raw of raws) {
+      const manifest = parseManifest(raw, this.description);
+      if (manifest.kind !== "manifest") continue;
+      const configBytes = await this.repo.fetchBlobBytes(manifest.manifest.config.digest, MAX_SMALL_BLOB, signal);
+      const config = parseImageConfig(checkBlobBytes(configBytes, manifest.manifest.config, this.description), "");
+      images.push({ raw, descriptor: rawDescriptor(raw), manifest: manifest.manifest, config });
     }
-    const raw: RawManifest = { bytes, mediaType: image.descriptor.mediaType, digest: image.descriptor.digest };
-    await this.putManifestByDigest(raw);
-    await this.tag(this.destination.ref.tag ?? image.ref.tag ?? "latest", raw);
+    return images;
+  }
+
+  /** Uploads a manifest by digest unless the repository has it; true when uploaded. */
+  async putManifest(raw: RawManifest, signal?: AbortSignal): Promise<boolean> {
+    if (this.manifestsStored.has(raw.digest)) return false;
+    const existing = await this.repo.statManifest(raw.digest, [this.repo.pushScope], signal);
+    if (!existing) await this.repo.putManifest(raw.digest, raw, signal);
+    this.manifestsStored.add(raw.digest);
+    return !existing;
+  }
+
+  /** The manifest by digest, then the tag (unless it already points there); true when the tag was written. */
+  async commit(root: RawManifest, signal?: AbortSignal): Promise<boolean> {
+    const { ref } = this.destination;
+    if (ref.digest !== undefined && ref.digest !== root.digest) {
+      throw new UsageError(`The image's digest is ${root.digest}, not ${ref.digest} as the destination names`, {
+        solution: "Push to a tag, or name the digest the image has",
+      });
+    }
+    await this.putManifest(root, signal);
+    await recordBlobLocations(
+      { registry: this.destination.host, repository: this.destination.repository },
+      this.blobs.written,
+    );
+    if (ref.tag === undefined) return false;
+    const existing = await this.repo.statManifest(ref.tag, [this.repo.pushScope], signal);
+    if (existing?.digest === root.digest) return false;
+    await this.repo.putManifest(ref.tag, root, signal);
+    return true;
   }
 
   /** Nothing to undo: blobs without a manifest are invisible and the registry collects them. */
@@ -304,119 +246,5 @@ export class RegistryTarget implements ImageTarget {
   }
 }
 
-/**
- * Pushes an image (a manifest, or an index with all its manifests) to a
- * registry.
- *
- * @example
- * ```ts
- * import { pushImage } from "./sink.ts";
- * import { LayoutSource } from "../layout/source.ts";
- * import { parseImageLocation } from "../reference/transport.ts";
- * const source = await LayoutSource.open("out.oci", "latest");
- * const result = await pushImage(source, parseImageLocation("docker://localhost:5000/app:1") as never, { tlsVerify: false });
- * console.log(result.digest, result.bytes.uploaded);
- * ```
- */
-export async function pushImage(
-  source: ImageSource,
-  destination: DockerLocation,
-  options: PushOptions = {},
-): Promise<PushResult> {
-  const started = performance.now();
-  const { signal } = options;
-  const target = await RegistryTarget.open(destination, options);
-  try {
-    const root = await source.root(signal);
-    if (destination.ref.digest !== undefined && destination.ref.digest !== root.digest) {
-      throw new UsageError(
-        `The image's digest is ${root.digest}, not ${destination.ref.digest} as the destination names`,
-        { solution: "Push to a tag, or name the digest the image has" },
-      );
-    }
-    const { manifests, blobs } = await collectImage(source, root, signal);
-    const list = [...blobs.values()];
-    const blobCounts: PushCounts = { total: list.length, uploaded: 0, mounted: 0, skipped: 0 };
-    const bytes = { total: 0, uploaded: 0, mounted: 0, skipped: 0, sent: 0 };
-    for (const b of list) bytes.total += b.size;
-    let bytesDone = 0;
-    let blobsDone = 0;
-    let phase: PushProgress["phase"] = "blobs";
-    const report = () =>
-      options.onProgress?.({
-        phase,
-        blobsDone,
-        blobsTotal: list.length,
-        bytesDone,
-        bytesTotal: bytes.total,
-        elapsedMs: performance.now() - started,
-      });
-    const timer = options.onProgress ? setInterval(report, 200) : undefined;
-    const sameRegistry = source.registry?.host === destination.host ? source.registry.repository : undefined;
-    try {
-      // Largest first: the long uploads start early and overlap the small ones.
-      list.sort((a, b) => b.size - a.size);
-      await forEachLimited(list, options.concurrency ?? 3, async (blob) => {
-        if (await target.blobs.has(blob.digest)) {
-          blobCounts.skipped++;
-          bytes.skipped += blob.size;
-        } else {
-          const mountFrom = [
-            ...(sameRegistry !== undefined ? [sameRegistry] : []),
-            ...(await knownRepositories(destination.host, blob.digest)),
-          ].filter((r) => r !== destination.repository);
-          let sent = 0;
-          const result = await target.blobs.putBlob(
-            blob,
-            (offset) => source.openBlob(blob, offset, signal),
-            {
-              mountFrom: [...new Set(mountFrom)],
-              onBytes: (n) => {
-                sent += n;
-                bytesDone += n;
-              },
-            },
-          );
-          bytes.sent += result.bytesSent;
-          if (result.mounted) {
-            blobCounts.mounted++;
-            bytes.mounted += blob.size;
-          } else {
-            blobCounts.uploaded++;
-            bytes.uploaded += blob.size;
-          }
-          bytesDone -= sent;
-        }
-        bytesDone += blob.size;
-        blobsDone++;
-      });
-      phase = "manifests";
-      report();
-      let manifestsUploaded = 0;
-      for (const raw of manifests) {
-        if (await target.putManifestByDigest(raw, signal)) manifestsUploaded++;
-      }
-      const tagged = destination.ref.tag !== undefined ? await target.tag(destination.ref.tag, root, signal) : false;
-      await recordBlobLocations({ registry: destination.host, repository: destination.repository }, blobs.keys());
-      return {
-        source: source.description,
-        destination: `docker://${destination.ref.name}${
-          destination.ref.tag !== undefined ? `:${destination.ref.tag}` : ""
-        }${destination.ref.digest !== undefined ? `@${destination.ref.digest}` : ""}`,
-        digest: root.digest,
-        mediaType: root.mediaType,
-        manifests: { total: manifests.length, uploaded: manifestsUploaded },
-        blobs: blobCounts,
-        bytes,
-        tagged,
-        elapsedMs: Math.round(performance.now() - started),
-      };
-    } finally {
-      if (timer !== undefined) clearInterval(timer);
-    }
-  } catch (error) {
-    throw signal?.aborted ? signal.reason : error;
-  } finally {
-    target.close();
-  }
-}
+/** How many platforms of a previous index are read for layer reuse. */
+const MAX_PREVIOUS = 16;

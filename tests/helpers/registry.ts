@@ -320,6 +320,8 @@ export interface CuttingProxy {
   host: string;
   /** Connections cut so far. */
   readonly cuts: number;
+  /** Bytes forwarded to the registry so far (requests and uploads). */
+  readonly bytesUp: number;
   /** Whether new connections are refused (after a cut, until {@linkcode CuttingProxy.heal}). */
   readonly down: boolean;
   /** Forwards everything again (and cuts no more unless `cutAfter` is given). */
@@ -329,8 +331,9 @@ export interface CuttingProxy {
 }
 
 /**
- * Starts a TCP proxy to `upstreamPort`. A connection that has sent more
- * than `cutAfter` bytes upstream is cut; with `stayDown`, every connection
+ * Starts a TCP proxy to `upstreamPort` that counts the bytes sent upstream.
+ * A connection that has sent more than `cutAfter` bytes upstream is cut
+ * (none with `cutAfter: Infinity`); with `stayDown`, every connection
  * after a cut is refused until healed (a registry that went away).
  */
 export function startCuttingProxy(
@@ -341,6 +344,7 @@ export function startCuttingProxy(
   const port = (listener.addr as Deno.NetAddr).port;
   let cutAfter: number | undefined = options.cutAfter;
   let cuts = 0;
+  let bytesUp = 0;
   let down = false;
   const open = new Set<Deno.Conn>();
   const pipe = async (from: Deno.Conn, to: Deno.Conn, count: boolean, onCut: () => void) => {
@@ -357,6 +361,7 @@ export function startCuttingProxy(
           return;
         }
         sent += n;
+        if (count) bytesUp += n;
         let off = 0;
         while (off < n) off += await to.write(buf.subarray(off, n));
       }
@@ -409,6 +414,9 @@ export function startCuttingProxy(
     host: `127.0.0.1:${port}`,
     get cuts() {
       return cuts;
+    },
+    get bytesUp() {
+      return bytesUp;
     },
     get down() {
       return down;
