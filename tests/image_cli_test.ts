@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { parseJsonResult, runCli, runCliOk } from "./helpers/cli.ts";
 import { commitTree, createRepo, makeSmallTree, makeTempDir, removeTree, runOk } from "./helpers/fixture_repo.ts";
@@ -65,6 +66,25 @@ Deno.test({
 
       const ok = await runCliOk(["image", "verify", `oci:${layout}`, "--json"]);
       assert.deepEqual(JSON.parse(ok.stdout).problems, []);
+
+      // Any source: one image of a layout, and an archive; a damaged layer in the archive is named by digest.
+      for (const name of [`oci:${layout}:1`, `docker-archive:${archive}`]) {
+        const result = JSON.parse((await runCliOk(["image", "verify", name, "--json"])).stdout);
+        assert.deepEqual(result.problems, [], name);
+        assert.equal(result.digest, built.digest, name);
+        assert.equal(result.blobs, built.layers!.length + 1, `${name}: every layer and the config`);
+      }
+      const biggest = built.layers!.reduce((a, b) => (b.size > a.size ? b : a));
+      const layerBytes = await Deno.readFile(join(layout, "blobs/sha256", biggest.digest.slice(7)));
+      const tar = await Deno.readFile(archive);
+      const at = Buffer.from(tar).indexOf(Buffer.from(layerBytes));
+      assert.ok(at > 0, "the layer is in the archive");
+      tar[at + (layerBytes.length >> 1)] ^= 0xff;
+      await Deno.writeFile(archive, tar);
+      const bad = await runCli(["image", "verify", `docker-archive:${archive}`]);
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(bad.stdout, new RegExp(`corrupt: ${biggest.digest} .*does not match its descriptor`));
+      assert.match(bad.stderr, /Error: The image docker-archive:.* is damaged: 1 problem$/m);
 
       // Damage one blob, remove another: both reported by digest and path, exit 1.
       const layer = built.layers![0].digest;

@@ -6,23 +6,26 @@
  */
 
 import type { Command } from "commander";
-import { AptOstreeError, UsageError } from "../errors.ts";
+import { AptOstreeError } from "../errors.ts";
+import { openImageSource } from "../image/open.ts";
+import { type ImageVerifyResult, verifyImage } from "../image/verify.ts";
 import { verifyLayout, type VerifyResult } from "../layout/verify.ts";
-import { parseImageLocation } from "../reference/transport.ts";
+import { isImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
-import { createStatusLine } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, createStatusLine, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
-function humanLines(result: VerifyResult): string[] {
+function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
+  const name = "layout" in result ? result.layout : result.image;
   const lines = [
-    `${result.problems.length === 0 ? "OK" : "DAMAGED"}: ${result.layout}`,
+    `${result.problems.length === 0 ? "OK" : "DAMAGED"}: ${name}`,
     `  ${result.blobs} blobs (${formatBytes(result.bytes)}) re-hashed, ${result.manifests} manifests checked`,
   ];
   for (const p of result.problems) {
-    lines.push(`  ${p.kind}: ${p.digest ? `${p.digest} ` : ""}${p.path}: ${p.message}`);
+    lines.push(`  ${p.kind}: ${p.digest ? `${p.digest} ` : ""}${p.digest === p.path ? "" : `${p.path}: `}${p.message}`);
   }
-  if (result.unreferenced.length > 0) {
+  if ("unreferenced" in result && result.unreferenced.length > 0) {
     lines.push(`  ${result.unreferenced.length} blobs are not referenced by any image (harmless)`);
   }
   return lines;
@@ -40,49 +43,57 @@ function humanLines(result: VerifyResult): string[] {
  * ```
  */
 export function registerImageVerify(image: Command, contextFor: (globals: GlobalOptions) => CommandContext): void {
-  image
+  const verify = image
     .command("verify")
-    .description("Re-hash every blob of an OCI layout and check every reference")
-    .argument("<layout>", "oci:PATH (or a layout directory)")
+    .description("Re-hash every blob of an image (or of a whole OCI layout) and check every reference")
+    .argument(
+      "<image>",
+      "oci:PATH (a whole layout, or a directory), oci:PATH:TAG, oci-archive:, docker-archive:, docker://",
+    );
+  addRegistryOptions(verify, "", "the registry");
+  addRetryOptions(verify)
     .addHelpText(
       "after",
       `
-Every blob is re-hashed and compared with its name; every descriptor, from index.json down through indexes and
+Every blob is re-hashed and compared with its name; every descriptor, from the index down through indexes and
 manifests to configs and layers, must name a blob that exists with the size it says. Each problem is printed with
-its digest and path, and the exit code is 1. Blobs no image references are counted but are not errors.
+its digest and path, and the exit code is 1. For a whole layout (oci:PATH without a tag, or a directory), every
+image of it is checked and blobs no image references are counted, but are not errors.
 
 Examples:
   apt-ostree image verify oci:./web.oci
-  apt-ostree image verify ./web.oci --json`,
+  apt-ostree image verify ./web.oci --json
+  apt-ostree image verify docker-archive:web.tar
+  apt-ostree image verify docker://registry.example.com/team/web:1.0`,
     )
-    .action(async (layout: string, _opts: unknown, command: Command) => {
+    .action(async (name: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
-      if (/^[a-z-]+:/.test(layout) && !layout.startsWith("oci:")) {
-        throw new UsageError(`image verify checks OCI layouts: ${layout}`, {
-          solution: "Name a layout as oci:PATH (for an archive, unpack it or copy it to a layout first)",
-        });
-      }
-      const location = layout.startsWith("oci:") ? parseImageLocation(layout) : undefined;
-      const dir = location?.transport === "oci" ? location.path : layout;
+      const location = isImageLocation(name) ? parseImageLocation(name) : undefined;
       const status = createStatusLine(globals);
-      let result: VerifyResult;
+      const onProgress = (done: number, total: number) =>
+        status.update(`Hashing blobs: ${formatBytes(done)}/${formatBytes(total)}`);
+      let result: VerifyResult | ImageVerifyResult;
       try {
-        result = await withInterruptSignal((signal) =>
-          verifyLayout(dir, {
-            signal,
-            onProgress: (done, total) => status.update(`Hashing blobs: ${formatBytes(done)}/${formatBytes(total)}`),
-          })
-        );
+        result = await withInterruptSignal(async (signal) => {
+          if (location === undefined || (location.transport === "oci" && location.tag === undefined)) {
+            return await verifyLayout(location?.transport === "oci" ? location.path : name, { signal, onProgress });
+          }
+          const source = await openImageSource(location, registryOptionsFrom(opts, globals));
+          try {
+            return await verifyImage(source, { signal, onProgress });
+          } finally {
+            source.close();
+          }
+        });
       } finally {
         status.done();
       }
       ctx.result(result, () => humanLines(result));
       if (result.problems.length > 0) {
+        const what = "layout" in result ? `layout ${result.layout}` : `image ${result.image}`;
         throw new AptOstreeError(
-          `The layout ${result.layout} is damaged: ${result.problems.length} problem${
-            result.problems.length === 1 ? "" : "s"
-          }`,
+          `The ${what} is damaged: ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}`,
           { solution: "Rebuild or copy the image again; the problems above name each blob and path" },
         );
       }
