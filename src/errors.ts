@@ -1,18 +1,37 @@
 /**
- * Errors that carry what a user needs: what went wrong, how to fix it, and
- * the exit code the CLI returns (2 for usage errors, 1 for everything else).
+ * Errors that carry what a user needs: what went wrong and how to fix it.
+ * The library speaks of its own options: a solution names one as
+ * `{optionName}` (the name of the library option, e.g. `{output}`,
+ * `{compressionLevel}`), which {@linkcode AptOstreeError.solution} renders
+ * as the option's name and the CLI renders as the flag of the command that
+ * ran (`--output`, `--compression-level`). Exit codes are the CLI's
+ * business: it maps {@linkcode UsageError} to 2, an
+ * {@linkcode InterruptedError} to 130/143, the rest to 1.
  *
  * @module
  */
 
 /** Options for {@linkcode AptOstreeError}. */
 export interface AptOstreeErrorOptions {
-  /** One line telling the user how to fix the problem. */
+  /** One line telling the user how to fix the problem; `{option}` names a library option. */
   solution?: string;
-  /** Process exit code the CLI uses for this error (default 1). */
-  exitCode?: number;
   /** The underlying error, kept for `--verbose` output. */
   cause?: unknown;
+}
+
+const OPTION_RE = /\{([a-z][A-Za-z]*)\}/g;
+
+/**
+ * Renders a solution template, naming each `{option}` with `name(option)`.
+ *
+ * @example
+ * ```ts
+ * import { renderSolution } from "./errors.ts";
+ * renderSolution("Choose another {output}", (o) => `--${o}`); // "Choose another --output"
+ * ```
+ */
+export function renderSolution(template: string, name: (option: string) => string): string {
+  return template.replace(OPTION_RE, (_, option: string) => name(option));
 }
 
 /**
@@ -28,41 +47,43 @@ export interface AptOstreeErrorOptions {
  * ```
  */
 export class AptOstreeError extends Error {
-  /** How to fix it, or undefined when there is nothing to add. */
-  readonly solution: string | undefined;
-  /** Exit code for the CLI. */
-  readonly exitCode: number;
+  /** The solution as written, with `{option}` placeholders. */
+  readonly solutionTemplate: string | undefined;
 
   constructor(message: string, options: AptOstreeErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = "AptOstreeError";
-    this.solution = options.solution;
-    this.exitCode = options.exitCode ?? 1;
+    this.solutionTemplate = options.solution;
+  }
+
+  /** How to fix it (options named as the library names them), or undefined when there is nothing to add. */
+  get solution(): string | undefined {
+    return this.solutionTemplate === undefined ? undefined : renderSolution(this.solutionTemplate, (o) => `\`${o}\``);
   }
 }
 
 /**
- * A mistake in the command line or in the arguments of a library call:
- * exit code 2.
+ * A mistake in the command line or in the arguments of a library call (the
+ * CLI exits with 2).
  *
  * @example
  * ```ts
  * import { UsageError } from "./errors.ts";
  * throw new UsageError("Unknown format: zip", {
- *   solution: "Use --format oci, oci-archive or docker",
+ *   solution: "Use {format} oci, oci-archive or docker",
  * });
  * ```
  */
 export class UsageError extends AptOstreeError {
-  constructor(message: string, options: Omit<AptOstreeErrorOptions, "exitCode"> = {}) {
-    super(message, { ...options, exitCode: 2 });
+  constructor(message: string, options: AptOstreeErrorOptions = {}) {
+    super(message, options);
     this.name = "UsageError";
   }
 }
 
 /**
- * Raised when the user interrupted the operation (SIGINT or SIGTERM).
- * Exit code 130, as shells report for Ctrl-C.
+ * Raised when the user interrupted the operation (SIGINT or SIGTERM; the
+ * CLI exits with 130 or 143, as shells report them).
  *
  * @example
  * ```ts
@@ -71,10 +92,8 @@ export class UsageError extends AptOstreeError {
  * ```
  */
 export class InterruptedError extends AptOstreeError {
-  constructor(signal: string) {
-    super(`Interrupted by ${signal}; nothing was written`, {
-      exitCode: signal === "SIGTERM" ? 143 : 130,
-    });
+  constructor(readonly signal: "SIGINT" | "SIGTERM") {
+    super(`Interrupted by ${signal}; nothing was written`);
     this.name = "InterruptedError";
   }
 }

@@ -83,7 +83,7 @@ export class ArchiveSink implements ImageSink {
     const info = await statOrUndefined(location);
     if (info && !info.isFile && !options.force) {
       throw new UsageError(`Output path exists and is not a file: ${location}`, {
-        solution: "Choose another --output, or pass --force to replace it",
+        solution: "Choose another {output}, or pass {force} to replace it",
       });
     }
     await assertReplaceable(location, { protect: options.protect });
@@ -93,7 +93,7 @@ export class ArchiveSink implements ImageSink {
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
         throw new UsageError(`Output directory does not exist: ${resolve(location, "..")}`, {
-          solution: "Create it first or choose another --output",
+          solution: "Create it first or choose another {output}",
         });
       }
       throw fsError("create the output", location, error);
@@ -123,7 +123,7 @@ export class ArchiveSink implements ImageSink {
     const parsed = parseManifest(root, this.description);
     if (this.format === "docker" && parsed.kind !== "manifest") {
       throw new UsageError(`A docker-archive holds one image, not an index: ${this.description}`, {
-        solution: "Copy one platform's image (without --all), or write an oci-archive: or oci: instead",
+        solution: "Copy one platform's image (without {all}), or write an oci-archive: or oci: instead",
       });
     }
     await this.blobs.putBytes(root.bytes);

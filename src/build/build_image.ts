@@ -224,25 +224,25 @@ interface ValidOptions {
 function validateOptions(options: BuildImageOptions): ValidOptions {
   const format = options.format ?? "oci";
   if (!IMAGE_FORMATS.includes(format)) {
-    throw new UsageError(`Unknown format: ${format}`, { solution: `Use --format ${IMAGE_FORMATS.join(", ")}` });
+    throw new UsageError(`Unknown format: ${format}`, { solution: `Use {format} ${IMAGE_FORMATS.join(", ")}` });
   }
   const compression = options.compression ?? "gzip";
   if (!COMPRESSIONS.includes(compression)) {
     throw new UsageError(`Unknown compression: ${compression}`, {
-      solution: `Use --compression ${COMPRESSIONS.join(" or ")}`,
+      solution: `Use {compression} ${COMPRESSIONS.join(" or ")}`,
     });
   }
   const level = options.compressionLevel ?? DEFAULT_LEVELS[compression];
   const [low, high] = LEVEL_RANGES[compression];
   if (!Number.isInteger(level) || level < low || level > high) {
     throw new UsageError(`Invalid ${compression} compression level: ${level}`, {
-      solution: `Use --compression-level from ${low} to ${high} with ${compression}`,
+      solution: `Use {compressionLevel} from ${low} to ${high} with ${compression}`,
     });
   }
   const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
   if (!Number.isInteger(maxLayers) || maxLayers < 1 || maxLayers > 127) {
     throw new UsageError(`Invalid maximum layer count: ${maxLayers}`, {
-      solution: "Use --max-layers with a whole number from 1 to 127 (containerd's limit)",
+      solution: "Use {maxLayers} with a whole number from 1 to 127 (containerd's limit)",
     });
   }
   const ref = parseImageReference(options.image);

@@ -8,7 +8,7 @@
  */
 
 import { Command, CommanderError } from "commander";
-import { AptOstreeError, describeError } from "../errors.ts";
+import { AptOstreeError, describeError, InterruptedError, renderSolution, UsageError } from "../errors.ts";
 import { buildInfo } from "../version.ts";
 import { registerBootstrap } from "./compose_bootstrap.ts";
 import { registerBuildImage } from "./compose_build_image.ts";
@@ -61,14 +61,36 @@ function createProgram(): Command {
   return program;
 }
 
-function printError(error: unknown, verbose: boolean): number {
+/**
+ * The flag of the command that ran for a library option name (`output` →
+ * `--output`), looked up on the command and its parents; options the
+ * command does not have keep the library's name.
+ */
+function flagNamer(command: Command | undefined): (option: string) => string {
+  return (option) => {
+    for (let c: Command | null = command ?? null; c; c = c.parent) {
+      const found = c.options.find((o) => o.attributeName() === option && o.long);
+      if (found?.long) return found.long;
+    }
+    return `\`${option}\``;
+  };
+}
+
+/** The exit code for an error: 2 for usage errors, 130/143 when interrupted, else 1. */
+function exitCodeOf(error: AptOstreeError): number {
+  if (error instanceof InterruptedError) return error.signal === "SIGTERM" ? 143 : 130;
+  if (error instanceof UsageError) return 2;
+  return 1;
+}
+
+function printError(error: unknown, verbose: boolean, command: Command | undefined): number {
   // Credentials never reach the terminal, whatever an error carries.
   const print = (text: string) => console.error(redactSecrets(text));
   if (error instanceof AptOstreeError) {
     print(`Error: ${error.message}`);
-    if (error.solution) print(`Solution: ${error.solution}`);
+    if (error.solutionTemplate) print(`Solution: ${renderSolution(error.solutionTemplate, flagNamer(command))}`);
     if (verbose && error.cause) print(`Caused by: ${Deno.inspect(error.cause)}`);
-    return error.exitCode;
+    return exitCodeOf(error);
   }
   print(`Error: ${describeError(error)}`);
   print("Solution: this looks like a bug in apt-ostree; run again with --verbose and report the output");
@@ -89,6 +111,10 @@ function printError(error: unknown, verbose: boolean): number {
 export async function runCli(args: string[]): Promise<number> {
   const program = createProgram();
   const verbose = args.includes("--verbose");
+  let running: Command | undefined;
+  program.hook("preAction", (_program, action) => {
+    running = action;
+  });
   try {
     await program.parseAsync(args, { from: "user" });
     return 0;
@@ -100,6 +126,6 @@ export async function runCli(args: string[]): Promise<number> {
       }
       return 2;
     }
-    return printError(error, verbose);
+    return printError(error, verbose, running);
   }
 }

@@ -6,72 +6,7 @@
 
 import { UsageError } from "../errors.ts";
 
-/**
- * Splits a command given as one string: a JSON array is taken as is (exec
- * form); otherwise words are split like a shell does (quotes and
- * backslashes, no expansion).
- *
- * @example
- * ```ts
- * import { parseCommand } from "./parse.ts";
- * parseCommand(`nginx -g 'daemon off;'`); // ["nginx", "-g", "daemon off;"]
- * parseCommand(`["/bin/sh", "-c", "echo hi"]`); // ["/bin/sh", "-c", "echo hi"]
- * ```
- */
-export function parseCommand(value: string, option = "--cmd"): string[] {
-  const trimmed = value.trim();
-  if (trimmed.startsWith("[")) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(trimmed);
-    } catch {
-      throw new UsageError(`Invalid ${option} value: not a valid JSON array: ${value}`, {
-        solution: `Use a JSON array of strings like '["/bin/sh", "-c", "echo hi"]', or a plain command line`,
-      });
-    }
-    if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) {
-      throw new UsageError(`Invalid ${option} value: the JSON array must hold strings only`, {
-        solution: `Use a JSON array of strings like '["/bin/sh", "-c", "echo hi"]'`,
-      });
-    }
-    return parsed;
-  }
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  let quote: "'" | '"' | undefined;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else word += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = undefined;
-      else if (c === "\\" && i + 1 < value.length && '"\\$`'.includes(value[i + 1])) word += value[++i];
-      else word += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === "\\" && i + 1 < value.length) {
-      word += value[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (quote) {
-    throw new UsageError(`Invalid ${option} value: unterminated ${quote} quote: ${value}`, {
-      solution: "Close the quote, or give a JSON array",
-    });
-  }
-  if (inWord) words.push(word);
-  return words;
-}
+export { parseCommand } from "../oci/image_config.ts";
 
 /**
  * Parses a positive whole number option.

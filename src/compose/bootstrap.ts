@@ -156,7 +156,7 @@ export function planBootstrap(options: BootstrapOptions): MmdebstrapPlan {
     (base.distribution in KEYRINGS || base.distribution === "debian" ? undefined : base.version);
   if (!suite) {
     throw new UsageError(`No codename is known for ${base.name}`, {
-      solution: `Name the archive suite with --suite CODENAME (e.g. --suite ${
+      solution: `Name the archive suite with {suite} CODENAME (e.g. {suite} ${
         base.distribution === "ubuntu" ? "noble" : "bookworm"
       })`,
     });
@@ -177,7 +177,7 @@ export function planBootstrap(options: BootstrapOptions): MmdebstrapPlan {
     const known = defaultMirrors(base.distribution, suite, base.arch);
     if (!known) {
       throw new UsageError(`apt-ostree knows no default mirror for ${base.distribution}`, {
-        solution: "Give one with --mirror URL (a Debian-style archive)",
+        solution: "Give one with {mirror} URL (a Debian-style archive)",
       });
     }
     mirrors = known;

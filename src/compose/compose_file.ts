@@ -19,9 +19,8 @@
  */
 
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from "yaml";
-import { parseCommand } from "../cli/parse.ts";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { type ImageSettings, validateImageSettings } from "../oci/image_config.ts";
+import { type ImageSettings, parseCommand, validateImageSettings } from "../oci/image_config.ts";
 import { debianArch, parseBaseImageRef } from "../reference/base_ref.ts";
 import { validateOutputBranch, validatePackageNames } from "./packages.ts";
 
@@ -204,7 +203,9 @@ function readImage(r: Reader, node: unknown): ImageSettings {
     try {
       validateImageSettings(settings);
     } catch (error) {
-      if (error instanceof UsageError) throw r.error(value as Node, `"${key}": ${error.message}`, error.solution);
+      if (error instanceof UsageError) {
+        throw r.error(value as Node, `"${key}": ${error.message}`, error.solutionTemplate);
+      }
       throw error;
     }
   }
@@ -277,7 +278,9 @@ export function parseComposeFile(text: string, path: string): ComposeFile {
     try {
       fn();
     } catch (error) {
-      if (error instanceof UsageError) throw r.error(nodes.get(key), `"${key}": ${error.message}`, error.solution);
+      if (error instanceof UsageError) {
+        throw r.error(nodes.get(key), `"${key}": ${error.message}`, error.solutionTemplate);
+      }
       throw error;
     }
   };
@@ -290,7 +293,9 @@ export function parseComposeFile(text: string, path: string): ComposeFile {
       validatePackageNames([name]);
     } catch (error) {
       const item = isSeq(packagesNode) ? packagesNode.items[i] as Node : packagesNode;
-      if (error instanceof UsageError) throw r.error(item, `"packages[${i}]": ${error.message}`, error.solution);
+      if (error instanceof UsageError) {
+        throw r.error(item, `"packages[${i}]": ${error.message}`, error.solutionTemplate);
+      }
       throw error;
     }
   });
@@ -313,7 +318,7 @@ export async function loadComposeFile(path: string): Promise<ComposeFile> {
     text = await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new UsageError(`Compose file not found: ${path}`, { solution: "Check the path given to --file" });
+      throw new UsageError(`Compose file not found: ${path}`, { solution: "Check the path given to {file}" });
     }
     throw new AptOstreeError(
       `Cannot read the compose file ${path}: ${error instanceof Error ? error.message : error}`,

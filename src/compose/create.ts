@@ -229,7 +229,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   const requested = validatePackageNames(options.packages);
   if (options.dryRun && options.pull) {
     throw new UsageError("--dry-run and --pull cannot be combined: a dry run writes nothing to the repository", {
-      solution: "Pull the base first (run without --dry-run), then simulate",
+      solution: "Pull the base first (run without {dryRun}), then simulate",
     });
   }
   await requireProgram("bwrap", "apt-get install bubblewrap");

@@ -122,7 +122,7 @@ export async function resolveImageBase(
   if (local && !options.pull) return { ref, base: { ref, commit: local, localRef: branch, source: "cache" } };
   if (options.dryRun) {
     throw new UsageError(`Image ${written} has not been imported into ${repo.path} yet; a dry run does not import it`, {
-      solution: `Import it first: apt-ostree image pull ${written} --branch ${branch} (or run without --dry-run)`,
+      solution: `Import it first: apt-ostree image pull ${written} --branch ${branch} (or run without {dryRun})`,
     });
   }
   options.onPull?.(written, branch);

@@ -69,7 +69,7 @@ export function validateOutputBranch(branch: string): void {
   }
   if (parseBaseBranch(branch)) {
     throw new UsageError(`The output branch ${branch} is a base image branch`, {
-      solution: "Write deployments to another branch, e.g. --output my-deployment",
+      solution: "Write deployments to another branch, e.g. {output} my-deployment",
     });
   }
 }

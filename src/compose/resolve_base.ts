@@ -89,7 +89,7 @@ export async function exactRefHead(repo: OstreeRepo, ref: string): Promise<strin
 export function baseNotFound(written: string, repoPath: string, detail?: string): AptOstreeError {
   return new AptOstreeError(`Base image not found locally: ${written}${detail ? ` (${detail})` : ""}`, {
     solution:
-      `Ensure the base image is available in the OSTree repository ${repoPath}: bootstrap it with 'apt-ostree compose bootstrap ${written}', or pull it from a remote with --remote NAME (ostree remote add --repo=${repoPath} NAME URL)`,
+      `Ensure the base image is available in the OSTree repository ${repoPath}: bootstrap it with 'apt-ostree compose bootstrap ${written}', or pull it from a remote with {remote} NAME (ostree remote add --repo=${repoPath} NAME URL)`,
   });
 }
 
@@ -123,7 +123,7 @@ export async function resolveBase(
     if (options.pull) {
       throw new UsageError(`--pull needs a remote, and ${repo.path} has no default remote`, {
         solution:
-          `Name one with --remote NAME, or set a default: ostree config --repo=${repo.path} set apt-ostree.default-remote NAME`,
+          `Name one with {remote} NAME, or set a default: ostree config --repo=${repo.path} set apt-ostree.default-remote NAME`,
       });
     }
     throw baseNotFound(written, repo.path);
@@ -137,7 +137,7 @@ export async function resolveBase(
     throw new AptOstreeError(
       `Base image ${written} is not in ${repo.path}; a dry run does not pull it from remote ${remote}`,
       {
-        solution: "Run without --dry-run (which pulls and caches it), then simulate again",
+        solution: "Run without {dryRun} (which pulls and caches it), then simulate again",
       },
     );
   }

@@ -333,7 +333,7 @@ async function checkBranchFree(repo: OstreeRepo, branch: string): Promise<void> 
         i < parts.length
           ? `Cannot create the branch ${branch}: the branch ${other} exists, and a branch cannot also be a directory of branches`
           : `Cannot create the branch ${branch}: branches named ${branch}/… exist`,
-        { solution: "Choose another branch with --branch" },
+        { solution: "Choose another branch with {branch}" },
       );
     }
   }
@@ -429,7 +429,7 @@ export async function pullImageToBranch(
     const branch = options.branch ?? defaultBranchFor(location, arch, source.imageName);
     if (branch === undefined) {
       throw new UsageError(`Cannot name a branch for ${source.description}`, {
-        solution: "Pass --branch NAME (e.g. --branch my-base/1/x86_64)",
+        solution: "Pass {branch} NAME (e.g. {branch} my-base/1/x86_64)",
       });
     }
     await checkBranchFree(ostreeRepo, branch);

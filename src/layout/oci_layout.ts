@@ -80,7 +80,7 @@ export async function readLayoutIndex(dir: string): Promise<ImageIndex> {
   }
   const broken = (why: string) =>
     new AptOstreeError(`Broken OCI layout at ${dir}: ${why}`, {
-      solution: "Choose another --output, or pass --force to replace it",
+      solution: "Choose another {output}, or pass {force} to replace it",
     });
   try {
     const layout = JSON.parse(layoutText);
@@ -204,7 +204,7 @@ export class LayoutSink implements ImageSink {
       const empty = info.isDirectory && (await isEmptyDir(location));
       if (!empty && !options.force) {
         throw new UsageError(broken ?? `Output path exists and is not an OCI layout: ${location}`, {
-          solution: "Choose another --output, or pass --force to replace it",
+          solution: "Choose another {output}, or pass {force} to replace it",
         });
       }
       await assertReplaceable(location, { protect: options.protect });
@@ -214,7 +214,7 @@ export class LayoutSink implements ImageSink {
     const parentInfo = await statOrUndefined(parent);
     if (!parentInfo?.isDirectory) {
       throw new UsageError(`Output directory does not exist: ${parent}`, {
-        solution: `Create it first (mkdir -p ${parent}) or choose another --output`,
+        solution: `Create it first (mkdir -p ${parent}) or choose another {output}`,
       });
     }
     const staging = siblingTempPath(location);

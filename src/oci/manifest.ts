@@ -197,7 +197,7 @@ export function selectPlatform(index: ImageIndex, platform: Platform, where: str
     `${where} has no image for ${platform.os}/${platform.architecture}${
       platform.variant ? `/${platform.variant}` : ""
     } (it has: ${available.join(", ") || "none"})`,
-    { solution: "Choose the architecture with --arch" },
+    { solution: "Choose the architecture with {arch}" },
   );
 }
 

@@ -106,12 +106,12 @@ export class OstreeRepo {
       if (error instanceof Deno.errors.NotFound) {
         throw new AptOstreeError(`OSTree repository not found: ${abs}`, {
           solution:
-            "Pass --repo PATH (or set APT_OSTREE_REPO) to an existing repository, or create one with: ostree init --repo=PATH --mode=bare-user",
+            "Pass {repo} PATH (or set APT_OSTREE_REPO) to an existing repository, or create one with: ostree init --repo=PATH --mode=bare-user",
         });
       }
       if (error instanceof Deno.errors.NotADirectory) {
         throw new AptOstreeError(`Not an OSTree repository: ${abs} is not a directory`, {
-          solution: "Pass --repo PATH pointing at an OSTree repository directory",
+          solution: "Pass {repo} PATH pointing at an OSTree repository directory",
         });
       }
       throw repoAccessError(abs, error);
@@ -122,7 +122,7 @@ export class OstreeRepo {
       if (error instanceof Deno.errors.NotFound) {
         throw new AptOstreeError(`Not an OSTree repository: ${abs} (it has no config file)`, {
           solution:
-            "Pass --repo PATH pointing at an OSTree repository, or create one with: ostree init --repo=PATH --mode=bare-user",
+            "Pass {repo} PATH pointing at an OSTree repository, or create one with: ostree init --repo=PATH --mode=bare-user",
         });
       }
       throw repoAccessError(abs, error);

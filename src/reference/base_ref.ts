@@ -201,7 +201,7 @@ export function parseBaseImageRef(ref: string, options: ParseBaseImageRefOptions
       throw new UsageError(
         `The base image reference ${ref} names architecture ${arch}, but --arch is ${options.arch}`,
         {
-          solution: "Give the architecture once: in the reference or with --arch",
+          solution: "Give the architecture once: in the reference or with {arch}",
         },
       );
     }

@@ -93,7 +93,7 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
 export function authenticationRequired(host: string): AptOstreeError {
   return new AptOstreeError(`Authentication required by ${host}`, {
     solution:
-      `Log in with: apt-ostree login ${host} (or pass --creds USER:PASSWORD, or --authfile PATH with credentials for it)`,
+      `Log in with: apt-ostree login ${host} (or pass {creds} USER:PASSWORD, or {authfile} PATH with credentials for it)`,
   });
 }
 

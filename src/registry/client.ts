@@ -309,13 +309,13 @@ export class RegistryClient {
     if (problem === "certificate") {
       return new RegistryConnectionError(`The TLS certificate of ${this.host} is not trusted: ${detail}`, problem, {
         solution:
-          `Pass --cert-dir DIR holding the registry's CA certificate as *.crt (or put it in /etc/containers/certs.d/${this.host}/ca.crt); for a test registry, --tls-verify=false`,
+          `Pass {certDir} DIR holding the registry's CA certificate as *.crt (or put it in /etc/containers/certs.d/${this.host}/ca.crt); for a test registry, {tlsVerify}=false`,
         cause: error,
       });
     }
     if (problem === "tls-handshake") {
       return new RegistryConnectionError(`${this.host} does not speak HTTPS`, problem, {
-        solution: "For a plain-HTTP registry (tests, loopback), pass --tls-verify=false",
+        solution: "For a plain-HTTP registry (tests, loopback), pass {tlsVerify}=false",
         cause: error,
       });
     }
@@ -397,7 +397,7 @@ export class RegistryClient {
         // Locations come from the registry: http(s) only (fetch would read file: URLs).
         if (url.protocol !== "https:" && !(url.protocol === "http:" && !this.tlsVerify)) {
           throw new AptOstreeError(`${this.host} redirected to a URL that is not HTTPS: ${url.protocol}//${url.host}`, {
-            solution: "For a plain-HTTP test registry, pass --tls-verify=false",
+            solution: "For a plain-HTTP test registry, pass {tlsVerify}=false",
           });
         }
         continue;
@@ -570,7 +570,7 @@ export class RegistryRepository {
       });
     }
     return new AptOstreeError(`Cannot ${action} ${this.name}: ${detail}`, {
-      solution: "Check the registry's state and logs; run again with --verbose for the requests",
+      solution: "Check the registry's state and logs; run again with {verbose} for the requests",
     });
   }
 }

@@ -156,7 +156,7 @@ export function parseCredsOption(text: string): BasicCredentials {
   const colon = text.indexOf(":");
   if (colon <= 0) {
     throw new UsageError("Invalid --creds value: expected USER:PASSWORD", {
-      solution: "Pass --creds USER:PASSWORD, or log in first with: apt-ostree login HOST",
+      solution: "Pass {creds} USER:PASSWORD, or log in first with: apt-ostree login HOST",
     });
   }
   const credentials: BasicCredentials = {

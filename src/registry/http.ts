@@ -79,7 +79,7 @@ export async function loadTlsSettings(
     } catch (error) {
       if (error instanceof Deno.errors.NotFound && options.certDir === undefined) continue;
       throw new AptOstreeError(`Cannot read the certificate directory ${dir}: ${(error as Error).message}`, {
-        solution: "Pass --cert-dir a directory holding the registry's CA certificate as *.crt",
+        solution: "Pass {certDir} a directory holding the registry's CA certificate as *.crt",
       });
     }
     for (const name of names) {

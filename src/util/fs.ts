@@ -43,19 +43,19 @@ export function fsError(action: string, path: string, error: unknown): AptOstree
   const code = (error as { code?: string })?.code;
   if (code === "ENOSPC" || /No space left/i.test(message)) {
     return new AptOstreeError(`No space left on device while trying to ${action} ${path}`, {
-      solution: "Free some space, or write the output to another file system with --output",
+      solution: "Free some space, or write to another file system",
       cause: error,
     });
   }
   if (code === "EROFS" || /Read-only file system/i.test(message)) {
     return new AptOstreeError(`Cannot ${action} ${path}: read-only file system`, {
-      solution: "Choose an output on a writable file system with --output",
+      solution: "Write to a location on a writable file system",
       cause: error,
     });
   }
   if (error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
     return new AptOstreeError(`Permission denied: cannot ${action} ${path}`, {
-      solution: "Check the permissions of the path, or choose another --output",
+      solution: "Check the permissions of the path, or write somewhere else",
       cause: error,
     });
   }
