@@ -22,6 +22,7 @@ import { registerImagePush } from "./image_push.ts";
 import { registerImageVerify } from "./image_verify.ts";
 import { registerLogin } from "./login.ts";
 import { redactSecrets } from "../util/redact.ts";
+import { installInterruptHandlers, removeInterruptHandlers } from "./signals.ts";
 
 /** Builds the commander program with every command. */
 function createProgram(): Command {
@@ -109,6 +110,16 @@ function printError(error: unknown, verbose: boolean, command: Command | undefin
  * ```
  */
 export async function runCli(args: string[]): Promise<number> {
+  // First, before anything is read or written: a signal at any moment is handled.
+  installInterruptHandlers();
+  try {
+    return await run(args);
+  } finally {
+    removeInterruptHandlers();
+  }
+}
+
+async function run(args: string[]): Promise<number> {
   const program = createProgram();
   const verbose = args.includes("--verbose");
   let running: Command | undefined;

@@ -45,7 +45,7 @@ export interface ParallelGzipOptions {
  * import { ParallelGzipStream } from "./parallel_gzip.ts";
  * const pool = new DeflatePool(2);
  * const gz = ReadableStream.from([new TextEncoder().encode("hello")]).pipeThrough(new ParallelGzipStream(pool));
- * const text = await new Response(gz.pipeThrough(new DecompressionStream("gzip"))).text(); // "hello"
+ * const text = await new Response(new Response(gz).body!.pipeThrough(new DecompressionStream("gzip"))).text(); // "hello"
  * pool.terminate();
  * ```
  */

@@ -14,6 +14,7 @@
 
 import { createHash } from "node:crypto";
 import type { TreeEntry } from "../ostree/tree.ts";
+import { comparePaths } from "../util/path_order.ts";
 
 /** A bin: a layer's identity and the units it holds. */
 export interface LayerBin {
@@ -112,17 +113,25 @@ function carriedBins(unitSizes: Map<string, number>, previous: LayerBin[]): Laye
 }
 
 /**
- * Plans the layers of an image from its sorted entries.
+ * Plans the layers of an image from its entries (in any order; the plan
+ * is the same).
  *
  * @example
  * ```ts
  * import { pathPrefixUnit, planLayers } from "./layer_plan.ts";
- * const entries = []; // TreeEntry[] from listCommitTree + toImageRootfs
+ * import type { TreeEntry } from "../ostree/tree.ts";
+ * const entries: TreeEntry[] = []; // from the commit's tree, mapped to the image root
  * const layers = planLayers(entries, { maxLayers: 64, unitOf: pathPrefixUnit });
  * for (const layer of layers) console.log(layer.id, layer.entries.length);
  * ```
  */
-export function planLayers(entries: readonly TreeEntry[], options: PlanLayersOptions): PlannedLayer[] {
+export function planLayers(input: readonly TreeEntry[], options: PlanLayersOptions): PlannedLayer[] {
+  // The plan depends on the order (a hardlink group goes where its first
+  // path goes; parents come before children): take the image's order,
+  // whatever order the entries came in. Sorted input costs one pass.
+  const entries = input.every((e, i) => i === 0 || comparePaths(input[i - 1].path, e.path) < 0)
+    ? input
+    : [...input].sort((a, b) => comparePaths(a.path, b.path));
   const maxLayers = Math.max(1, Math.floor(options.maxLayers));
   if (maxLayers === 1) {
     return [{ id: BASE_BIN, units: [], entries: [...entries], contentBytes: entries.reduce((n, e) => n + e.size, 0) }];

@@ -87,11 +87,27 @@ Deno.test("many packages: the largest alone, the rest in hash bins, within the l
   }
 });
 
-Deno.test("planning is deterministic", () => {
+/** A seeded Fisher-Yates shuffle (the same order on every run). */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let x = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const j = x % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+Deno.test("planning is deterministic: neither the order of the entries nor of the owners changes the plan", () => {
   const { entries, owners } = tree(100);
-  const a = planLayers(entries, { maxLayers: 16, unitOf: (p) => owners.get(p) });
-  const b = planLayers([...entries], { maxLayers: 16, unitOf: (p) => owners.get(p) });
-  assert.deepEqual(a.map((l) => layerKey(l.entries, "gzip")), b.map((l) => layerKey(l.entries, "gzip")));
+  const plan = (list: readonly TreeEntry[], map: Map<string, string>) =>
+    planLayers(list, { maxLayers: 16, unitOf: (p) => map.get(p) }).map((l) => [l.id, layerKey(l.entries, "gzip")]);
+  const expected = plan(entries, owners);
+  for (const seed of [1, 2, 3]) {
+    const reordered = new Map(shuffled([...owners], seed));
+    assert.deepEqual(plan(shuffled(entries, seed), reordered), expected, `shuffle ${seed}`);
+  }
 });
 
 Deno.test("previous bins: a changed package changes one layer, new ones go to the reserved bin", () => {

@@ -176,6 +176,31 @@ export async function spawnCli(args: string[], options: CliOptions = {}): Promis
   return { child, result };
 }
 
+/** Signal numbers on Linux, for {@linkcode waitForSignalHandler}. */
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/**
+ * Waits until the process `pid` catches `signal` (its bit is set in
+ * `SigCgt` of `/proc/PID/status`): from then on the signal is handled, not
+ * fatal. Throws after `timeoutMs`.
+ */
+export async function waitForSignalHandler(
+  pid: number,
+  signal: keyof typeof SIGNAL_NUMBERS,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const bit = 1n << BigInt(SIGNAL_NUMBERS[signal] - 1);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+    const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    if (caught !== undefined && (BigInt(`0x${caught}`) & bit) !== 0n) return;
+    if (status === "") throw new Error(`process ${pid} is gone before it caught ${signal}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`process ${pid} did not catch ${signal} within ${timeoutMs} ms`);
+}
+
 /** Parses the `--json` output of a build. */
 export interface BuildJson {
   dryRun: boolean;
