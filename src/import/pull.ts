@@ -44,6 +44,7 @@ import { isBranchName, OstreeRepo } from "../ostree/repo.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { ImageSource } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
+import { createLimiter } from "../util/concurrency.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
 import { recordBlobLocations } from "../registry/blob_locations.ts";
 import { RegistryConnectionError, type RegistryOptions } from "../registry/client.ts";
@@ -495,33 +496,20 @@ export async function pullImageToBranch(
     const downloadAbort = new AbortController();
     const downloadSignal = signal ? AbortSignal.any([signal, downloadAbort.signal]) : downloadAbort.signal;
     if (!source.local) {
-      let next = 0;
-      const slots = Math.max(1, options.concurrency ?? 3);
-      const resolvers: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-      for (let i = 0; i < manifest.layers.length; i++) {
-        downloads.push(new Promise<void>((resolve, reject) => resolvers.push({ resolve, reject })));
-        downloads[i].catch(() => {});
+      const limit = createLimiter(options.concurrency ?? 3);
+      for (const [i, layer] of manifest.layers.entries()) {
+        const download = limit(async () => {
+          downloadSignal.throwIfAborted();
+          await downloadBlob(source, layer, join(blobDir, `${i}-${digestHex(layer.digest)}`), {
+            signal: downloadSignal,
+            retries: policy.retries,
+            policy,
+            onBytes: (n) => bytesDone += n,
+          });
+        });
+        download.catch((error) => downloadAbort.abort(error)); // one failure stops the others
+        downloads.push(download);
       }
-      const worker = async () => {
-        while (next < manifest.layers.length) {
-          const i = next++;
-          const layer = manifest.layers[i];
-          try {
-            await downloadBlob(source, layer, join(blobDir, `${i}-${digestHex(layer.digest)}`), {
-              signal: downloadSignal,
-              retries: policy.retries,
-              policy,
-              onBytes: (n) => bytesDone += n,
-            });
-            resolvers[i].resolve();
-          } catch (error) {
-            resolvers[i].reject(error);
-            for (let j = next; j < manifest.layers.length; j++) resolvers[j].reject(error);
-            next = manifest.layers.length;
-          }
-        }
-      };
-      for (let w = 0; w < Math.min(slots, manifest.layers.length); w++) worker();
     }
 
     try {
