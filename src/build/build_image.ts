@@ -112,6 +112,8 @@ export interface BuildImageOptions {
   output?: string;
   /** How to reach the registry of a `docker://` output. */
   registry?: RegistrySinkOptions;
+  /** Write into this sink instead of opening `output` (it is closed when the build ends). */
+  sink?: ImageSink;
   /** Replace an output path that exists and is not a layout. */
   force?: boolean;
   /** Layer compression (default gzip). */
@@ -365,7 +367,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
   const location = outputLocation(options.output, ref, format);
-  const output = location.transport === "docker" ? formatImageLocation(location) : resolve(location.path);
+  const output = options.sink?.description ??
+    (location.transport === "docker" ? formatImageLocation(location) : resolve(location.path));
   const settings = options.settings ?? {};
   const fingerprint = buildFingerprint({
     commit: commitChecksum,
@@ -435,7 +438,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   }
 
   signal?.throwIfAborted();
-  const target = await openImageSink(location, {
+  const target = options.sink ?? await openImageSink(location, {
     ...options.registry,
     signal,
     tag: ref.tag ?? "latest",
