@@ -11,11 +11,15 @@
  * @module
  */
 
+import { readLimited } from "../util/bounded_read.ts";
 import { AptOstreeError } from "../errors.ts";
 import { registerSecret } from "../util/redact.ts";
 import type { Credentials, FoundCredentials } from "./credentials.ts";
 import { connectionProblem, type HttpTransport } from "./http.ts";
 import { isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
+
+/** Largest token answer read (tokens are a few KiB; a JWT with many claims stays well under this). */
+const MAX_TOKEN_RESPONSE = 1 << 20;
 
 /** One challenge of a `WWW-Authenticate` header. */
 export interface Challenge {
@@ -311,8 +315,16 @@ export class RegistryAuth {
       }
       let json: { token?: unknown; access_token?: unknown; expires_in?: unknown };
       try {
-        json = await response.json();
-      } catch {
+        json = JSON.parse(new TextDecoder().decode(await readLimited(response.body!, MAX_TOKEN_RESPONSE, "token")));
+      } catch (error) {
+        if (error instanceof AptOstreeError) {
+          throw new AptOstreeError(
+            `The token server ${display} of ${host} sent ${error.message.replace(/^The /, "a ")}`,
+            {
+              solution: "Check the registry's auth configuration; a token answer is a small JSON object",
+            },
+          );
+        }
         throw new AptOstreeError(`The token server ${display} of ${host} sent an answer that is not JSON`);
       }
       const token = typeof json.token === "string" && json.token !== ""

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { readLimited, readPrefix } from "../util/bounded_read.ts";
 import { AptOstreeError } from "../errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { MANIFEST_ACCEPT, type RawManifest, rawManifest } from "../oci/manifest.ts";
@@ -92,7 +93,7 @@ function withoutQueries(text: string): string {
 export async function describeRegistryError(response: Response): Promise<string> {
   let text = "";
   try {
-    text = (await response.text()).slice(0, 4096);
+    text = await readPrefix(response.body, 4096);
   } catch {
     // the body is optional
   }
@@ -573,39 +574,4 @@ export class RegistryRepository {
       solution: "Check the registry's state and logs; run again with {verbose} for the requests",
     });
   }
-}
-
-/**
- * Reads a whole (small) body, refusing more than `maxSize` bytes.
- *
- * @example
- * ```ts
- * import { readLimited } from "./client.ts";
- * const bytes = await readLimited(new Response("abc").body!, 10, "test"); // 3 bytes
- * ```
- */
-export async function readLimited(
-  body: ReadableStream<Uint8Array>,
-  maxSize: number,
-  what: string,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxSize) {
-      await body.cancel().catch(() => {});
-      throw new AptOstreeError(`The ${what} is larger than ${maxSize} bytes`, {
-        solution: "This is not a normal image; check the reference",
-      });
-    }
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
