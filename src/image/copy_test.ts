@@ -146,3 +146,22 @@ Deno.test("copyImage: memory to a layout and an oci-archive and back, byte for b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("copyImage: a blob that is a FIFO in a layout is refused at once (no hang)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "apt-ostree-copy-" });
+  try {
+    const source = new MemoryImageStore("memory:source");
+    const raw = await addImage(source, HOST, ["a layer that will be a FIFO"]);
+    await source.commit(raw);
+    await copyImage(source, await LayoutSink.open(join(dir, "fifo.oci"), { tag: "1" }));
+    const layer = JSON.parse(new TextDecoder().decode(raw.bytes)).layers[0].digest.slice("sha256:".length);
+    const path = join(dir, "fifo.oci", "blobs", "sha256", layer);
+    await Deno.remove(path);
+    const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+    assert.ok(made.success, "mkfifo");
+    const layout = await LayoutSource.open(join(dir, "fifo.oci"), "1");
+    await assert.rejects(copyImage(layout, new MemoryImageStore()), /is not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -73,6 +73,18 @@ export async function readLayoutIndex(dir: string): Promise<ImageIndex> {
   let layoutText: string;
   let indexText: string;
   try {
+    for (const name of ["oci-layout", "index.json"]) {
+      const info = await Deno.lstat(join(dir, name));
+      if (!info.isFile) throw new AptOstreeError(`Broken OCI layout at ${dir}: ${name} is not a regular file`);
+      if (info.size > MAX_SMALL_BLOB) {
+        throw new AptOstreeError(
+          `Broken OCI layout at ${dir}: ${name} is ${info.size} bytes (at most ${MAX_SMALL_BLOB})`,
+          {
+            solution: "This is not a layout written by an image tool; check the path",
+          },
+        );
+      }
+    }
     layoutText = await Deno.readTextFile(join(dir, "oci-layout"));
     indexText = await Deno.readTextFile(join(dir, "index.json"));
   } catch (error) {

@@ -109,8 +109,25 @@ export class LayoutSource implements ImageSource {
     return rawManifest(bytes, descriptor.mediaType);
   }
 
+  /** Refuses anything but a regular file (a FIFO would block a reader forever; a device is not a blob). */
+  private async checkRegular(descriptor: Descriptor, path: string): Promise<void> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw this.missing(descriptor, path);
+      throw fsError("read", path, error);
+    }
+    if (!info.isFile) {
+      throw new AptOstreeError(`Blob ${descriptor.digest} in ${this.description} is not a regular file (${path})`, {
+        solution: `The layout is damaged or was tampered with; check it with: apt-ostree image verify oci:${this.dir}`,
+      });
+    }
+  }
+
   async openBlob(descriptor: Descriptor, offset = 0): Promise<ReadableStream<Uint8Array>> {
     const path = this.blobPath(descriptor.digest);
+    await this.checkRegular(descriptor, path);
     let file: Deno.FsFile;
     try {
       file = await Deno.open(path);
@@ -129,6 +146,7 @@ export class LayoutSource implements ImageSource {
       );
     }
     const path = this.blobPath(descriptor.digest);
+    await this.checkRegular(descriptor, path);
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(path);
