@@ -156,7 +156,7 @@ async function dirBlobBytes(layout: string, index = "index.json"): Promise<numbe
 }
 
 function cli(args: string[]): string[] {
-  return ["deno", "run", ...cliFlags, `${root}mod.ts`, "--repo", repo, "--quiet", ...args];
+  return ["deno", "run", ...cliFlags, `${root}cli.ts`, "--repo", repo, "--quiet", ...args];
 }
 
 // ---------------------------------------------------------------- inputs

@@ -10,7 +10,7 @@
 
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { defaultOutputPath, type ImageFormat } from "../build/build_image.ts";
+import type { ImageFormat } from "../build/build_image.ts";
 import { UsageError } from "../errors.ts";
 import type { PushResult } from "../registry/push.ts";
 import { parseImageReference } from "../reference/image_ref.ts";
@@ -32,6 +32,7 @@ import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } f
  */
 export function addPushOptions(command: Command): Command {
   command
+    .optionsGroup("Push (with --push):")
     .option("--push", "push the image to the registry IMAGE names once built")
     .option("--no-local", "with --push: do not keep the local output (it is built in a temp path and removed)")
     .option("--chunk-size <size>", "with --push: upload blobs larger than this in chunks (default 16MiB; 0: never)");
@@ -59,14 +60,14 @@ export interface PlannedPush {
  * @example
  * ```ts
  * import { planPush } from "./build_push.ts";
- * const plan = planPush("localhost:5000/app:1", { push: true, local: true, tlsVerify: "false" }, {});
+ * const plan = await planPush("localhost:5000/app:1", { push: true, local: true, tlsVerify: "false" }, {});
  * ```
  */
-export function planPush(
+export async function planPush(
   image: string,
   opts: Record<string, unknown>,
   globals: GlobalOptions,
-): PlannedPush | undefined {
+): Promise<PlannedPush | undefined> {
   const local = opts.local !== false;
   if (!opts.push) {
     if (!local) throw new UsageError("--no-local needs --push", { solution: "Add --push, or drop --no-local" });
@@ -75,6 +76,7 @@ export function planPush(
   const ref = parseImageReference(image);
   const destination = parseImageLocation(`docker://${ref.name}:${ref.tag ?? "latest"}`) as DockerLocation;
   const format = ((opts.format as string | undefined) ?? "oci") as ImageFormat;
+  const { defaultOutputPath } = await import("../build/build_image.ts");
   const output = local
     ? (opts.output as string | undefined)
     : siblingTempPath(resolve((opts.output as string | undefined) ?? defaultOutputPath(ref, format)));

@@ -8,9 +8,8 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { pushImage, type PushOptions, type PushProgress, type PushResult } from "../registry/push.ts";
+import type { PushOptions, PushProgress, PushResult } from "../registry/push.ts";
 import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import { openImageSource } from "../source/open_source.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
 import {
@@ -100,6 +99,10 @@ export async function runPush(
   sourceOptions: RegistryOptions = options,
   status: StatusLine = createStatusLine(globals),
 ): Promise<PushResult> {
+  const [{ pushImage }, { openImageSource }] = await Promise.all([
+    import("../registry/push.ts"),
+    import("../source/open_source.ts"),
+  ]);
   try {
     return await withInterruptSignal(async (signal) => {
       const location = typeof source === "string" ? parseImageLocation(source) : source;

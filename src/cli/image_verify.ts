@@ -7,7 +7,7 @@
 
 import type { Command } from "commander";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { verifyLayout, type VerifyResult } from "../layout/verify.ts";
+import type { VerifyResult } from "../layout/verify.ts";
 import { parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
@@ -65,6 +65,7 @@ Examples:
       }
       const location = layout.startsWith("oci:") ? parseImageLocation(layout) : undefined;
       const dir = location?.transport === "oci" ? location.path : layout;
+      const { verifyLayout } = await import("../layout/verify.ts");
       const status = createStatusLine(globals);
       let result: VerifyResult;
       try {
