@@ -117,9 +117,11 @@ function commandPage(cmd: Command): string {
       parts.push(...optionTable(help, options), "");
     }
   }
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const globals = root.options.filter((o) => o.long !== "--version").map((o) => `\`${o.long}\``).join(", ");
   parts.push(
-    "Every command also takes the [global options](README.md#global-options) (`--repo`, `--json`, `--quiet`, " +
-      "`--verbose`) and `-h, --help`.",
+    `Every command also takes the [global options](README.md#global-options) (${globals}) and \`-h, --help\`.`,
     "",
   );
   for (const section of extra.filter((s) => s.heading !== undefined)) {
@@ -173,7 +175,7 @@ function indexPage(program: Command): string {
     parts.push(`### ${group.name()}`, "", md(group.description()) + ".", "", ...table(group.commands));
   }
   const others = program.commands.filter((c) => c.commands.length === 0);
-  if (others.length > 0) parts.push("### Registry login", "", ...table(others));
+  if (others.length > 0) parts.push("### Other commands", "", ...table(others));
   return parts.join("\n");
 }
 

@@ -33,7 +33,6 @@ Deno.test("docs/commands/ is what deno task docs generates from the CLI (run den
         "run",
         "--allow-read",
         "--allow-write",
-        "--allow-env",
         "--allow-run=deno",
         join(ROOT_DIR, "scripts/gen_docs.ts"),
         "--out",
