@@ -113,7 +113,9 @@ function commandPage(cmd: Command): string {
   if (groups.size > 0) {
     parts.push("## Options", "");
     for (const [group, options] of groups) {
-      if (groups.size > 1 || group !== "Options:") parts.push(`### ${group.replace(/:$/, "")}`, "");
+      // The help's default group ("Options:") is the command's own options.
+      const heading = group === "Options:" ? "Command options" : group.replace(/:$/, "");
+      if (groups.size > 1 || group !== "Options:") parts.push(`### ${heading}`, "");
       parts.push(...optionTable(help, options), "");
     }
   }
