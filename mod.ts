@@ -2,7 +2,9 @@
  * apt-ostree: compose Debian and Ubuntu OSTree commits and turn them into
  * OCI container images.
  *
- * This module is the library; run as the main module it is the CLI.
+ * This module is the library; run as the main module it is the CLI (which
+ * `cli.ts`, the entry of `deno task cli` and of the binary, runs without
+ * loading the library first).
  *
  * @example
  * ```ts
@@ -119,6 +121,7 @@ export { openImageSink, openImageSource, type OpenSinkOptions } from "./src/imag
 export { formatImageLocation, type ImageLocation, parseImageLocation } from "./src/reference/transport.ts";
 export { verifyLayout, type VerifyProblem, type VerifyResult } from "./src/layout/verify.ts";
 export { runCli } from "./src/cli/main.ts";
+export { buildProgram } from "./src/cli/program.ts";
 
 if (import.meta.main) {
   const { runCli } = await import("./src/cli/main.ts");

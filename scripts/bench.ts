@@ -9,6 +9,10 @@
  *   (/usr/share and /usr/bin), no network needed;
  * - `small`: 100,000 small files.
  *
+ * `startup` times the CLI's start (best of 10): `--version`, `--help` and a
+ * command's `--help`, against an empty Deno program and `mod.ts` (which
+ * loads the whole library).
+ *
  * Every case runs `--runs` times (default 3), alternating between the
  * tools, and the median is reported (cold builds: no output layout, no
  * cached listing): apt-ostree (64 layers and 1 layer,
@@ -18,7 +22,7 @@
  * sampled every 20 ms. Results go to stdout as a table and to
  * bench/results.json.
  *
- * Options: `--runs N`, `--only debian,mixed,small`, `--skip-baselines`,
+ * Options: `--runs N`, `--only debian,mixed,small,startup`, `--skip-baselines`,
  * `--profile` (where the time of one cold build of the Debian commit goes,
  * stage by stage, instead of the comparison).
  *
@@ -37,7 +41,7 @@ const { values: args } = parseArgs({
   args: Deno.args,
   options: {
     runs: { type: "string", default: "3" },
-    only: { type: "string", default: "debian,mixed,small" },
+    only: { type: "string", default: "debian,mixed,small,startup" },
     "skip-baselines": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
   },
@@ -156,7 +160,7 @@ async function dirBlobBytes(layout: string, index = "index.json"): Promise<numbe
 }
 
 function cli(args: string[]): string[] {
-  return ["deno", "run", ...cliFlags, `${root}mod.ts`, "--repo", repo, "--quiet", ...args];
+  return ["deno", "run", ...cliFlags, `${root}cli.ts`, "--repo", repo, "--quiet", ...args];
 }
 
 // ---------------------------------------------------------------- inputs
@@ -374,6 +378,43 @@ async function rebuildCases(base: Input, changed: Input): Promise<Rebuild> {
   };
 }
 
+// ---------------------------------------------------------------- start-up
+
+interface Startup {
+  what: string;
+  bestMs: number;
+  medianMs: number;
+}
+
+/** Times `argv` `runs` times (after two warm-up runs): the CLI's start-up. */
+async function startupCase(what: string, argv: string[], runs = 10): Promise<Startup> {
+  const times: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const started = performance.now();
+    const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "piped" }).output();
+    const ms = performance.now() - started;
+    if (!out.success) throw new Error(`${argv.join(" ")} failed:\n${new TextDecoder().decode(out.stderr)}`);
+    if (i >= 2) times.push(ms);
+  }
+  return { what, bestMs: Math.min(...times), medianMs: median(times) };
+}
+
+async function startupCases(): Promise<Startup[]> {
+  await Deno.mkdir(work, { recursive: true });
+  const empty = `${work}/empty.ts`;
+  await Deno.writeTextFile(empty, "");
+  const entry = (file: string, args: string[]) => ["deno", "run", ...cliFlags, `${root}${file}`, ...args];
+  const rows = [
+    await startupCase("empty Deno program", ["deno", "run", empty]),
+    await startupCase("apt-ostree --version", entry("cli.ts", ["--version"])),
+    await startupCase("apt-ostree --help", entry("cli.ts", ["--help"])),
+    await startupCase("apt-ostree compose build-image --help", entry("cli.ts", ["compose", "build-image", "--help"])),
+    await startupCase("mod.ts --version (loads the whole library)", entry("mod.ts", ["--version"])),
+  ];
+  for (const r of rows) log(`startup: ${r.what}: best ${r.bestMs.toFixed(0)} ms, median ${r.medianMs.toFixed(0)} ms`);
+  return rows;
+}
+
 // ---------------------------------------------------------------- profile
 
 /**
@@ -464,6 +505,7 @@ if (ONLY.has("small")) {
   inputs.push(await commitInfo("small", "bench/small"));
 }
 
+const startup = ONLY.has("startup") ? await startupCases() : undefined;
 const rows: Row[] = [];
 for (const input of inputs) {
   log(`${input.name}: ${input.entries} entries, ${(input.contentBytes / 1e6).toFixed(0)} MB of content`);
@@ -473,13 +515,19 @@ const rebuild = changedInput ? await rebuildCases(inputs.find((i) => i.name === 
 
 // Ratios against the baselines of the same input, measured in the same run.
 const find = (input: string, tool: string) => rows.find((r) => r.input === input && r.tool.startsWith(tool));
-const table = ["| input | tool | s (median) | MB/s | × gzip -6 | × pigz | size vs gzip -6 | files/s | peak RSS MiB |"];
-table.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+/** A tool name for a Markdown table: a baseline's shell pipeline as code, its `|` escaped. */
+const toolCell = (tool: string) =>
+  tool.replace(/^baseline (.*)$/, (_, cmd: string) => `baseline \`${cmd.replace(/\|/g, "\\|")}\``);
+const table: string[] = [];
+if (rows.length > 0) {
+  table.push("| input | tool | s (median) | MB/s | × gzip -6 | × pigz | size vs gzip -6 | files/s | peak RSS MiB |");
+  table.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+}
 for (const r of rows) {
   const gz = find(r.input, "baseline tar | gzip");
   const pz = find(r.input, "baseline tar | pigz");
   table.push(
-    `| ${r.input} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbPerSecond.toFixed(1)} | ${
+    `| ${r.input} | ${toolCell(r.tool)} | ${r.seconds.toFixed(2)} | ${r.mbPerSecond.toFixed(1)} | ${
       gz ? (gz.seconds / r.seconds).toFixed(2) : "-"
     } | ${pz ? (pz.seconds / r.seconds).toFixed(2) : "-"} | ${
       gz ? ((r.compressedBytes / gz.compressedBytes - 1) * 100).toFixed(2) + "%" : "-"
@@ -487,7 +535,7 @@ for (const r of rows) {
   );
 }
 if (rebuild) {
-  table.push("");
+  if (table.length > 0) table.push("");
   table.push("| rebuild (debian, default settings) | s (median) | × faster than cold | layers written |");
   table.push("|---|---:|---:|---:|");
   table.push(`| cold build | ${rebuild.coldSeconds.toFixed(2)} | 1.00 | ${rebuild.layers} |`);
@@ -501,6 +549,12 @@ if (rebuild) {
       (rebuild.coldSeconds / rebuild.changedSeconds).toFixed(1)
     } | ${rebuild.layersWrittenOnChange} |`,
   );
+}
+if (startup) {
+  if (table.length > 0) table.push("");
+  table.push("| cli start | best of 10, ms | median, ms |");
+  table.push("|---|---:|---:|");
+  for (const s of startup) table.push(`| ${s.what} | ${s.bestMs.toFixed(0)} | ${s.medianMs.toFixed(0)} |`);
 }
 console.log(table.join("\n"));
 
@@ -516,6 +570,7 @@ await Deno.writeTextFile(
       inputs,
       rows,
       rebuild,
+      startup,
     },
     null,
     2,

@@ -68,7 +68,9 @@ for (const arch of targets) {
     TARGETS[arch],
     "--output",
     output,
-    "mod.ts",
+    // The CLI entry; the modules its commands load with import() are
+    // embedded too (deno compile follows import() of literal specifiers).
+    "cli.ts",
   ];
   console.error(`Compiling ${output} for ${TARGETS[arch]}${denort ? ` with DENORT_BIN=${denort}` : ""}`);
   const status = await new Deno.Command("deno", { args, cwd: root, stdout: "inherit", stderr: "inherit" })

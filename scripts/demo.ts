@@ -34,7 +34,7 @@ async function run(cmd: string, args: string[], quiet = false): Promise<string> 
 }
 
 function cli(args: string[]): Promise<string> {
-  return run("deno", ["run", ...cliFlags, `${root}mod.ts`, "--repo", repo, ...args]);
+  return run("deno", ["run", ...cliFlags, `${root}cli.ts`, "--repo", repo, ...args]);
 }
 
 async function write(path: string, text: string, mode = 0o644): Promise<void> {

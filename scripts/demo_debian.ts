@@ -43,7 +43,7 @@ async function run(cmd: string, args: string[]): Promise<string> {
 }
 
 function cli(args: string[]): Promise<string> {
-  return run("deno", ["run", ...cliFlags, `${root}mod.ts`, "--repo", repo, "--json", ...args]);
+  return run("deno", ["run", ...cliFlags, `${root}cli.ts`, "--repo", repo, "--json", ...args]);
 }
 
 const timings: [string, number][] = [];

@@ -59,3 +59,17 @@ export function buildInfo(): BuildInfo {
   }
   return { version: VERSION, commit: commitFromGit() ?? "unknown" };
 }
+
+/**
+ * The line `apt-ostree --version` prints.
+ *
+ * @example
+ * ```ts
+ * import { versionLine } from "./version.ts";
+ * versionLine(); // "apt-ostree 0.1.0 (commit 3f9a…)"
+ * ```
+ */
+export function versionLine(): string {
+  const { version, commit } = buildInfo();
+  return `apt-ostree ${version} (commit ${commit})`;
+}

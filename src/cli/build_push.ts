@@ -36,10 +36,11 @@ import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } f
  */
 export function addPushOptions(command: Command): Command {
   command
+    .optionsGroup("Push (with --push):")
     .option("--push", "push the image to the registry IMAGE names once built")
     .option("--no-local", "with --push: build straight into the registry, writing nothing locally")
     .option("--chunk-size <size>", "with --push: upload blobs larger than this in chunks (default 16MiB; 0: never)");
-  addRegistryOptions(command, "", "the registry (with --push)");
+  addRegistryOptions(command, "", "the registry (with --push or --output docker://…)");
   return addRetryOptions(command);
 }
 

@@ -6,9 +6,8 @@
  */
 
 import type { Command } from "commander";
-import { bootstrapBase, type BootstrapResult } from "../compose/bootstrap.ts";
+import type { BootstrapResult } from "../compose/bootstrap.ts";
 import { requireRoot } from "../compose/root.ts";
-import { defaultRepoPath } from "../ostree/repo.ts";
 import { composeReporter, splitList } from "./compose_output.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { withInterruptSignal } from "./signals.ts";
@@ -75,6 +74,10 @@ Environment:
     )
     .action(async (ref: string, opts: BootstrapCliOptions, command: Command) => {
       requireRoot("compose bootstrap");
+      const [{ bootstrapBase }, { defaultRepoPath }] = await Promise.all([
+        import("../compose/bootstrap.ts"),
+        import("../ostree/repo.ts"),
+      ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const reporter = composeReporter(globals);

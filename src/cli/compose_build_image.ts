@@ -5,20 +5,13 @@
  * @module
  */
 
-import type { Command } from "commander";
-import {
-  buildImage,
-  type BuildImageResult,
-  DEFAULT_MAX_LAYERS,
-  IMAGE_FORMATS,
-  type ImageFormat,
-} from "../build/build_image.ts";
-import { loadComposeFile, mergeImageSettings } from "../compose/compose_file.ts";
-import { type Compression, COMPRESSIONS } from "../compress/compression.ts";
+import { type Command, Option } from "commander";
+import type { BuildImageResult, ImageFormat } from "../build/build_image.ts";
+import type { Compression } from "../compress/compression.ts";
 import { parseKeyValues } from "../oci/image_config.ts";
 import type { ImageSettings } from "../oci/image_config.ts";
-import { defaultRepoPath } from "../ostree/repo.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
+import { COMPRESSION_CHOICES, DEFAULT_MAX_LAYERS_SHOWN, FORMAT_CHOICES, shownChoices } from "./option_values.ts";
 import { parseCommand, parsePositiveInt, sourceDateEpoch } from "./parse.ts";
 import { formatBytes } from "./progress.ts";
 import { withInterruptSignal } from "./signals.ts";
@@ -133,10 +126,12 @@ export function registerBuildImage(
     .description("Build an OCI image (layout, oci-archive or docker-archive) from an OSTree commit")
     .argument("<source>", "branch, ref, commit checksum or unique checksum prefix")
     .argument("<image>", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
-    .option(
-      "--format <format>",
-      `output format of a path: ${IMAGE_FORMATS.join(", ")} (docker-archive is the same as docker)`,
-      "oci",
+    .optionsGroup("Output:")
+    .addOption(
+      shownChoices(
+        new Option("--format <format>", "output format of a path (docker-archive is the same as docker)"),
+        [...FORMAT_CHOICES, "docker-archive"],
+      ).default("oci"),
     )
     .option(
       "-o, --output <path|location>",
@@ -147,12 +142,22 @@ export function registerBuildImage(
       "--force",
       "replace a file, empty directory or broken layout at the output (never a repository, $HOME, / or a mount point)",
     )
-    .option("--compression <algorithm>", `layer compression: ${COMPRESSIONS.join(", ")}`, "gzip")
+    .option("--dry-run", "resolve the source and show what would be written, without writing")
+    .optionsGroup("Layers:")
+    .addOption(
+      shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
+    )
     .option("--compression-level <n>", "compression level: gzip 1-9 (default 6), zstd 1-19 (default 3)")
     .option(
       "--max-layers <n>",
-      `most layers, split by Debian package (or path prefix) and stable across builds; 1 for a single layer (default ${DEFAULT_MAX_LAYERS})`,
+      `most layers, split by Debian package (or path prefix) and stable across builds; 1 for a single layer (default ${DEFAULT_MAX_LAYERS_SHOWN})`,
     )
+    .option(
+      "--workers <n>",
+      "compression threads, this one included (default: one per CPU; the output is the same for any number)",
+    )
+    .optionsGroup("Image settings:")
+    .option("-f, --file <path>", "compose file whose image: settings to use (options given here win)")
     .option("--arch <arch>", "image architecture (default: the commit's, else the host's)")
     .option("--cmd <command>", "default command: a JSON array or a command line")
     .option("--entrypoint <command>", "entrypoint: a JSON array or a command line")
@@ -164,12 +169,6 @@ export function registerBuildImage(
     .option("--expose <port>", "exposed port, PORT[/tcp|udp|sctp] (repeatable)", collect, [])
     .option("--volume <path>", "volume mount point (repeatable)", collect, [])
     .option("--stop-signal <signal>", "signal that stops the container, e.g. SIGTERM")
-    .option("--dry-run", "resolve the source and show what would be written, without writing")
-    .option(
-      "--workers <n>",
-      "compression threads, this one included (default: one per CPU; the output is the same for any number)",
-    )
-    .option("-f, --file <path>", "compose file whose image: settings to use (options given here win)")
     .addHelpText(
       "after",
       `
@@ -184,12 +183,18 @@ Environment:
   SOURCE_DATE_EPOCH   image creation time (default: the commit's timestamp)`,
     )
     .action(async (source: string, image: string, opts: BuildImageCliOptions, command: Command) => {
+      const [{ buildImage }, { defaultRepoPath }] = await Promise.all([
+        import("../build/build_image.ts"),
+        import("../ostree/repo.ts"),
+      ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const cliSettings = settingsFromOptions(opts);
-      const settings = opts.file !== undefined
-        ? mergeImageSettings((await loadComposeFile(opts.file)).image, cliSettings)
-        : cliSettings;
+      let settings = cliSettings;
+      if (opts.file !== undefined) {
+        const { loadComposeFile, mergeImageSettings } = await import("../compose/compose_file.ts");
+        settings = mergeImageSettings((await loadComposeFile(opts.file)).image, cliSettings);
+      }
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
       const maxLayers = opts.maxLayers !== undefined ? parsePositiveInt(opts.maxLayers, "--max-layers") : undefined;

@@ -7,11 +7,10 @@
  */
 
 import type { Command } from "commander";
-import { type ComposeFile, loadComposeFile } from "../compose/compose_file.ts";
-import { composeCreate, type ComposeCreateResult } from "../compose/create.ts";
+import type { ComposeFile } from "../compose/compose_file.ts";
+import type { ComposeCreateResult } from "../compose/create.ts";
 import { requireRoot } from "../compose/root.ts";
 import { UsageError } from "../errors.ts";
-import { defaultRepoPath } from "../ostree/repo.ts";
 import { composeReporter, splitList } from "./compose_output.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
@@ -112,10 +111,16 @@ Examples:
     )
     .action(async (opts: CreateCliOptions, command: Command) => {
       requireRoot("compose create");
+      const [{ composeCreate }, { defaultRepoPath }] = await Promise.all([
+        import("../compose/create.ts"),
+        import("../ostree/repo.ts"),
+      ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const reporter = composeReporter(globals);
-      const file: ComposeFile | undefined = opts.file !== undefined ? await loadComposeFile(opts.file) : undefined;
+      const file: ComposeFile | undefined = opts.file !== undefined
+        ? await (await import("../compose/compose_file.ts")).loadComposeFile(opts.file)
+        : undefined;
       const base = opts.base ?? file?.base;
       if (base === undefined) {
         throw new UsageError("compose create needs a base image", {

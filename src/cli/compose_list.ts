@@ -5,8 +5,7 @@
  */
 
 import type { Command } from "commander";
-import { type ComposeListing, listCompose } from "../compose/list.ts";
-import { defaultRepoPath } from "../ostree/repo.ts";
+import type { ComposeListing } from "../compose/list.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { withInterruptSignal } from "./signals.ts";
 
@@ -113,6 +112,10 @@ Examples:
   apt-ostree compose list --remote origin --json`,
     )
     .action(async (opts: ListCliOptions, command: Command) => {
+      const [{ listCompose }, { defaultRepoPath }] = await Promise.all([
+        import("../compose/list.ts"),
+        import("../ostree/repo.ts"),
+      ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const listing = await withInterruptSignal((signal) =>

@@ -8,8 +8,8 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import { copyImage, type CopyProgress, type CopyResult } from "../image/copy.ts";
-import { openImageSink, openImageSource, type OpenSinkOptions } from "../image/open.ts";
+import type { CopyProgress, CopyResult } from "../image/copy.ts";
+import type { OpenSinkOptions } from "../image/open.ts";
 import { ociPlatform } from "../oci/platform.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
@@ -97,6 +97,10 @@ export async function runCopy(
   globals: GlobalOptions,
   status: StatusLine = createStatusLine(globals),
 ): Promise<CopyResult> {
+  const [{ copyImage }, { openImageSink, openImageSource }] = await Promise.all([
+    import("../image/copy.ts"),
+    import("../image/open.ts"),
+  ]);
   try {
     return await withInterruptSignal(async (signal) => {
       const from = await openImageSource(

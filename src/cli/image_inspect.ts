@@ -7,9 +7,7 @@
  */
 
 import type { Command } from "commander";
-import { type ImageSource } from "../oci/image.ts";
-import { openImageSource } from "../image/open.ts";
-import { parseImageConfig, parseManifest, selectPlatform } from "../oci/manifest.ts";
+import type { ImageSource } from "../oci/image.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/types.ts";
 import type { RegistryOptions } from "../registry/client.ts";
@@ -58,6 +56,7 @@ export interface InspectResult {
  * ```
  */
 export async function inspectImage(source: ImageSource, arch: string, signal?: AbortSignal): Promise<InspectResult> {
+  const { parseImageConfig, parseManifest, selectPlatform } = await import("../oci/manifest.ts");
   const root = await source.root(signal);
   let raw = root;
   let parsed = parseManifest(root, source.description);
@@ -159,6 +158,7 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const options: RegistryOptions = registryOptionsFrom(opts, globals);
+      const { openImageSource } = await import("../image/open.ts");
       await withInterruptSignal(async (signal) => {
         const source = await openImageSource(parseImageLocation(imageName), options);
         try {

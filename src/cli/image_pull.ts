@@ -6,8 +6,7 @@
  */
 
 import type { Command } from "commander";
-import { defaultRepoPath } from "../ostree/repo.ts";
-import { pullImageToBranch, type PullProgress, type PullResult } from "../import/pull.ts";
+import type { PullProgress, PullResult } from "../import/pull.ts";
 import { parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
@@ -96,6 +95,10 @@ Examples:
   apt-ostree image pull oci:./web.oci:1.0 --branch web/1.0/x86_64`,
   )
     .action(async (imageName: string, opts: Record<string, unknown>, command: Command) => {
+      const [{ pullImageToBranch }, { defaultRepoPath }] = await Promise.all([
+        import("../import/pull.ts"),
+        import("../ostree/repo.ts"),
+      ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const location = parseImageLocation(imageName);

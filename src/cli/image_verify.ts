@@ -7,9 +7,8 @@
 
 import type { Command } from "commander";
 import { AptOstreeError } from "../errors.ts";
-import { openImageSource } from "../image/open.ts";
-import { type ImageVerifyResult, verifyImage } from "../image/verify.ts";
-import { verifyLayout, type VerifyResult } from "../layout/verify.ts";
+import type { ImageVerifyResult } from "../image/verify.ts";
+import type { VerifyResult } from "../layout/verify.ts";
 import { isImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
@@ -76,6 +75,11 @@ Examples:
       let result: VerifyResult | ImageVerifyResult;
       try {
         result = await withInterruptSignal(async (signal) => {
+          const [{ verifyLayout }, { verifyImage }, { openImageSource }] = await Promise.all([
+            import("../layout/verify.ts"),
+            import("../image/verify.ts"),
+            import("../image/open.ts"),
+          ]);
           if (location === undefined || (location.transport === "oci" && location.tag === undefined)) {
             return await verifyLayout(location?.transport === "oci" ? location.path : name, { signal, onProgress });
           }

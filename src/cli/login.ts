@@ -8,7 +8,6 @@
 
 import type { Command } from "commander";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { RegistryClient } from "../registry/client.ts";
 import {
   normalizeAuthKey,
   parseCredsOption,
@@ -174,6 +173,7 @@ Examples:
       if (username === "" || password === "") throw new UsageError("The user name and the password must not be empty");
       const creds = parseCredsOption(`${username}:${password}`);
       const options = registryOptionsFrom({ ...opts, creds: `${username}:${password}` }, globals);
+      const { RegistryClient } = await import("../registry/client.ts");
       const client = await RegistryClient.create(host, options, key.split("/")[0]);
       try {
         await withInterruptSignal((signal) => client.checkCredentials(signal));

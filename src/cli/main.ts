@@ -1,66 +1,24 @@
 /**
  * The command-line interface: a thin shell over the library. Parses the
  * command line with commander, runs the command, prints errors as
- * `Error: …` / `Solution: …` and returns the exit code (0 ok, 1 failure,
- * 2 usage error, 130/143 interrupted).
+ * `Error: …` / `Solution: …` (naming the library's options as the flags of
+ * the command that ran) and returns the exit code (0 ok, 1 failure, 2 usage
+ * error, 130/143 interrupted).
+ *
+ * Start-up is kept short: this module imports almost nothing. The command
+ * tree (commander and the command modules, `program.ts`) is loaded when a
+ * command line needs parsing, and each command loads the library code it
+ * runs only when its action runs; `--version` alone needs neither. The
+ * SIGINT/SIGTERM handlers are installed before anything else.
  *
  * @module
  */
 
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { AptOstreeError, describeError, InterruptedError, renderSolution, UsageError } from "../errors.ts";
-import { buildInfo } from "../version.ts";
-import { registerBootstrap } from "./compose_bootstrap.ts";
-import { registerBuildImage } from "./compose_build_image.ts";
-import { registerCreate } from "./compose_create.ts";
-import { registerList } from "./compose_list.ts";
-import { createContext } from "./context.ts";
-import { registerImageCopy } from "./image_copy.ts";
-import { registerImageInspect } from "./image_inspect.ts";
-import { registerImagePull } from "./image_pull.ts";
-import { registerImagePush } from "./image_push.ts";
-import { registerImageVerify } from "./image_verify.ts";
-import { registerLogin } from "./login.ts";
+import { versionLine } from "../version.ts";
 import { redactSecrets } from "../util/redact.ts";
 import { installInterruptHandlers, removeInterruptHandlers } from "./signals.ts";
-
-/** Builds the commander program with every command. */
-function createProgram(): Command {
-  const info = buildInfo();
-  const program = new Command("apt-ostree")
-    .description("Compose Debian/Ubuntu OSTree commits and turn them into OCI container images")
-    .version(`apt-ostree ${info.version} (commit ${info.commit})`, "--version", "print the version and the git commit")
-    .option("--repo <path>", "OSTree repository (default: $APT_OSTREE_REPO, else /var/lib/apt-ostree/repo)")
-    .option("--json", "print the result as one JSON object on stdout")
-    .option("-q, --quiet", "no progress output")
-    .option("--verbose", "more detail on errors")
-    .showHelpAfterError("Solution: run the command with --help for its usage")
-    .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => write(text.replace(/^error: /, "Error: ")),
-    });
-
-  const compose = program
-    .command("compose")
-    .description("Build base images, deployments and container images")
-    .exitOverride();
-  registerBuildImage(compose, createContext);
-  registerBootstrap(compose, createContext);
-  registerCreate(compose, createContext);
-  registerList(compose, createContext);
-
-  const image = program
-    .command("image")
-    .description("Copy, push, pull, inspect and verify images (registries, layouts, archives)")
-    .exitOverride();
-  registerImageCopy(image, createContext);
-  registerImagePush(image, createContext);
-  registerImagePull(image, createContext);
-  registerImageInspect(image, createContext);
-  registerImageVerify(image, createContext);
-  registerLogin(program, createContext);
-  return program;
-}
 
 /**
  * The flag of the command that ran for a library option name (`output` →
@@ -120,8 +78,14 @@ export async function runCli(args: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  const program = createProgram();
+  // The one command line that needs no parser: the same line commander prints.
+  if (args.length === 1 && args[0] === "--version") {
+    console.log(versionLine());
+    return 0;
+  }
   const verbose = args.includes("--verbose");
+  const { buildProgram, CommanderError } = await import("./program.ts");
+  const program = buildProgram();
   let running: Command | undefined;
   program.hook("preAction", (_program, action) => {
     running = action;

@@ -42,6 +42,7 @@ export interface RegistryCliOptions {
  */
 export function addRegistryOptions(command: Command, prefix = "", what = "the registry"): Command {
   return command
+    .optionsGroup(prefix === "src-" ? "Source registry options:" : "Registry options:")
     .option(`--${prefix}creds <USER:PASSWORD>`, `credentials for ${what} (else the auth files are searched)`)
     .option(
       `--${prefix}authfile <path>`,
@@ -66,6 +67,7 @@ export function addRegistryOptions(command: Command, prefix = "", what = "the re
  */
 export function addRetryOptions(command: Command): Command {
   return command
+    .optionsGroup("Transfer options:")
     .option(
       "--retry-times <n>",
       `retries of a request that failed on the connection, 408, 429 or 5xx (default ${DEFAULT_RETRY_POLICY.retries})`,

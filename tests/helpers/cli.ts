@@ -12,8 +12,11 @@ import { fileURLToPath } from "node:url";
 /** The checkout's root directory. */
 export const ROOT_DIR: string = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The CLI entry point. */
+/** The library entry point, which also runs the CLI as the main module. */
 export const MOD_TS: string = join(ROOT_DIR, "mod.ts");
+
+/** The CLI entry point (of `deno task cli` and the compiled binary). */
+export const CLI_TS: string = join(ROOT_DIR, "cli.ts");
 
 /**
  * The flags of the compiled binary (permissions and V8 flags), from
@@ -90,7 +93,7 @@ async function denoDirForOtherUsers(): Promise<string> {
 }
 
 function commandFor(args: string[], options: CliOptions, denoDir: string | undefined): Deno.Command {
-  const denoArgs = ["run", ...CLI_FLAGS, MOD_TS, ...args];
+  const denoArgs = ["run", ...CLI_FLAGS, CLI_TS, ...args];
   const env: Record<string, string> = { NO_COLOR: "1", ...(options.env ?? {}) };
   let program = Deno.execPath();
   let programArgs = denoArgs;

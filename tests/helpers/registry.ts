@@ -450,9 +450,9 @@ export async function runCliWithStdin(
   stdin: string,
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { CLI_FLAGS, MOD_TS, ROOT_DIR } = await import("./cli.ts");
+  const { CLI_FLAGS, CLI_TS, ROOT_DIR } = await import("./cli.ts");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLI_FLAGS, MOD_TS, ...args],
+    args: ["run", ...CLI_FLAGS, CLI_TS, ...args],
     cwd: ROOT_DIR,
     env: { NO_COLOR: "1", ...env },
     stdin: "piped",

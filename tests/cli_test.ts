@@ -1,0 +1,121 @@
+/**
+ * The CLI shell: its two entry points (`cli.ts`, and `mod.ts` run as the
+ * main module), `--version` with and without the parser, usage errors, and
+ * what start-up loads: defining the commands must load no library code
+ * (each command imports what it runs when it runs), so that `--help` and
+ * `--version` start fast.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CLI_FLAGS, MOD_TS, ROOT_DIR, runCli } from "./helpers/cli.ts";
+
+async function runMod(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_FLAGS, MOD_TS, ...args],
+    cwd: ROOT_DIR,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+Deno.test("cli.ts and mod.ts run the same CLI; --version is the same line with and without the parser", async () => {
+  const fast = await runCli(["--version"]);
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.match(fast.stdout, /^apt-ostree \d+\.\d+\.\d+\S* \(commit \S+\)\n$/);
+  // With another option, commander parses the line and prints the version itself.
+  const parsed = await runCli(["--quiet", "--version"]);
+  assert.equal(parsed.code, 0, parsed.stderr);
+  assert.equal(parsed.stdout, fast.stdout);
+  const viaMod = await runMod(["--version"]);
+  assert.equal(viaMod.code, 0, viaMod.stderr);
+  assert.equal(viaMod.stdout, fast.stdout);
+  const help = await runMod(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: apt-ostree \[options\] \[command\]/);
+  assert.match(help.stdout, /^ {2}compose\b/m);
+});
+
+Deno.test("help: exit 0, option groups, choices, no '(default: [])'", async () => {
+  const help = await runCli(["compose", "build-image", "--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  for (const heading of ["Output:", "Layers:", "Image settings:", "Push (with --push):", "Global Options:"]) {
+    assert.match(help.stdout, new RegExp(`^${heading.replace(/[()]/g, "\\$&")}$`, "m"));
+  }
+  const flat = help.stdout.replace(/\s+/g, " ");
+  assert.match(
+    flat,
+    /--format <format> output format of a path .*\(choices: "oci", "oci-archive", "docker", "docker-archive", default: "oci"\)/,
+  );
+  assert.match(flat, /--compression <algorithm> layer compression \(choices: "gzip", "zstd", default: "gzip"\)/);
+  assert.doesNotMatch(help.stdout, /default: \[\]/);
+});
+
+Deno.test("usage errors: exit 2 with Error: and a Solution: line", async () => {
+  const unknownCommand = await runCli(["frobnicate"]);
+  assert.equal(unknownCommand.code, 2);
+  assert.match(unknownCommand.stderr, /^Error: unknown command 'frobnicate'/m);
+  assert.match(unknownCommand.stderr, /^Solution: run the command with --help for its usage$/m);
+  const missing = await runCli(["image", "verify"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^Error: missing required argument 'image'/m);
+});
+
+interface InfoDependency {
+  code?: { specifier: string };
+  isDynamic?: boolean;
+}
+interface InfoModule {
+  specifier: string;
+  dependencies?: InfoDependency[];
+}
+
+/** The modules loaded by importing `roots` (static imports only, as `deno info` sees them). */
+async function staticClosure(roots: string[]): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", join(ROOT_DIR, "cli.ts")],
+    cwd: ROOT_DIR,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const queue = roots.map((r) => new URL(r, `file://${ROOT_DIR}`).href);
+  while (queue.length > 0) {
+    const url = queue.pop()!;
+    if (seen.has(url)) continue;
+    seen.add(url);
+    for (const dep of byUrl.get(url)?.dependencies ?? []) {
+      if (dep.code && !dep.isDynamic) queue.push(dep.code.specifier);
+    }
+  }
+  return new Set([...seen].map((url) => url.replace(`file://${ROOT_DIR}`, "")));
+}
+
+Deno.test("start-up loads the CLI shell, not the library", async () => {
+  // --version: cli.ts and what it imports.
+  const version = await staticClosure(["cli.ts"]);
+  assert.deepEqual(
+    [...version].filter((m) =>
+      !/^(cli\.ts|deno\.json|src\/(cli\/main|cli\/signals|errors|version|util\/redact)\.ts)$/.test(m)
+    ),
+    [],
+    "--version must load nothing but cli.ts, src/cli/main.ts, the signal handlers, errors, version and redact",
+  );
+  // --help and every command line: plus the command tree (src/cli/program.ts).
+  const help = await staticClosure(["cli.ts", "src/cli/program.ts"]);
+  const heavy = [...help].filter((m) =>
+    /^src\/(archive|build|compress|digest|image|import|layers|layout|ostree|tar)\//.test(m) ||
+    /^src\/registry\/(?!credentials\.ts|retry\.ts)/.test(m) ||
+    /^src\/compose\/(?!root\.ts)/.test(m) ||
+    /yaml/.test(m)
+  );
+  assert.deepEqual(heavy, [], "defining the commands must not load these; import them in the command's action");
+});
