@@ -64,6 +64,36 @@ Deno.test("usage errors: exit 2 with Error: and a Solution: line", async () => {
   const missing = await runCli(["image", "verify"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^Error: missing required argument 'image'/m);
+  // compose create names its branch --branch; --output, its older name, still works but may not disagree.
+  const both = await runCli([
+    "--repo",
+    "/nonexistent",
+    "compose",
+    "create",
+    "--base",
+    "debian:12",
+    "--packages",
+    "hello",
+    "--branch",
+    "a",
+    "--output",
+    "b",
+  ]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /^Error: --branch and --output name the same thing; give one$/m);
+  // A library solution names the running command's flags.
+  const level = await runCli([
+    "--repo",
+    "/nonexistent",
+    "compose",
+    "build-image",
+    "x",
+    "a:1",
+    "--compression-level",
+    "99",
+  ]);
+  assert.equal(level.code, 2, level.stderr);
+  assert.match(level.stderr, /^Solution: Use --compression-level from 1 to 9 with gzip$/m);
 });
 
 interface InfoDependency {

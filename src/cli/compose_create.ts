@@ -1,5 +1,5 @@
 /**
- * `apt-ostree compose create --base REF --packages P… [--output BRANCH]`:
+ * `apt-ostree compose create --base REF --packages P… [--branch BRANCH]`:
  * the CLI shell over {@linkcode composeCreate}, with inputs from the
  * command line and/or a compose file (`--file`).
  *
@@ -19,6 +19,7 @@ import { withInterruptSignal } from "./signals.ts";
 interface CreateCliOptions {
   base?: string;
   packages?: string[];
+  branch?: string;
   output?: string;
   file?: string;
   arch?: string;
@@ -37,7 +38,7 @@ function humanLines(result: ComposeCreateResult): string[] {
     result.base.source === "local" ? "local" : result.base.source === "cache" ? "cached" : "pulled"
   }${result.base.remote ? ` from ${result.base.remote}` : ""})`;
   const derived = result.branchDerived
-    ? ` (name derived from the base and the packages; choose one with --output)`
+    ? ` (name derived from the base and the packages; choose one with --branch)`
     : "";
   if (result.dryRun) {
     return [
@@ -63,6 +64,16 @@ function humanLines(result: ComposeCreateResult): string[] {
   ];
 }
 
+/** `--branch`, or its older spelling `--output` (not both with different values). */
+function branchOption(opts: { branch?: string; output?: string }): string | undefined {
+  if (opts.branch !== undefined && opts.output !== undefined && opts.branch !== opts.output) {
+    throw new UsageError("--branch and --output name the same thing; give one", {
+      solution: "Use --branch BRANCH (--output is its older name)",
+    });
+  }
+  return opts.branch ?? opts.output;
+}
+
 /**
  * Adds `create` to the `compose` command.
  *
@@ -86,7 +97,8 @@ export function registerCreate(
       "base image: a reference (debian:12, ubuntu/24.04/x86_64) or an image (docker://HOST/NAME:TAG, oci:PATH:TAG, …)",
     )
     .option("--packages <names...>", "packages to install (several values after one flag; repeatable)")
-    .option("--output <branch>", "output branch (default: deploy/<distribution>/<version>/<arch>/<packages>)")
+    .option("--branch <branch>", "branch to commit to (default: deploy/<distribution>/<version>/<arch>/<packages>)")
+    .option("--output <branch>", "the same as --branch (its older name)")
     .option("-f, --file <path>", "compose file (YAML) with base, packages, output and image settings")
     .option("--arch <arch>", "architecture of the base (default: the reference's, else the host's)")
     .option("--remote <name>", "remote to pull the base from when it is not in the repository")
@@ -134,7 +146,7 @@ Examples:
           base,
           arch: opts.arch ?? file?.arch,
           packages,
-          output: opts.output ?? file?.output,
+          output: branchOption(opts) ?? file?.output,
           remote: opts.remote ?? file?.remote,
           pull: opts.pull,
           installRecommends: opts.installRecommends ?? file?.installRecommends,
