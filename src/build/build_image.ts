@@ -57,6 +57,7 @@ import {
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
+import { type Progress, progressTicker } from "../util/progress.ts";
 
 /** Output formats of `build-image` for a path (a location such as `docker://…` names its own). */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -77,21 +78,11 @@ export const DEFAULT_MAX_LAYERS = 64;
  */
 export const IMAGE_FORMAT_VERSION = 1;
 
-/** Progress of a build, reported a few times a second. */
-export interface BuildProgress {
-  /** What is happening. */
-  phase: "listing" | "layers" | "finishing";
-  /** Entries written so far. */
-  entries: number;
-  /** Entries in the tree. */
-  totalEntries: number;
-  /** File content bytes written (or reused) so far. */
-  contentBytes: number;
-  /** File content bytes in the tree. */
-  totalBytes: number;
-  /** Milliseconds since the build started. */
-  elapsedMs: number;
-}
+/**
+ * Progress of a build: phase `listing`, `layers` or `finishing`; bytes of
+ * file content written (or reused) of all; files of all.
+ */
+export type BuildProgress = Progress;
 
 /** Options for {@linkcode buildImage}. */
 export interface BuildImageOptions {
@@ -389,20 +380,18 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   };
 
   const stats: TarStats = newTarStats();
-  let phase: BuildProgress["phase"] = "listing";
+  let phase = "listing";
   let totalEntries = 0;
   let totalBytes = 0;
   let reusedBytes = 0;
   let reusedEntries = 0;
-  const report = () =>
-    options.onProgress?.({
-      phase,
-      entries: stats.entries + reusedEntries,
-      totalEntries,
-      contentBytes: stats.contentBytes + reusedBytes,
-      totalBytes,
-      elapsedMs: performance.now() - started,
-    });
+  const progress = (): Progress => ({
+    phase,
+    done: stats.contentBytes + reusedBytes,
+    total: totalBytes,
+    count: { done: stats.entries + reusedEntries, total: totalEntries, of: "files" },
+    elapsedMs: performance.now() - started,
+  });
 
   const content = contentSourceFor(repo);
   const planTree = async (previous: StoredImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
@@ -448,7 +437,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
   });
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
-  const progressTimer = options.onProgress ? setInterval(report, 200) : undefined;
+  const ticker = progressTicker(progress, options.onProgress);
+  const report = ticker.tick;
   try {
     const previous = (await target.previousImages(signal)).map((image) => named(image, ref));
 
@@ -552,7 +542,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     await target.abort();
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    if (progressTimer !== undefined) clearInterval(progressTimer);
+    ticker.stop();
     pool.terminate();
     target.close();
   }

@@ -8,7 +8,8 @@
 import type { Command } from "commander";
 import type { BootstrapResult } from "../compose/bootstrap.ts";
 import { requireRoot } from "../compose/root.ts";
-import { composeReporter, splitList } from "./compose_output.ts";
+import { splitList } from "./compose_output.ts";
+import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { withInterruptSignal } from "./signals.ts";
 
@@ -80,7 +81,7 @@ Environment:
       ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
-      const reporter = composeReporter(globals);
+      const reporter = createReporter(globals);
       const result = await withInterruptSignal((signal) =>
         bootstrapBase({
           repo: defaultRepoPath(globals.repo),
@@ -91,7 +92,7 @@ Environment:
           mirror: opts.mirror,
           suite: opts.suite,
           signal,
-          onStep: reporter.onStep,
+          onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,
         })
       );

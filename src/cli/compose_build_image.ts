@@ -201,7 +201,7 @@ Environment:
       const compressionLevel = opts.compressionLevel !== undefined
         ? parsePositiveInt(opts.compressionLevel, "--compression-level")
         : undefined;
-      const progress = ctx.progress();
+      const progress = ctx.reporter();
       const push = opts.dryRun ? undefined : planPush(image, opts as unknown as Record<string, unknown>, globals);
       const output = push?.output ?? opts.output;
       const registry = push?.registry ??

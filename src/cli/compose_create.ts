@@ -11,7 +11,8 @@ import type { ComposeFile } from "../compose/compose_file.ts";
 import type { ComposeCreateResult } from "../compose/create.ts";
 import { requireRoot } from "../compose/root.ts";
 import { UsageError } from "../errors.ts";
-import { composeReporter, splitList } from "./compose_output.ts";
+import { splitList } from "./compose_output.ts";
+import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
@@ -129,7 +130,7 @@ Examples:
       ]);
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
-      const reporter = composeReporter(globals);
+      const reporter = createReporter(globals);
       const file: ComposeFile | undefined = opts.file !== undefined
         ? await (await import("../compose/compose_file.ts")).loadComposeFile(opts.file)
         : undefined;
@@ -152,9 +153,9 @@ Examples:
           installRecommends: opts.installRecommends ?? file?.installRecommends,
           dryRun: opts.dryRun,
           signal,
-          onStep: reporter.onStep,
+          onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,
-          progress: reporter.live,
+          progress: reporter.logs,
           registry: registryOptionsFrom(opts as Record<string, unknown>, globals),
         })
       );

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createProgressLine, type ProgressLine } from "./progress.ts";
+import { createReporter, type Reporter } from "./progress.ts";
 
 /** Options accepted before or after any subcommand. */
 export interface GlobalOptions {
@@ -24,8 +24,8 @@ export interface GlobalOptions {
 export interface CommandContext {
   /** The global options. */
   globals: GlobalOptions;
-  /** A progress line (inactive with --json, --quiet or off a terminal). */
-  progress(): ProgressLine;
+  /** The one reporter: progress line, steps and program output, as the options and the terminal allow. */
+  reporter(options?: { words?: Record<string, string> }): Reporter;
   /** Prints the result: JSON with --json, else the human lines. */
   result(value: unknown, human: () => string[]): void;
 }
@@ -43,7 +43,7 @@ export interface CommandContext {
 export function createContext(globals: GlobalOptions): CommandContext {
   return {
     globals,
-    progress: () => createProgressLine(!globals.quiet && !globals.json),
+    reporter: (options) => createReporter(globals, options),
     result(value, human) {
       if (globals.json) console.log(JSON.stringify(value, null, 2));
       else for (const line of human()) console.log(line);

@@ -8,21 +8,14 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import type { CopyProgress, CopyResult } from "../image/copy.ts";
+import type { CopyResult } from "../image/copy.ts";
 import type { OpenSinkOptions } from "../image/open.ts";
 import { ociPlatform } from "../oci/platform.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
-import { formatBytes } from "./progress.ts";
-import {
-  addRegistryOptions,
-  addRetryOptions,
-  createStatusLine,
-  parseSize,
-  registryOptionsFrom,
-  type StatusLine,
-} from "./registry_options.ts";
+import { createReporter, formatBytes, type Reporter } from "./progress.ts";
+import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
 /** What a copy needs besides its two ends. */
@@ -37,23 +30,6 @@ export interface RunCopyOptions {
   arch?: string;
   /** The verb for progress and summary lines. */
   verb?: "Copying" | "Pushing";
-}
-
-/**
- * The progress text of a copy.
- *
- * @example
- * ```ts
- * import { copyProgressText } from "./image_copy.ts";
- * copyProgressText({ phase: "blobs", blobsDone: 1, blobsTotal: 2, bytesDone: 1024, bytesTotal: 2048, elapsedMs: 1000 });
- * ```
- */
-export function copyProgressText(p: CopyProgress, verb = "Copying"): string {
-  if (p.phase === "manifests") return "Writing manifests…";
-  const rate = p.bytesDone / Math.max(p.elapsedMs / 1000, 0.001) / 1e6;
-  return `${verb}: ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}, ${
-    rate.toFixed(1)
-  } MB/s`;
 }
 
 /**
@@ -95,7 +71,7 @@ export async function runCopy(
   destination: ImageLocation,
   options: RunCopyOptions,
   globals: GlobalOptions,
-  status: StatusLine = createStatusLine(globals),
+  reporter: Reporter = createReporter(globals, { words: { blobs: options.verb ?? "Copying" } }),
 ): Promise<CopyResult> {
   const [{ copyImage }, { openImageSink, openImageSource }] = await Promise.all([
     import("../image/copy.ts"),
@@ -114,7 +90,7 @@ export async function runCopy(
             all: options.all,
             platform: options.arch !== undefined ? ociPlatform(options.arch) : undefined,
             signal,
-            onProgress: (p) => status.update(copyProgressText(p, options.verb)),
+            onProgress: reporter.onProgress,
           });
         } finally {
           sink.close();
@@ -124,7 +100,7 @@ export async function runCopy(
       }
     });
   } finally {
-    status.done();
+    reporter.done();
   }
 }
 

@@ -6,21 +6,12 @@
  */
 
 import type { Command } from "commander";
-import type { PullProgress, PullResult } from "../import/pull.ts";
+import type { PullResult } from "../import/pull.ts";
 import { parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
-import { addRegistryOptions, addRetryOptions, createStatusLine, registryOptionsFrom } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
-
-function progressText(p: PullProgress): string {
-  if (p.phase === "resolving") return "Resolving the image…";
-  if (p.phase === "committing") return "Committing to the repository…";
-  const rate = p.bytesDone / Math.max(p.elapsedMs / 1000, 0.001) / 1e6;
-  return `Pulling: layer ${Math.min(p.layersDone + 1, p.layersTotal)}/${p.layersTotal}, ${formatBytes(p.bytesDone)}/${
-    formatBytes(p.bytesTotal)
-  } downloaded, ${rate.toFixed(1)} MB/s`;
-}
 
 /**
  * Human lines for a pull result.
@@ -102,7 +93,7 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const location = parseImageLocation(imageName);
-      const status = createStatusLine(globals);
+      const reporter = ctx.reporter({ words: { layers: "Pulling layers" } });
       try {
         const result = await withInterruptSignal((signal) =>
           pullImageToBranch(defaultRepoPath(globals.repo), location, {
@@ -111,13 +102,13 @@ Examples:
             arch: opts.arch as string | undefined,
             force: opts.force === true,
             signal,
-            onProgress: (p) => status.update(progressText(p)),
+            onProgress: reporter.onProgress,
           })
         );
-        status.done();
+        reporter.done();
         ctx.result(result, () => pullSummary(result));
       } finally {
-        status.done();
+        reporter.done();
       }
     });
 }

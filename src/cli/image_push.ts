@@ -13,13 +13,8 @@ import type { OpenSinkOptions } from "../image/open.ts";
 import { type DockerLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { copySummary, runCopy } from "./image_copy.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
-import {
-  addRegistryOptions,
-  addRetryOptions,
-  parseSize,
-  registryOptionsFrom,
-  type StatusLine,
-} from "./registry_options.ts";
+import type { Reporter } from "./progress.ts";
+import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
 
 /**
  * Parses a push destination: it must be `docker://…`.
@@ -69,14 +64,14 @@ export function runPush(
   options: OpenSinkOptions,
   globals: GlobalOptions,
   sourceOptions: RegistryOptions = options,
-  status?: StatusLine,
+  reporter?: Reporter,
 ): Promise<CopyResult> {
   return runCopy(
     source,
     destination,
     { source: sourceOptions, sink: options, all: true, verb: "Pushing" },
     globals,
-    status,
+    reporter,
   );
 }
 

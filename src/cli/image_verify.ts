@@ -12,7 +12,7 @@ import type { VerifyResult } from "../layout/verify.ts";
 import { isImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
-import { addRegistryOptions, addRetryOptions, createStatusLine, registryOptionsFrom } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
 function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
@@ -69,9 +69,8 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const location = isImageLocation(name) ? parseImageLocation(name) : undefined;
-      const status = createStatusLine(globals);
-      const onProgress = (done: number, total: number) =>
-        status.update(`Hashing blobs: ${formatBytes(done)}/${formatBytes(total)}`);
+      const reporter = ctx.reporter();
+      const onProgress = reporter.onProgress;
       let result: VerifyResult | ImageVerifyResult;
       try {
         result = await withInterruptSignal(async (signal) => {
@@ -91,7 +90,7 @@ Examples:
           }
         });
       } finally {
-        status.done();
+        reporter.done();
       }
       ctx.result(result, () => humanLines(result));
       if (result.problems.length > 0) {

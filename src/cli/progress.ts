@@ -1,11 +1,19 @@
 /**
- * Progress on a terminal: one line on stderr, rewritten in place; nothing at
- * all when stderr is not a terminal or `--quiet` is given.
+ * The one reporter of the CLI: it decides once, from the global options and
+ * the terminal, what may be shown on stderr while a command works:
+ *
+ * - a progress line, rewritten in place: only on a terminal, never with
+ *   `--json` or `--quiet`;
+ * - steps and the output of programs (mmdebstrap, apt): on a terminal, or
+ *   always with `--verbose`; never with `--json` or `--quiet`.
+ *
+ * stdout carries only the result.
  *
  * @module
  */
 
-import type { BuildProgress } from "../build/build_image.ts";
+import type { Progress } from "../util/progress.ts";
+import type { GlobalOptions } from "./context.ts";
 
 /**
  * Formats a byte count with binary units.
@@ -27,49 +35,105 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A progress line writer. */
-export interface ProgressLine {
-  /** Build progress callback, or undefined when progress is off. */
-  onProgress: ((p: BuildProgress) => void) | undefined;
-  /** Clears the line. */
+/** What the phases of the library's operations are called on screen. */
+const PHASE_WORDS: Record<string, string> = {
+  listing: "Reading the commit's tree",
+  layers: "Writing layers",
+  finishing: "Finishing",
+  blobs: "Copying",
+  manifests: "Writing manifests",
+  committing: "Committing",
+  hashing: "Hashing blobs",
+};
+
+/** Phases that have no byte count worth showing. */
+const WORDS_ONLY = new Set(["listing", "manifests", "committing", "finishing"]);
+
+/**
+ * The progress line for a {@linkcode Progress}; `words` renames phases
+ * (e.g. `blobs` → `Pushing`).
+ *
+ * @example
+ * ```ts
+ * import { progressText } from "./progress.ts";
+ * progressText({ phase: "blobs", done: 1024, total: 2048, count: { done: 1, total: 2, of: "blobs" }, elapsedMs: 1000 });
+ * // "Copying: 50% 1.0 KiB/2.0 KiB, 1/2 blobs, 0.0 MB/s"
+ * ```
+ */
+export function progressText(p: Progress, words: Record<string, string> = {}): string {
+  const phase = words[p.phase] ?? PHASE_WORDS[p.phase] ?? p.phase;
+  if (WORDS_ONLY.has(p.phase)) return `${phase}…`;
+  const rate = p.done / Math.max(p.elapsedMs / 1000, 0.001) / 1e6;
+  const pct = p.total > 0 ? `${Math.floor((100 * p.done) / p.total)}% ` : "";
+  const count = p.count
+    ? `, ${p.count.done.toLocaleString("en-US")}/${p.count.total.toLocaleString("en-US")} ${p.count.of}`
+    : "";
+  return `${phase}: ${pct}${formatBytes(p.done)}/${formatBytes(p.total)}${count}, ${rate.toFixed(1)} MB/s`;
+}
+
+/** What a command shows while it works. */
+export interface Reporter {
+  /** Whether a progress line is shown (a terminal, no `--json` or `--quiet`). */
+  readonly live: boolean;
+  /** Whether steps and program output are shown (as `live`, or `--verbose` without `--json`/`--quiet`). */
+  readonly logs: boolean;
+  /** The progress callback to give the library, or undefined when no progress is shown. */
+  readonly onProgress: ((progress: Progress) => void) | undefined;
+  /** Prints a step line (`==> …`). */
+  step(text: string): void;
+  /** The callback for a program's output lines, or undefined when they are not shown. */
+  readonly onLine: ((line: string) => void) | undefined;
+  /** Clears the progress line. */
   done(): void;
 }
 
 /**
- * Creates a progress writer; disabled unless `enabled` and stderr is a
- * terminal.
+ * Creates the reporter for a command run.
  *
  * @example
  * ```ts
- * import { createProgressLine } from "./progress.ts";
- * const progress = createProgressLine(true);
- * progress.onProgress?.({ phase: "layers", entries: 1, totalEntries: 2, contentBytes: 10, totalBytes: 20, elapsedMs: 100 });
- * progress.done();
+ * import { createReporter } from "./progress.ts";
+ * const reporter = createReporter({ quiet: true });
+ * reporter.step("Installing"); // prints nothing with --quiet
+ * reporter.done();
  * ```
  */
-export function createProgressLine(enabled: boolean): ProgressLine {
-  if (!enabled || !Deno.stderr.isTerminal()) return { onProgress: undefined, done() {} };
+export function createReporter(
+  globals: GlobalOptions,
+  options: { words?: Record<string, string>; terminal?: boolean } = {},
+): Reporter {
+  const terminal = options.terminal ?? Deno.stderr.isTerminal();
+  const silent = globals.json === true || globals.quiet === true;
+  const live = !silent && terminal;
+  const logs = !silent && (terminal || globals.verbose === true);
   const encoder = new TextEncoder();
   let shown = false;
   const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
+  const clear = () => {
+    if (shown) write("\r\x1b[K");
+    shown = false;
+  };
   return {
-    onProgress(p) {
-      const seconds = Math.max(p.elapsedMs / 1000, 0.001);
-      const rate = p.contentBytes / seconds / 1e6;
-      const pct = p.totalBytes > 0 ? Math.floor((100 * p.contentBytes) / p.totalBytes) : 100;
-      const line = p.phase === "listing"
-        ? "Reading the commit's tree…"
-        : `${p.phase === "finishing" ? "Finishing" : "Writing layer"}: ${pct}% ${formatBytes(p.contentBytes)}/${
-          formatBytes(p.totalBytes)
-        }, ${p.entries.toLocaleString("en-US")}/${p.totalEntries.toLocaleString("en-US")} files, ${
-          rate.toFixed(1)
-        } MB/s`;
-      write(`\r\x1b[K${line}`);
-      shown = true;
+    live,
+    logs,
+    onProgress: live
+      ? (p) => {
+        write(`\r\x1b[K${progressText(p, options.words)}`);
+        shown = true;
+      }
+      : undefined,
+    step(text) {
+      if (!logs) return;
+      clear();
+      console.error(`==> ${text}`);
     },
-    done() {
-      if (shown) write("\r\x1b[K");
-      shown = false;
-    },
+    onLine: logs
+      ? (line) => {
+        if (line.length === 0) return;
+        clear();
+        console.error(`    ${line}`);
+      }
+      : undefined,
+    done: clear,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The registry options that `image push`, `image pull`, `image inspect`,
  * `login` and `compose build-image --push` share, named as skopeo names
- * them, and a one-line status display for transfers.
+ * them.
  *
  * @module
  */
@@ -159,39 +159,4 @@ export function parseSize(text: string, option: string): number {
   }
   const unit = m[2].toLowerCase();
   return Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 1 << 20 : unit === "g" ? 1 << 30 : 1);
-}
-
-/** A status line on stderr (only on a terminal, never with --json or --quiet). */
-export interface StatusLine {
-  /** Shows `text`, replacing the previous one. */
-  update(text: string): void;
-  /** Clears it. */
-  done(): void;
-}
-
-/**
- * Creates a status line.
- *
- * @example
- * ```ts
- * import { createStatusLine } from "./registry_options.ts";
- * const status = createStatusLine({});
- * status.update("Pushing…");
- * status.done();
- * ```
- */
-export function createStatusLine(globals: GlobalOptions): StatusLine {
-  if (globals.quiet || globals.json || !Deno.stderr.isTerminal()) return { update() {}, done() {} };
-  const encoder = new TextEncoder();
-  let shown = false;
-  return {
-    update(text) {
-      Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${text}`));
-      shown = true;
-    },
-    done() {
-      if (shown) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
-      shown = false;
-    },
-  };
 }

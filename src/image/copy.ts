@@ -19,6 +19,7 @@ import { collectImage, type ImageSink, type ImageSource, resolveImage } from "..
 import type { RawManifest } from "../oci/manifest.ts";
 import type { Platform } from "../oci/types.ts";
 import { mapLimit } from "../util/concurrency.ts";
+import { type Progress, progressTicker } from "../util/progress.ts";
 
 /** Options for {@linkcode copyImage}. */
 export interface CopyOptions {
@@ -34,21 +35,8 @@ export interface CopyOptions {
   onProgress?: (progress: CopyProgress) => void;
 }
 
-/** Progress of a copy. */
-export interface CopyProgress {
-  /** What is happening. */
-  phase: "blobs" | "manifests";
-  /** Blobs finished. */
-  blobsDone: number;
-  /** Blobs in the image. */
-  blobsTotal: number;
-  /** Bytes of blobs finished or sent so far. */
-  bytesDone: number;
-  /** Bytes of all blobs. */
-  bytesTotal: number;
-  /** Milliseconds since the copy started. */
-  elapsedMs: number;
-}
+/** Progress of a copy: phase `blobs` or `manifests`; bytes of blobs done of all; blobs done of all. */
+export type CopyProgress = Progress;
 
 /** Counts of a copy. */
 export interface CopyCounts {
@@ -115,17 +103,14 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
     for (const b of list) bytes.total += b.size;
     let bytesDone = 0;
     let blobsDone = 0;
-    let phase: CopyProgress["phase"] = "blobs";
-    const report = () =>
-      options.onProgress?.({
-        phase,
-        blobsDone,
-        blobsTotal: list.length,
-        bytesDone,
-        bytesTotal: bytes.total,
-        elapsedMs: performance.now() - started,
-      });
-    const timer = options.onProgress ? setInterval(report, 200) : undefined;
+    let phase = "blobs";
+    const ticker = progressTicker(() => ({
+      phase,
+      done: bytesDone,
+      total: bytes.total,
+      count: { done: blobsDone, total: list.length, of: "blobs" },
+      elapsedMs: performance.now() - started,
+    }), options.onProgress);
     try {
       // Largest first: the long transfers start early and overlap the small ones.
       await mapLimit(list, options.concurrency ?? 3, async (blob) => {
@@ -158,7 +143,7 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
         blobsDone++;
       });
       phase = "manifests";
-      report();
+      ticker.tick();
       let manifestsWritten = 0;
       for (const raw of manifests) {
         if (await sink.putManifest(raw, signal)) manifestsWritten++;
@@ -177,7 +162,7 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
         elapsedMs: Math.round(performance.now() - started),
       };
     } finally {
-      if (timer !== undefined) clearInterval(timer);
+      ticker.stop();
     }
   } catch (error) {
     await sink.abort();

@@ -14,6 +14,7 @@ import type { VerifyProblem } from "../layout/verify.ts";
 import { type ImageSource, verifyingStream } from "../oci/image.ts";
 import { isForeignLayer, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
+import { type Progress, progressTicker } from "../util/progress.ts";
 
 /** What {@linkcode verifyImage} found. */
 export interface ImageVerifyResult {
@@ -36,7 +37,7 @@ export interface VerifyImageOptions {
   /** Aborts the check. */
   signal?: AbortSignal;
   /** Called with the bytes hashed so far and the bytes of all blobs. */
-  onProgress?: (bytes: number, total: number) => void;
+  onProgress?: (progress: Progress) => void;
 }
 
 function describeProblem(error: unknown): { kind: VerifyProblem["kind"]; message: string } {
@@ -108,19 +109,30 @@ export async function verifyImage(source: ImageSource, options: VerifyImageOptio
   const list = [...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
   const total = list.reduce((n, b) => n + b.size, 0);
   let hashed = 0;
-  for (const blob of list) {
-    signal?.throwIfAborted();
-    try {
-      const stream = (await source.openBlob(blob, 0, signal)).pipeThrough(verifyingStream(blob, source.description));
-      for await (const chunk of stream) {
-        hashed += chunk.length;
-        options.onProgress?.(hashed, total);
+  let checked = 0;
+  const started = performance.now();
+  const ticker = progressTicker(() => ({
+    phase: "hashing",
+    done: hashed,
+    total,
+    count: { done: checked, total: list.length, of: "blobs" },
+    elapsedMs: performance.now() - started,
+  }), options.onProgress);
+  try {
+    for (const blob of list) {
+      signal?.throwIfAborted();
+      try {
+        const stream = (await source.openBlob(blob, 0, signal)).pipeThrough(verifyingStream(blob, source.description));
+        for await (const chunk of stream) hashed += chunk.length;
+        result.blobs++;
+        result.bytes += blob.size;
+      } catch (error) {
+        problem(blob, error);
       }
-      result.blobs++;
-      result.bytes += blob.size;
-    } catch (error) {
-      problem(blob, error);
+      checked++;
     }
+  } finally {
+    ticker.stop();
   }
   return result;
 }

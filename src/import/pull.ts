@@ -30,21 +30,19 @@ import {
   type LayerCompression,
   layerCompression,
   parseImageConfig,
-  parseManifest,
-  type RawManifest,
-  selectPlatform,
   sniffCompression,
 } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
-import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/types.ts";
+import type { Descriptor, ImageConfig, Platform } from "../oci/types.ts";
 import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { isBranchName, OstreeRepo } from "../ostree/repo.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
-import type { ImageSource } from "../oci/image.ts";
+import { type ImageSource, resolveImage } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
 import { createLimiter } from "../util/concurrency.ts";
+import { type Progress, type ProgressTicker, progressTicker } from "../util/progress.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
 import { recordBlobLocations } from "../registry/blob_locations.ts";
 import { RegistryConnectionError, type RegistryOptions } from "../registry/client.ts";
@@ -85,21 +83,8 @@ export interface PullOptions extends RegistryOptions {
   onProgress?: (progress: PullProgress) => void;
 }
 
-/** Progress of a pull. */
-export interface PullProgress {
-  /** What is happening. */
-  phase: "resolving" | "layers" | "committing";
-  /** Layers applied. */
-  layersDone: number;
-  /** Layers in the image. */
-  layersTotal: number;
-  /** Bytes downloaded (or read). */
-  bytesDone: number;
-  /** Bytes of all layers. */
-  bytesTotal: number;
-  /** Milliseconds since the start. */
-  elapsedMs: number;
-}
+/** Progress of a pull: phase `layers` or `committing`; bytes downloaded (or read) of all; layers applied of all. */
+export type PullProgress = Progress;
 
 /** What {@linkcode pullImageToBranch} did. */
 export interface PullResult {
@@ -302,23 +287,6 @@ async function downloadBlob(
   if (actual !== descriptor.digest) throw digestMismatch(what, descriptor.digest, actual);
 }
 
-/** Resolves the image to one manifest for the platform. */
-async function resolveManifest(
-  source: ImageSource,
-  platform: Platform,
-  signal: AbortSignal | undefined,
-): Promise<{ manifest: ImageManifest; raw: RawManifest; indexDigest?: string }> {
-  let raw = await source.root(signal);
-  let indexDigest: string | undefined;
-  for (let depth = 0; depth < 4; depth++) {
-    const parsed = parseManifest(raw, source.description);
-    if (parsed.kind === "manifest") return { manifest: parsed.manifest, raw, indexDigest };
-    indexDigest ??= raw.digest;
-    raw = await source.manifest(selectPlatform(parsed.index, platform, source.description), signal);
-  }
-  throw new AptOstreeError(`${source.description}: indexes nested too deeply`);
-}
-
 /** Refuses a branch that a ref in the repository makes impossible (`a` exists, so `a/b` cannot, and the reverse). */
 async function checkBranchFree(repo: OstreeRepo, branch: string): Promise<void> {
   const heads = join(repo.path, "refs", "heads");
@@ -403,10 +371,10 @@ export async function pullImageToBranch(
     });
   }
   const source = await openImageSource(location, options);
-  let progressTimer: ReturnType<typeof setInterval> | undefined;
+  let ticker: ProgressTicker | undefined;
   let tempDir: string | undefined;
   try {
-    const { manifest, raw, indexDigest } = await resolveManifest(source, platform, signal);
+    const { manifest, raw, indexDigest } = await resolveImage(source, platform, signal);
     const configBytes = await source.blobBytes(manifest.config, signal);
     const config = parseImageConfig(configBytes, source.description);
     const imagePlatform: Platform = {
@@ -478,17 +446,14 @@ export async function pullImageToBranch(
     const bytesTotal = manifest.layers.reduce((n, l) => n + l.size, 0);
     let bytesDone = 0;
     let layersDone = 0;
-    let phase: PullProgress["phase"] = "layers";
-    const report = () =>
-      options.onProgress?.({
-        phase,
-        layersDone,
-        layersTotal: manifest.layers.length,
-        bytesDone,
-        bytesTotal,
-        elapsedMs: performance.now() - started,
-      });
-    if (options.onProgress) progressTimer = setInterval(report, 200);
+    let phase = "layers";
+    ticker = progressTicker(() => ({
+      phase,
+      done: bytesDone,
+      total: bytesTotal,
+      count: { done: layersDone, total: manifest.layers.length, of: "layers" },
+      elapsedMs: performance.now() - started,
+    }), options.onProgress);
 
     // Remote layers download in parallel (bounded) while earlier ones are applied.
     const policy = options.retry ?? DEFAULT_RETRY_POLICY;
@@ -571,7 +536,7 @@ export async function pullImageToBranch(
     await etcToUsrEtc(rootfs);
 
     phase = "committing";
-    report();
+    ticker.tick();
     const metadata: Record<string, GVariantInput> = {
       [IMPORT_METADATA.source]: base.source,
       [IMPORT_METADATA.digest]: raw.digest,
@@ -616,7 +581,7 @@ export async function pullImageToBranch(
   } catch (error) {
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    if (progressTimer !== undefined) clearInterval(progressTimer);
+    ticker?.stop();
     if (tempDir !== undefined) await removeQuietly(tempDir);
     source.close();
   }

@@ -13,6 +13,7 @@ import { AptOstreeError } from "../errors.ts";
 import { isIndexMediaType, isManifestMediaType, parseManifest, rawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { statOrUndefined } from "../util/fs.ts";
+import { type Progress, progressTicker } from "../util/progress.ts";
 
 /** One problem found. */
 export interface VerifyProblem {
@@ -47,7 +48,7 @@ export interface VerifyOptions {
   /** Aborts the check. */
   signal?: AbortSignal;
   /** Called with the bytes hashed so far. */
-  onProgress?: (bytes: number, total: number) => void;
+  onProgress?: (progress: Progress) => void;
 }
 
 async function hashFile(path: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<string> {
@@ -129,11 +130,21 @@ export async function verifyLayout(dir: string, options: VerifyOptions = {}): Pr
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   let hashed = 0;
+  const started = performance.now();
+  const ticker = progressTicker(() => ({
+    phase: "hashing",
+    done: hashed,
+    total,
+    count: { done: result.blobs, total: files.length, of: "blobs" },
+    elapsedMs: performance.now() - started,
+  }), options.onProgress);
   for (const file of files.sort((a, b) => a.rel < b.rel ? -1 : 1)) {
     const actual = await hashFile(file.path, (n) => {
       hashed += n;
-      options.onProgress?.(hashed, total);
-    }, options.signal);
+    }, options.signal).catch((error) => {
+      ticker.stop();
+      throw error;
+    });
     const intact = actual === file.digest;
     if (!intact) {
       problem({
@@ -147,6 +158,8 @@ export async function verifyLayout(dir: string, options: VerifyOptions = {}): Pr
     result.blobs++;
     result.bytes += file.size;
   }
+
+  ticker.stop();
 
   // Every reference, from index.json down.
   let indexText: string | undefined;
