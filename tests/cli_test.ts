@@ -149,3 +149,37 @@ Deno.test("start-up loads the CLI shell, not the library", async () => {
   );
   assert.deepEqual(heavy, [], "defining the commands must not load these; import them in the command's action");
 });
+
+Deno.test("a docker-archive with zstd layers is refused unless asked for (Docker before 23.0 cannot load it)", async () => {
+  const refused = await runCli([
+    "--repo",
+    "/nonexistent",
+    "compose",
+    "build-image",
+    "x",
+    "a:1",
+    "--format",
+    "docker",
+    "--compression",
+    "zstd",
+  ]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /^Error: A docker-archive with zstd layers cannot be loaded by Docker before 23\.0/m);
+  assert.match(refused.stderr, /^Solution: Use --compression gzip .* pass --allow-zstd-docker if/m);
+  // Asked for: it goes on (and fails here only because there is no repository).
+  const allowed = await runCli([
+    "--repo",
+    "/nonexistent",
+    "compose",
+    "build-image",
+    "x",
+    "a:1",
+    "--format",
+    "docker",
+    "--compression",
+    "zstd",
+    "--allow-zstd-docker",
+  ]);
+  assert.equal(allowed.code, 1, allowed.stderr);
+  assert.match(allowed.stderr, /^Error: OSTree repository not found/m);
+});

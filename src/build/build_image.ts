@@ -105,6 +105,8 @@ export interface BuildImageOptions {
   registry?: RegistrySinkOptions;
   /** Write into this sink instead of opening `output` (it is closed when the build ends). */
   sink?: ImageSink;
+  /** Allow zstd layers in a docker-archive (which Docker before 23.0 cannot load). */
+  allowZstdDocker?: boolean;
   /** Replace an output path that exists and is not a layout. */
   force?: boolean;
   /** Layer compression (default gzip). */
@@ -351,13 +353,22 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const phases = phaseTimer();
   phases.start("resolve");
   const { ref, format, compression, level, maxLayers } = validateOptions(options);
+  const location = outputLocation(options.output, ref, format);
+  if (location.transport === "docker-archive" && compression === "zstd" && !options.allowZstdDocker) {
+    throw new UsageError(
+      "A docker-archive with zstd layers cannot be loaded by Docker before 23.0 (Debian 12 ships 20.10), and skopeo does not write one",
+      {
+        solution:
+          "Use {compression} gzip for a docker-archive, or write an OCI layout or oci-archive; pass {allowZstdDocker} if every loader is Docker 23+ or podman",
+      },
+    );
+  }
   const signal = options.signal;
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const commitChecksum = await repo.resolveCommit(options.source, { signal });
   const commit = await repo.readCommit(commitChecksum, { signal });
   const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
-  const location = outputLocation(options.output, ref, format);
   const output = options.sink?.description ??
     (location.transport === "docker" ? formatImageLocation(location) : resolve(location.path));
   const settings = options.settings ?? {};

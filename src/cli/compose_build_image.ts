@@ -25,6 +25,7 @@ interface BuildImageCliOptions {
   force?: boolean;
   compression: string;
   compressionLevel?: string;
+  allowZstdDocker?: boolean;
   maxLayers?: string;
   arch?: string;
   cmd?: string;
@@ -148,6 +149,7 @@ export function registerBuildImage(
       shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
     )
     .option("--compression-level <n>", "compression level: gzip 1-9 (default 6), zstd 1-19 (default 3)")
+    .option("--allow-zstd-docker", "allow zstd layers in a docker-archive (Docker before 23.0 cannot load it)")
     .option(
       "--max-layers <n>",
       `most layers, split by Debian package (or path prefix) and stable across builds; 1 for a single layer (default ${DEFAULT_MAX_LAYERS_SHOWN})`,
@@ -220,6 +222,7 @@ Environment:
             force: opts.force,
             compression: opts.compression as Compression,
             compressionLevel,
+            allowZstdDocker: opts.allowZstdDocker === true,
             maxLayers,
             settings,
             arch: opts.arch,

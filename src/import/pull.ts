@@ -26,12 +26,7 @@ import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
 import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
 import { TarReader } from "../tar/reader.ts";
-import {
-  type LayerCompression,
-  layerCompression,
-  parseImageConfig,
-  sniffCompression,
-} from "../oci/manifest.ts";
+import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, Platform } from "../oci/types.ts";
 import { runOstree } from "../ostree/command.ts";
