@@ -137,6 +137,10 @@ export function registerLogin(program: Command, contextFor: (globals: GlobalOpti
     )
     .option("--tls-verify [bool]", "require HTTPS and verify certificates (default true)")
     .option("--cert-dir <dir>", "CA certificates (*.crt) for the registry")
+    .option(
+      "--timeout <duration>",
+      "how long the registry may stay silent, e.g. 10s or 2m; 0 waits forever (default 30s)",
+    )
     .addHelpText(
       "after",
       `

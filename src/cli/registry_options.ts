@@ -9,7 +9,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { DEFAULT_RETRY_POLICY, parseDuration, type RetryPolicy } from "../registry/retry.ts";
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, parseDuration, type RetryPolicy } from "../registry/retry.ts";
 import { redactSecrets } from "../util/redact.ts";
 import type { GlobalOptions } from "./context.ts";
 
@@ -27,6 +27,8 @@ export interface RegistryCliOptions {
   retryTimes?: string;
   /** `--retry-delay DURATION`. */
   retryDelay?: string;
+  /** `--timeout DURATION`. */
+  timeout?: string;
 }
 
 /**
@@ -72,7 +74,13 @@ export function addRetryOptions(command: Command): Command {
       "--retry-times <n>",
       `retries of a request that failed on the connection, 408, 429 or 5xx (default ${DEFAULT_RETRY_POLICY.retries})`,
     )
-    .option("--retry-delay <duration>", "fixed delay between retries, e.g. 500ms or 2s (default: exponential backoff)");
+    .option("--retry-delay <duration>", "fixed delay between retries, e.g. 500ms or 2s (default: exponential backoff)")
+    .option(
+      "--timeout <duration>",
+      `how long a registry may stay silent (connecting, answering, mid-body), e.g. 10s or 2m; 0 waits forever (default ${
+        DEFAULT_TIMEOUT_MS / 1000
+      }s)`,
+    );
 }
 
 function parseBool(value: string | boolean | undefined, option: string): boolean {
@@ -131,6 +139,14 @@ export function registryOptionsFrom(
     }
     retry.fixedDelayMs = ms;
   }
+  let timeoutMs: number | undefined;
+  const timeout = opts.timeout as string | undefined;
+  if (timeout !== undefined) {
+    timeoutMs = timeout === "0" ? 0 : parseDuration(timeout);
+    if (timeoutMs === undefined) {
+      throw new UsageError(`Invalid --timeout value '${timeout}'`, { solution: "Use e.g. 10s, 2m or 0 (no timeout)" });
+    }
+  }
   return {
     credentials: {
       creds: opts[key("creds")] as string | undefined,
@@ -139,6 +155,7 @@ export function registryOptionsFrom(
     tlsVerify: parseBool(opts[key("tlsVerify")] as string | boolean | undefined, flag("tls-verify")),
     certDir: opts[key("certDir")] as string | undefined,
     retry,
+    timeoutMs,
     log: verboseLog(globals),
   };
 }

@@ -319,10 +319,8 @@ export class RegistryAuth {
       } catch (error) {
         if (error instanceof AptOstreeError) {
           throw new AptOstreeError(
-            `The token server ${display} of ${host} sent ${error.message.replace(/^The /, "a ")}`,
-            {
-              solution: "Check the registry's auth configuration; a token answer is a small JSON object",
-            },
+            `The token server ${display} of ${host} sent an answer larger than ${MAX_TOKEN_RESPONSE} bytes`,
+            { solution: "Check the registry's auth configuration; a token answer is a small JSON object" },
           );
         }
         throw new AptOstreeError(`The token server ${display} of ${host} sent an answer that is not JSON`);

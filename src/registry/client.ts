@@ -16,7 +16,13 @@ import { MANIFEST_ACCEPT, type RawManifest, rawManifest } from "../oci/manifest.
 import { VERSION } from "../version.ts";
 import { RegistryAuth } from "./auth.ts";
 import { type CredentialOptions, type FoundCredentials, lookupCredentials } from "./credentials.ts";
-import { connectionProblem, createTransport, type HttpTransport, loadTlsSettings } from "./http.ts";
+import {
+  connectionProblem,
+  createTransport,
+  type HttpTransport,
+  loadTlsSettings,
+  RegistryTimeoutError,
+} from "./http.ts";
 import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelay, type RetryPolicy, sleep } from "./retry.ts";
 
 /** How to reach and authenticate with registries (the CLI's registry options). */
@@ -29,6 +35,8 @@ export interface RegistryOptions {
   certDir?: string;
   /** Retry policy. */
   retry?: RetryPolicy;
+  /** How long a registry may stay silent, in milliseconds (default 30 s; 0: wait forever). */
+  timeoutMs?: number;
   /** Debug log of requests (method, URL without query, status; never headers). */
   log?: (line: string) => void;
 }
@@ -164,7 +172,7 @@ export class RegistryClient {
   ): Promise<RegistryClient> {
     const tlsVerify = options.tlsVerify ?? true;
     const tls = await loadTlsSettings(host, { verify: tlsVerify, certDir: options.certDir });
-    return new RegistryClient(host, authKey, createTransport(tls), tlsVerify, options, repository);
+    return new RegistryClient(host, authKey, createTransport(tls, options.timeoutMs), tlsVerify, options, repository);
   }
 
   /**
@@ -300,6 +308,7 @@ export class RegistryClient {
   }
 
   private connectError(error: unknown, problem: string | undefined): AptOstreeError {
+    if (error instanceof RegistryTimeoutError) return error;
     const detail = withoutQueries((error as Error)?.message ?? String(error));
     // The cause shown with --verbose, without URLs' query strings (presigned URLs carry signatures).
     const inner = (error as Error)?.cause;

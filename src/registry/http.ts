@@ -15,6 +15,7 @@ import https from "node:https";
 import { Readable } from "node:stream";
 import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
+import { DEFAULT_TIMEOUT_MS } from "./retry.ts";
 
 /** One request. */
 export interface HttpRequest {
@@ -112,8 +113,122 @@ export async function loadTlsSettings(
  * transport.close();
  * ```
  */
-export function createTransport(tls: TlsSettings): HttpTransport {
-  return tls.verify ? new FetchTransport(tls) : new InsecureTransport(tls);
+export function createTransport(tls: TlsSettings, timeoutMs: number = DEFAULT_TIMEOUT_MS): HttpTransport {
+  const transport = tls.verify ? new FetchTransport(tls) : new InsecureTransport(tls);
+  return timeoutMs > 0 ? new TimeoutTransport(transport, timeoutMs) : transport;
+}
+
+/** Bytes of an answer that must arrive within each timeout for it to count as moving. */
+const MIN_PROGRESS = 1024;
+
+/** A registry that stayed silent longer than the timeout. */
+export class RegistryTimeoutError extends AptOstreeError {
+  constructor(readonly host: string, stalled: boolean, timeoutMs: number) {
+    const seconds = `${timeoutMs / 1000} s`;
+    super(
+      stalled
+        ? `${host} stalled in the middle of an answer (less than ${MIN_PROGRESS} bytes in ${seconds})`
+        : `${host} did not answer within ${seconds}`,
+      {
+        solution: "Check the registry (is it up, is a proxy in the way?), or allow a slow one more time with {timeout}",
+      },
+    );
+    this.name = "RegistryTimeoutError";
+  }
+}
+
+/**
+ * Connect and idle timeouts around another transport: a request fails when
+ * no answer has come `timeoutMs` after it was sent (or after its body last
+ * moved, for an upload), and a response body fails when less than a KiB
+ * has come in `timeoutMs` (silence, or a drip). Either way the connection
+ * is aborted, so nothing hangs.
+ */
+class TimeoutTransport implements HttpTransport {
+  constructor(private readonly inner: HttpTransport, private readonly timeoutMs: number) {}
+
+  async send(request: HttpRequest): Promise<Response> {
+    const host = request.url.host;
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (stalled: boolean) => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => controller.abort(new RegistryTimeoutError(host, stalled, this.timeoutMs)),
+        this.timeoutMs,
+      );
+    };
+    const disarm = () => clearTimeout(timer);
+    const signal = request.signal ? AbortSignal.any([request.signal, controller.signal]) : controller.signal;
+    let body = request.body;
+    if (body instanceof ReadableStream) {
+      // An upload in progress is not silence: each chunk sent restarts the clock.
+      body = body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            arm(false);
+            out.enqueue(chunk);
+          },
+        }),
+      );
+    }
+    arm(false);
+    let response: Response;
+    try {
+      response = await this.inner.send({ ...request, body, signal });
+    } catch (error) {
+      disarm();
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    }
+    if (!response.body) {
+      disarm();
+      return response;
+    }
+    // The body: every KiB that arrives restarts the clock; silence (or a drip of less than a KiB per
+    // timeout) aborts the connection and fails the stream.
+    arm(true);
+    let sinceArmed = 0;
+    const reader = response.body.getReader();
+    const guarded = new ReadableStream<Uint8Array>({
+      async pull(out) {
+        try {
+          const { done, value } = await reader.read();
+          // A timeout cancels the reader, which ends it as if the body were complete: it is not.
+          if (controller.signal.aborted) throw controller.signal.reason;
+          if (done) {
+            disarm();
+            out.close();
+            return;
+          }
+          sinceArmed += value.length;
+          if (sinceArmed >= MIN_PROGRESS) {
+            sinceArmed = 0;
+            arm(true);
+          }
+          out.enqueue(value);
+        } catch (error) {
+          disarm();
+          throw controller.signal.aborted ? controller.signal.reason : error;
+        }
+      },
+      async cancel(reason) {
+        disarm();
+        await reader.cancel(reason);
+      },
+    });
+    controller.signal.addEventListener("abort", () => reader.cancel(controller.signal.reason).catch(() => {}), {
+      once: true,
+    });
+    return new Response(guarded, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  close(): void {
+    this.inner.close();
+  }
 }
 
 class FetchTransport implements HttpTransport {
@@ -228,6 +343,7 @@ export type ConnectionProblem = "connection" | "certificate" | "tls-handshake";
  * ```
  */
 export function connectionProblem(error: unknown): ConnectionProblem | undefined {
+  if (error instanceof RegistryTimeoutError) return "connection"; // worth another try, as a broken connection
   const texts: string[] = [];
   const codes: string[] = [];
   for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** How long a registry may stay silent (connecting, answering, or in the middle of a body), in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
 /** How often and how long to retry. */
 export interface RetryPolicy {
   /** Retries after the first attempt (0: no retries). */
