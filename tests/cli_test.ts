@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CLI_FLAGS, MOD_TS, ROOT_DIR, runCli } from "./helpers/cli.ts";
+import { CLI_FLAGS, CLI_TS, MOD_TS, ROOT_DIR, runCli } from "./helpers/cli.ts";
 
 async function runMod(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -64,6 +64,11 @@ Deno.test("usage errors: exit 2 with Error: and a Solution: line", async () => {
   const missing = await runCli(["image", "verify"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^Error: missing required argument 'image'/m);
+  // An empty --repo (an unset shell variable) never falls back to another repository.
+  const emptyRepo = await runCli(["--repo", "", "compose", "list"]);
+  assert.equal(emptyRepo.code, 2, emptyRepo.stderr);
+  assert.match(emptyRepo.stderr, /^Error: The repository path is empty$/m);
+  assert.match(emptyRepo.stderr, /^Solution: Give --repo a path/m);
   // compose create names its branch --branch; --output, its older name, still works but may not disagree.
   const both = await runCli([
     "--repo",
@@ -182,4 +187,51 @@ Deno.test("a docker-archive with zstd layers is refused unless asked for (Docker
   ]);
   assert.equal(allowed.code, 1, allowed.stderr);
   assert.match(allowed.stderr, /^Error: OSTree repository not found/m);
+});
+
+Deno.test("image settings nobody could use are refused before anything is read (exit 2)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "apt-ostree-settings-" });
+  try {
+    const build = (...extra: string[]) =>
+      runCli(["--repo", join(dir, "no-repo"), "compose", "build-image", "x", "a:1", ...extra]);
+    const signal = await build("--stop-signal", "SIGFOO");
+    assert.equal(signal.code, 2, signal.stderr);
+    assert.match(signal.stderr, /^Error: Invalid --stop-signal 'SIGFOO': not a Linux signal$/m);
+    for (const ok of ["SIGTERM", "TERM", "9", "SIGRTMIN+3"]) {
+      const accepted = await build("--stop-signal", ok);
+      assert.match(accepted.stderr, /OSTree repository not found/, `${ok} is a signal\n${accepted.stderr}`);
+    }
+    const user = await build("--user", "a:b:c");
+    assert.equal(user.code, 2, user.stderr);
+    assert.match(user.stderr, /^Error: Invalid --user 'a:b:c'$/m);
+
+    // A label of 5 MiB (from a compose file: one argument cannot be that long) would make a config over 4 MiB.
+    const file = join(dir, "big.yaml");
+    await Deno.writeTextFile(file, `image:\n  labels:\n    big: "${"x".repeat(5 << 20)}"\n`);
+    const big = await build("-f", file);
+    assert.equal(big.code, 2, big.stderr.slice(0, 2000));
+    assert.match(
+      big.stderr,
+      /^Error: The image config would be \d+ bytes, over the 4194304 that registries and skopeo accept; the largest setting is the label big \(5242883 bytes\)$/m,
+    );
+
+    // Bytes that are not UTF-8 in a label: refused, not stored as U+FFFD.
+    const raw = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `exec "$0" run ${
+          CLI_FLAGS.join(" ")
+        } "$1" --repo /nonexistent compose build-image x a:1 --label "k=$(printf 'a\\xffb')"`,
+        Deno.execPath(),
+        CLI_TS,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(raw.stderr);
+    assert.equal(raw.code, 2, stderr);
+    assert.match(stderr, /^Error: The label setting k is not valid UTF-8/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

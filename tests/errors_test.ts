@@ -638,6 +638,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: named("an output whose parent is a file is a usage error that names it (exit 2), in every format", "root"),
+  ignore: !ROOT,
+  async fn() {
+    const fx = await smallFixture();
+    try {
+      await Deno.writeTextFile(join(fx.outDir, "file"), "x");
+      for (const format of ["oci", "oci-archive", "docker"]) {
+        const result = await build(fx.repo, "main", "app:1", [
+          "--format",
+          format,
+          "-o",
+          join(fx.outDir, "file", "out"),
+        ]);
+        assertFailed(result, 2, /^Error: The output's parent is not a directory: .*\/out\/file$/m);
+        assert.match(result.stderr, /^Solution: Choose another --output$/m);
+      }
+      await assertDirIs(fx.outDir, ["file"]);
+    } finally {
+      await removeTree(fx.dir);
+    }
+  },
+});
+
+Deno.test({
   name: named("--dry-run resolves the commit and writes nothing", "root"),
   ignore: !ROOT,
   async fn(t) {

@@ -91,6 +91,11 @@ export class ArchiveSink implements ImageSink {
     try {
       await Deno.mkdir(staging, { mode: 0o700 });
     } catch (error) {
+      if (error instanceof Deno.errors.NotADirectory) {
+        throw new UsageError(`The output's parent is not a directory: ${resolve(location, "..")}`, {
+          solution: "Choose another {output}",
+        });
+      }
       if (error instanceof Deno.errors.NotFound) {
         throw new UsageError(`Output directory does not exist: ${resolve(location, "..")}`, {
           solution: "Create it first or choose another {output}",

@@ -26,6 +26,7 @@ import {
 import {
   buildImageConfig,
   buildImageManifest,
+  checkImageJsonSize,
   type ImageSettings,
   jsonBytes,
   validateImageSettings,
@@ -246,7 +247,19 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
       solution: "Name the image with a tag (name:tag); the digest is computed from the content",
     });
   }
-  validateImageSettings(options.settings ?? {});
+  const settings = options.settings ?? {};
+  validateImageSettings(settings);
+  // Before any work: settings that would make a config or manifest nobody can read are refused now.
+  const draft = buildImageConfig({
+    platform: { architecture: "amd64", os: "linux" },
+    created: new Date(0),
+    settings,
+    labels: {},
+    diffIds: [],
+    history: [],
+  });
+  checkImageJsonSize(jsonBytes(draft), "config", settings);
+  checkImageJsonSize(jsonBytes({ annotations: settings.annotations ?? {} }), "manifest", settings);
   if (options.created !== undefined && Number.isNaN(options.created.getTime())) {
     throw new UsageError("Invalid creation time", { solution: "Set SOURCE_DATE_EPOCH to whole seconds since 1970" });
   }
@@ -514,7 +527,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         comment: i === 0 && commit.subject ? commit.subject : undefined,
       })),
     });
-    const configBlob = await target.blobs.putBytes(jsonBytes(config));
+    const configBytes = jsonBytes(config);
+    checkImageJsonSize(configBytes, "config", settings);
+    const configBlob = await target.blobs.putBytes(configBytes);
     const annotations: Record<string, string> = {
       "org.opencontainers.image.created": created,
       "org.opencontainers.image.revision": commitChecksum,
@@ -529,6 +544,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       annotations,
     );
     const raw = rawManifest(jsonBytes(manifest), MEDIA_TYPE_MANIFEST);
+    checkImageJsonSize(raw.bytes, "manifest", settings);
     signal?.throwIfAborted();
     await target.commit(raw, signal);
     return {

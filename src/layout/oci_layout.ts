@@ -224,7 +224,12 @@ export class LayoutSink implements ImageSink {
     }
     const parent = dirname(location);
     const parentInfo = await statOrUndefined(parent);
-    if (!parentInfo?.isDirectory) {
+    if (parentInfo && !parentInfo.isDirectory) {
+      throw new UsageError(`The output's parent is not a directory: ${parent}`, {
+        solution: "Choose another {output}",
+      });
+    }
+    if (!parentInfo) {
       throw new UsageError(`Output directory does not exist: ${parent}`, {
         solution: `Create it first (mkdir -p ${parent}) or choose another {output}`,
       });

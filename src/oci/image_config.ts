@@ -153,7 +153,70 @@ export function normalizePort(port: string): string {
   return `${m![1]}${m![2] ? `-${m![2]}` : ""}/${(m![3] ?? "tcp").toLowerCase()}`;
 }
 
-const SIGNAL_RE = /^(?:SIG[A-Z0-9+-]+|[0-9]+)$/;
+/** Linux's signal names (as `kill -l` lists them), without `SIG`. */
+const SIGNALS = new Set(
+  ("HUP INT QUIT ILL TRAP ABRT IOT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN " +
+    "TTOU URG XCPU XFSZ VTALRM PROF WINCH IO POLL PWR SYS RTMIN RTMAX").split(" "),
+);
+
+/** Whether `value` names a signal: `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `SIGRTMAX-1`. */
+function isSignal(value: string): boolean {
+  const name = value.toUpperCase().replace(/^SIG/, "");
+  if (/^[0-9]+$/.test(name)) return Number(name) >= 1 && Number(name) <= 64;
+  const rt = /^(RTMIN\+|RTMAX-)([0-9]+)$/.exec(name);
+  if (rt) return Number(rt[2]) >= 1 && Number(rt[2]) <= 30;
+  return SIGNALS.has(name);
+}
+
+/**
+ * The largest config or manifest that registries and skopeo accept: the
+ * distribution registry refuses manifests over 4 MiB, and containers/image
+ * reads configs and manifests up to 4 MiB.
+ */
+export const MAX_CONFIG_SIZE = 4 << 20;
+
+/** Every string an image's settings hold, with the setting it came from (`label`, `env`, …). */
+function settingStrings(settings: ImageSettings): { option: string; what: string; value: string }[] {
+  const out: { option: string; what: string; value: string }[] = [];
+  const add = (option: string, values: Iterable<string> | undefined, what = (v: string) => v) => {
+    for (const value of values ?? []) out.push({ option, what: what(value), value });
+  };
+  add("cmd", settings.cmd);
+  add("entrypoint", settings.entrypoint);
+  add("env", settings.env, (v) => v.slice(0, v.indexOf("=") + 1) || v);
+  add("workdir", settings.workdir !== undefined ? [settings.workdir] : []);
+  add("user", settings.user !== undefined ? [settings.user] : []);
+  for (const [key, value] of Object.entries(settings.labels ?? {})) {
+    out.push({ option: "label", what: key, value: key + value });
+  }
+  for (const [key, value] of Object.entries(settings.annotations ?? {})) {
+    out.push({ option: "annotation", what: key, value: key + value });
+  }
+  add("expose", settings.expose);
+  add("volume", settings.volumes);
+  add("stopSignal", settings.stopSignal !== undefined ? [settings.stopSignal] : []);
+  return out;
+}
+
+/**
+ * Refuses a config or manifest larger than {@linkcode MAX_CONFIG_SIZE},
+ * naming the largest setting, which is what makes it so.
+ *
+ * @example
+ * ```ts
+ * import { checkImageJsonSize } from "./image_config.ts";
+ * checkImageJsonSize(new Uint8Array(10), "config", {}); // small: fine
+ * ```
+ */
+export function checkImageJsonSize(bytes: Uint8Array, what: "config" | "manifest", settings: ImageSettings): void {
+  if (bytes.length <= MAX_CONFIG_SIZE) return;
+  const largest = settingStrings(settings).sort((a, b) => b.value.length - a.value.length)[0];
+  throw new UsageError(
+    `The image ${what} would be ${bytes.length} bytes, over the ${MAX_CONFIG_SIZE} that registries and skopeo accept` +
+      (largest ? `; the largest setting is the ${largest.option} ${largest.what} (${largest.value.length} bytes)` : ""),
+    { solution: "Keep labels, annotations and environment small; put large data in a file of the image instead" },
+  );
+}
 
 /**
  * Checks image settings and throws a {@linkcode UsageError} for bad ones.
@@ -181,10 +244,28 @@ export function validateImageSettings(settings: ImageSettings): void {
       solution: "The working directory is an absolute path",
     });
   }
-  if (settings.stopSignal !== undefined && !SIGNAL_RE.test(settings.stopSignal.toUpperCase())) {
-    throw new UsageError(`Invalid --stop-signal '${settings.stopSignal}'`, {
-      solution: "Use a name like SIGTERM or a number",
+  if (settings.stopSignal !== undefined && !isSignal(settings.stopSignal)) {
+    throw new UsageError(`Invalid --stop-signal '${settings.stopSignal}': not a Linux signal`, {
+      solution: "Use a name like SIGTERM, SIGINT or SIGRTMIN+3, or a number from 1 to 64",
     });
+  }
+  if (settings.user !== undefined && !/^[^:\s]+(?::[^:\s]+)?$/.test(settings.user)) {
+    throw new UsageError(`Invalid --user '${settings.user}'`, {
+      solution: "Use USER, UID, USER:GROUP or UID:GID (no spaces, at most one ':')",
+    });
+  }
+  for (const { option, what, value } of settingStrings(settings)) {
+    // Command-line bytes that are not UTF-8 arrive as U+FFFD: refuse them rather than store a changed value.
+    if (value.includes("\uFFFD")) {
+      throw new UsageError(`The ${option} setting ${what} is not valid UTF-8 (or holds U+FFFD)`, {
+        solution: "Image configs are JSON: give the value as UTF-8 text",
+      });
+    }
+    if (value.includes("\0")) {
+      throw new UsageError(`The ${option} setting ${what} holds a NUL character`, {
+        solution: "Remove the NUL: runtimes cannot pass it to a process",
+      });
+    }
   }
 }
 

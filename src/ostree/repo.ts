@@ -6,7 +6,7 @@
  */
 
 import { resolve } from "node:path";
-import { AptOstreeError } from "../errors.ts";
+import { AptOstreeError, UsageError } from "../errors.ts";
 import { ostreeText, runOstree, type RunOstreeOptions } from "./command.ts";
 import { type GVariantValue, parseGVariantText, toBytes } from "./gvariant_text.ts";
 
@@ -66,7 +66,13 @@ export interface CommitInfo {
  * ```
  */
 export function defaultRepoPath(explicit: string | undefined): string {
-  return explicit || Deno.env.get("APT_OSTREE_REPO") || DEFAULT_REPO_PATH;
+  if (explicit === "") {
+    // Most often an unset shell variable (--repo "$REPO"): never fall back to another repository silently.
+    throw new UsageError("The repository path is empty", {
+      solution: "Give {repo} a path, or leave it out to use $APT_OSTREE_REPO (else /var/lib/apt-ostree/repo)",
+    });
+  }
+  return explicit ?? (Deno.env.get("APT_OSTREE_REPO") || DEFAULT_REPO_PATH);
 }
 
 function hex(bytes: Uint8Array): string {

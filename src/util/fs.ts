@@ -10,7 +10,8 @@ import { basename, dirname, join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 
 /**
- * Returns `path`'s file info, or undefined when nothing is there.
+ * Returns `path`'s file info, or undefined when nothing is there (a parent
+ * that is not a directory means nothing is there either).
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@ export async function statOrUndefined(path: string): Promise<Deno.FileInfo | und
   try {
     return await Deno.lstat(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return undefined;
     throw error;
   }
 }
