@@ -201,6 +201,10 @@ Deno.test("image settings nobody could use are refused before anything is read (
       const accepted = await build("--stop-signal", ok);
       assert.match(accepted.stderr, /OSTree repository not found/, `${ok} is a signal\n${accepted.stderr}`);
     }
+    const workers = await build("--workers", "1000");
+    assert.equal(workers.code, 2, workers.stderr);
+    assert.match(workers.stderr, /^Error: Invalid number of compression threads: 1000$/m);
+    assert.match(workers.stderr, /^Solution: Use --workers from 1 to \d+ \(four per CPU/m);
     const user = await build("--user", "a:b:c");
     assert.equal(user.code, 2, user.stderr);
     assert.match(user.stderr, /^Error: Invalid --user 'a:b:c'$/m);

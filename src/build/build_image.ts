@@ -235,6 +235,15 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
       solution: `Use {compressionLevel} from ${low} to ${high} with ${compression}`,
     });
   }
+  const cpus = navigator.hardwareConcurrency ?? 1;
+  if (
+    options.workers !== undefined &&
+    (!Number.isInteger(options.workers) || options.workers < 1 || options.workers > 4 * cpus)
+  ) {
+    throw new UsageError(`Invalid number of compression threads: ${options.workers}`, {
+      solution: `Use {workers} from 1 to ${4 * cpus} (four per CPU; the output is the same for any number)`,
+    });
+  }
   const maxLayers = options.maxLayers ?? DEFAULT_MAX_LAYERS;
   if (!Number.isInteger(maxLayers) || maxLayers < 1 || maxLayers > 127) {
     throw new UsageError(`Invalid maximum layer count: ${maxLayers}`, {

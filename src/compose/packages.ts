@@ -25,16 +25,16 @@ const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]*[a-z0-9+.](:[a-z0-9-]+)?(=[A-Za-z0-9.+~
  * ```
  */
 export function validatePackageNames(names: readonly string[]): string[] {
-  const out: string[] = [];
+  const out = new Set<string>(); // keeps the first order, and de-duplicates in linear time
   for (const name of names) {
     if (!PACKAGE_RE.test(name)) {
       throw new UsageError(`Invalid package name: ${name}`, {
         solution: "Use Debian package names like hello, nginx=1.22.1-9, libc6:arm64 or vim/bookworm-backports",
       });
     }
-    if (!out.includes(name)) out.push(name);
+    out.add(name);
   }
-  return out;
+  return [...out];
 }
 
 /**

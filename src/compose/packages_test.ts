@@ -39,3 +39,12 @@ Deno.test("output branches follow ostree's ref grammar and are never base branch
   }
   assert.throws(() => validateOutputBranch("debian/12/x86_64"), /is a base image branch/);
 });
+
+Deno.test("validatePackageNames: 300,000 names with duplicates in linear time, first order kept", () => {
+  const names = Array.from({ length: 300_000 }, (_, i) => `pkg${i % 150_000}`);
+  const out = validatePackageNames(names); // a quadratic de-duplication took minutes here
+
+  assert.equal(out.length, 150_000);
+  assert.equal(out[0], "pkg0");
+  assert.equal(out[149_999], "pkg149999");
+});
