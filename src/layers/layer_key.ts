@@ -16,7 +16,7 @@ import type { TreeEntry } from "../ostree/tree.ts";
  * block layout). Bump it whenever the bytes of a layer for the same entries
  * change, so that old cached layers are not reused.
  */
-export const LAYER_FORMAT_VERSION = 1;
+export const LAYER_FORMAT_VERSION = 2; // 2: no hardlinks for empty files or under etc/ and var/
 
 /**
  * The key of a layer with these entries (in tar order), compression and

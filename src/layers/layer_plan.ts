@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { TreeEntry } from "../ostree/tree.ts";
 import { comparePaths } from "../util/path_order.ts";
+import { mayHardlink } from "../tar/layer_tar.ts";
 
 /** A bin: a layer's identity and the units it holds. */
 export interface LayerBin {
@@ -143,11 +144,12 @@ export function planLayers(input: readonly TreeEntry[], options: PlanLayersOptio
   const unitSizes = new Map<string, number>();
   entries.forEach((e, i) => {
     let unit: string | undefined;
-    if (e.kind === "file" && groupUnit.has(e.checksum)) {
+    const linked = e.kind === "file" && mayHardlink(e.path, e.size);
+    if (linked && groupUnit.has(e.checksum)) {
       unit = groupUnit.get(e.checksum);
     } else {
       unit = options.unitOf(e.path, e.kind);
-      if (e.kind === "file") groupUnit.set(e.checksum, unit);
+      if (linked) groupUnit.set(e.checksum, unit);
     }
     unitOfEntry[i] = unit;
     if (unit !== undefined) unitSizes.set(unit, (unitSizes.get(unit) ?? 0) + e.size);

@@ -138,6 +138,26 @@ function* zeros(batch: Batch, count: number): Generator<Uint8Array> {
   }
 }
 
+/**
+ * Whether a file may be written as a hardlink to an earlier file with the
+ * same content: only where a deployed system shares the inode too. Never
+ * an empty file (ostree copies those: they are lock files, logs and
+ * configuration that get written in place), and never a path under `etc/`
+ * or `var/` (the writable parts of a system, copied out of the commit on
+ * deploy): an in-place edit of one must not change the other. Equal
+ * content elsewhere (`usr/`) stays linked, as in a deployment.
+ *
+ * @example
+ * ```ts
+ * import { mayHardlink } from "./layer_tar.ts";
+ * mayHardlink("usr/bin/gunzip", 2346); // true
+ * mayHardlink("etc/subuid", 0); // false
+ * ```
+ */
+export function mayHardlink(path: string, size: number): boolean {
+  return size > 0 && !path.startsWith("etc/") && !path.startsWith("var/");
+}
+
 async function* tarBatches<E extends LayerEntry>(
   entries: Iterable<E>,
   open: (entry: E) => FileContent,
@@ -152,7 +172,7 @@ async function* tarBatches<E extends LayerEntry>(
     signal?.throwIfAborted();
     let type: "file" | "directory" | "symlink" | "hardlink" = entry.kind;
     let linkTarget = entry.target;
-    if (entry.kind === "file") {
+    if (entry.kind === "file" && mayHardlink(entry.path, entry.size)) {
       const first = firstPathOf.get(entry.checksum);
       if (first !== undefined) {
         type = "hardlink";

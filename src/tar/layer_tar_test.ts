@@ -142,3 +142,78 @@ Deno.test("an empty tree is just the end-of-archive marker", async () => {
   );
   assert.deepEqual(bytes, new Uint8Array(1024));
 });
+
+Deno.test("hardlinks only where a deployed system has them: not for empty files, not under etc/ or var/", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "apt-ostree-links-" });
+  try {
+    const enc = new TextEncoder();
+    const files: [string, string, string][] = [
+      // path, content, content checksum (equal content, equal checksum)
+      ["etc/environment", "", "empty"],
+      ["etc/subgid", "", "empty"],
+      ["etc/profile", "profile\n", "profile"],
+      ["usr/share/base-files/profile", "profile\n", "profile"],
+      ["usr/share/doc/a/copyright", "GPL\n", "gpl"],
+      ["usr/share/doc/b/copyright", "GPL\n", "gpl"],
+      ["var/log/faillog", "", "empty"],
+      ["var/lib/x/state", "GPL\n", "gpl"],
+    ];
+    const contents = new Map(files.map(([path, text]) => [path, enc.encode(text)]));
+    const dirs = [
+      "etc",
+      "usr",
+      "usr/share",
+      "usr/share/base-files",
+      "usr/share/doc",
+      "usr/share/doc/a",
+      "usr/share/doc/b",
+      "var",
+      "var/lib",
+      "var/lib/x",
+      "var/log",
+    ];
+    const entries = [
+      ...dirs.map((path) => ({
+        path,
+        kind: "directory" as const,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        xattrs: [],
+        checksum: `d-${path}`,
+      })),
+      ...files.map(([path, text, checksum]) => ({
+        path,
+        kind: "file" as const,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: enc.encode(text).length,
+        xattrs: [],
+        checksum,
+      })),
+    ].sort((a, b) => (a.path < b.path ? -1 : 1));
+    const stream = createLayerTarStream(entries, (e) => {
+      const bytes = contents.get(e.path)!;
+      let done = false;
+      return {
+        read(into: Uint8Array) {
+          if (done) return 0;
+          into.set(bytes);
+          done = true;
+          return bytes.length;
+        },
+        close() {},
+      };
+    });
+    await Deno.writeFile(`${dir}/layer.tar`, new Uint8Array(await new Response(stream).arrayBuffer()));
+    const listing = await run("tar", ["-tvf", `${dir}/layer.tar`]);
+    const links = listing.split("\n").filter((l) => l.startsWith("h")).map((l) =>
+      l.replace(/^.* (\S+) link to (\S+)$/, "$1 -> $2")
+    );
+    assert.deepEqual(links, ["usr/share/doc/b/copyright -> usr/share/doc/a/copyright"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
