@@ -101,7 +101,7 @@ export class ArchiveSink implements ImageSink {
           solution: "Create it first or choose another {output}",
         });
       }
-      throw fsError("create the output", location, error);
+      throw fsError("create the output", location, error, "output");
     }
     return new ArchiveSink(
       location,
@@ -157,7 +157,7 @@ export class ArchiveSink implements ImageSink {
       await writeArchive(tarPath, members);
       await Deno.chmod(tarPath, 0o644);
     } catch (error) {
-      throw fsError("write", this.path, error);
+      throw fsError("write", this.path, error, "output");
     }
     await swapIntoPlace(tarPath, this.path, this.replace);
     await removeQuietly(this.staging);

@@ -32,6 +32,8 @@ import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/f
  */
 export class DirBlobStore implements BlobStore {
   private readonly added = new Set<string>();
+  private readonly adopting = new Set<Promise<void>>();
+  private rolledBack = false;
   private dirsReady = false;
 
   /**
@@ -57,7 +59,7 @@ export class DirBlobStore implements BlobStore {
       await Deno.mkdir(dir, { recursive: true });
       await Deno.mkdir(this.tempDir, { recursive: true });
     } catch (error) {
-      throw fsError("create", dir, error);
+      throw fsError("create", dir, error, "output");
     }
     this.dirsReady = true;
   }
@@ -79,7 +81,7 @@ export class DirBlobStore implements BlobStore {
     } catch (error) {
       await removeQuietly(tmp);
       if (options.signal?.aborted) throw options.signal.reason;
-      throw fsError("write a blob to", this.root, error);
+      throw fsError("write a blob to", this.root, error, "output");
     }
   }
 
@@ -93,7 +95,7 @@ export class DirBlobStore implements BlobStore {
       await this.adopt(tmp, digest);
     } catch (error) {
       await removeQuietly(tmp);
-      throw fsError("write a blob to", this.root, error);
+      throw fsError("write a blob to", this.root, error, "output");
     }
     return { digest, size: bytes.length };
   }
@@ -115,18 +117,28 @@ export class DirBlobStore implements BlobStore {
   }
 
   /** Moves a complete temp file into place under its digest. */
-  private async adopt(tmp: string, digest: string): Promise<void> {
-    const existed = await this.has(digest);
-    if (existed) {
-      await Deno.remove(tmp);
-      return;
+  private adopt(tmp: string, digest: string): Promise<void> {
+    // After a rollback nothing more is added: a write that was still running when the build failed would
+    // otherwise leave a stray blob behind.
+    if (this.rolledBack) {
+      return Deno.remove(tmp).then(() => Promise.reject(new Error("the blob store was rolled back")));
     }
-    await Deno.rename(tmp, this.blobPath(digest));
-    this.added.add(digest);
+    const adopting = (async () => {
+      if (await this.has(digest)) {
+        await Deno.remove(tmp);
+        return;
+      }
+      await Deno.rename(tmp, this.blobPath(digest));
+      this.added.add(digest);
+    })();
+    this.adopting.add(adopting);
+    return adopting.finally(() => this.adopting.delete(adopting));
   }
 
-  /** Removes the blobs this store added, and its temp directory. */
+  /** Removes the blobs this store added (waiting for renames under way), and its temp directory. */
   async rollback(): Promise<void> {
+    this.rolledBack = true;
+    await Promise.allSettled([...this.adopting]);
     for (const digest of this.added) await removeQuietly(this.blobPath(digest));
     this.added.clear();
     await removeQuietly(this.tempDir);

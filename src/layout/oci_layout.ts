@@ -238,7 +238,7 @@ export class LayoutSink implements ImageSink {
     try {
       await Deno.mkdir(staging, { mode: 0o755 });
     } catch (error) {
-      throw fsError("create the output", location, error);
+      throw fsError("create the output", location, error, "output");
     }
     const tempDir = join(staging, ".apt-ostree-tmp");
     return new LayoutSink(location, staging, false, replace, tag, options.name, new DirBlobStore(staging, tempDir));
@@ -267,7 +267,7 @@ export class LayoutSink implements ImageSink {
       await this.blobs.finish();
       await Deno.chmod(this.workDir, 0o755);
     } catch (error) {
-      throw fsError("write", this.workDir, error);
+      throw fsError("write", this.workDir, error, "output");
     }
     try {
       await swapIntoPlace(this.workDir, this.path, this.replace);
@@ -306,7 +306,7 @@ export async function withLayoutLock<T>(dir: string, fn: () => Promise<T>): Prom
     handle = await Deno.open(dir, { read: true });
     await handle.lock(true);
   } catch (error) {
-    throw fsError("lock the layout", dir, error);
+    throw fsError("lock the layout", dir, error, "output");
   }
   try {
     return await fn();
@@ -341,7 +341,7 @@ async function mergeIntoLayout(
       if (!(await statOrUndefined(join(to, blob.name)))) await Deno.rename(join(from, blob.name), join(to, blob.name));
     }
   } catch (error) {
-    throw fsError("add blobs to", dir, error);
+    throw fsError("add blobs to", dir, error, "output");
   }
   const moved = await addTagToLayout(dir, descriptor, tag, name);
   await removeQuietly(staging);
@@ -372,7 +372,7 @@ export async function swapIntoPlace(staging: string, target: string, replace: bo
     if (aside && (await statOrUndefined(aside)) && !(await statOrUndefined(target))) {
       await Deno.rename(aside, target).catch(() => {});
     }
-    throw fsError("move the output into place at", target, error);
+    throw fsError("move the output into place at", target, error, "output");
   }
   if (aside) await removeQuietly(aside);
 }

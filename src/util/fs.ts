@@ -38,25 +38,27 @@ export async function statOrUndefined(path: string): Promise<Deno.FileInfo | und
  * const error = fsError("write", "/ro/out", new Deno.errors.PermissionDenied("denied"));
  * ```
  */
-export function fsError(action: string, path: string, error: unknown): AptOstreeError {
+export function fsError(action: string, path: string, error: unknown, option?: string): AptOstreeError {
   if (error instanceof AptOstreeError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string })?.code;
+  // `option` names the library option that chose the path (`output`): the CLI shows it as its flag.
+  const elsewhere = option ? `choose another {${option}}` : "write somewhere else";
   if (code === "ENOSPC" || /No space left/i.test(message)) {
     return new AptOstreeError(`No space left on device while trying to ${action} ${path}`, {
-      solution: "Free some space, or write to another file system",
+      solution: `Free some space, or ${elsewhere} on a file system with room`,
       cause: error,
     });
   }
   if (code === "EROFS" || /Read-only file system/i.test(message)) {
     return new AptOstreeError(`Cannot ${action} ${path}: read-only file system`, {
-      solution: "Write to a location on a writable file system",
+      solution: `Remount it read-write, or ${elsewhere} on a writable file system`,
       cause: error,
     });
   }
   if (error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
     return new AptOstreeError(`Permission denied: cannot ${action} ${path}`, {
-      solution: "Check the permissions of the path, or write somewhere else",
+      solution: `Check the permissions of the path, or ${elsewhere}`,
       cause: error,
     });
   }
