@@ -19,7 +19,6 @@
  */
 
 import { createHash } from "node:crypto";
-import { Duplex } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
@@ -37,6 +36,7 @@ import { formatImageLocation, type ImageLocation, parseImageLocation } from "../
 import { type ImageSource, resolveImage } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
 import { createLimiter } from "../util/concurrency.ts";
+import { throughNodeTransform } from "../util/node_stream.ts";
 import { type Progress, type ProgressTicker, progressTicker } from "../util/progress.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
 import { recordBlobLocations } from "../registry/blob_locations.ts";
@@ -160,10 +160,10 @@ function kernelArch(platform: Platform): string {
   return OCI_TO_KERNEL[platform.architecture] ?? platform.architecture;
 }
 
-function decompress(kind: LayerCompression): ReadableWritablePair<Uint8Array, Uint8Array> | undefined {
-  if (kind === "none") return undefined;
-  const stream = kind === "gzip" ? createGunzip({ chunkSize: 1 << 20 }) : createZstdDecompress({ chunkSize: 1 << 20 });
-  return Duplex.toWeb(stream) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+function decompress(kind: LayerCompression, input: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  if (kind === "none") return input;
+  const node = kind === "gzip" ? createGunzip({ chunkSize: 1 << 20 }) : createZstdDecompress({ chunkSize: 1 << 20 });
+  return throughNodeTransform(input, node);
 }
 
 /** Reads the first chunk to learn the compression, then gives the whole stream back. */
@@ -494,9 +494,9 @@ export async function pullImageToBranch(
         }
         const sniffed = await sniffStream(compressed);
         const kind = layerCompression(layer.mediaType) ?? sniffed.kind;
-        const decompressor = decompress(kind);
+
         const diff = new DigestStream();
-        const tar = (decompressor ? sniffed.stream.pipeThrough(decompressor) : sniffed.stream).pipeThrough(diff);
+        const tar = decompress(kind, sniffed.stream).pipeThrough(diff);
         const reader = new TarReader(tar, `layer ${layer.digest}`);
         try {
           await tree.applyLayer(reader, layer.digest, signal);
