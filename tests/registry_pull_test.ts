@@ -378,3 +378,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: testName(
+    "image pull: a gzip bomb over --max-layer-size is refused while it inflates; a full disk is a clean error; nothing is committed",
+    true,
+  ),
+  ignore: MISSING.length > 0 || !ROOT,
+  async fn(t) {
+    const dir = await makeTempDir("apt-ostree-pull-limits-");
+    const mnt = join(dir, "small-fs");
+    try {
+      // 64 MiB of zeros: 64 KiB of gzip.
+      const layout = join(dir, "zeros.oci");
+      await craftLayout(layout, [[{ path: "zeros", content: new Uint8Array(64 << 20) }]], { tag: "1" });
+      await Deno.mkdir(mnt);
+      const mounted = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt] })
+        .output();
+      if (!mounted.success) {
+        console.log("cannot mount a tmpfs here; skipped");
+        return;
+      }
+      const repo = await createRepo("bare-user", mnt);
+      const pull = (...extra: string[]) =>
+        runCli(["--repo", repo, "image", "pull", `oci:${layout}:1`, "--branch", "z/1", ...extra]);
+      const assertNothingLeft = async () => {
+        assert.equal(await runOk("ostree", ["refs", `--repo=${repo}`]), "", "no ref");
+        const tmp = await Array.fromAsync(Deno.readDir(join(repo, "tmp")), (e) => e.name);
+        assert.deepEqual(tmp.filter((n) => n.startsWith("apt-ostree")), [], "no import tree left");
+      };
+      await t.step("over --max-layer-size: refused while streaming", async () => {
+        const result = await pull("--max-layer-size", "8MiB");
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /^Error: Layer sha256:[0-9a-f]{64} of oci:.* unpacks to more than 8388608 bytes$/m);
+        assert.match(result.stderr, /^Solution: .*--max-layer-size$/m);
+        assert.doesNotMatch(result.stderr, /Uncaught/);
+        await assertNothingLeft();
+      });
+      await t.step("over --max-image-size: refused too", async () => {
+        const result = await pull("--max-image-size", "1MiB");
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /^Error: The layers of the image unpack to more than 1048576 bytes$/m);
+        await assertNothingLeft();
+      });
+      await t.step("a full disk: the clean error, three times in a row", async () => {
+        for (let i = 0; i < 3; i++) {
+          const result = await pull();
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(result.stderr, /No space left on device/);
+          assert.doesNotMatch(result.stderr, /Uncaught|stream controller/);
+          await assertNothingLeft();
+        }
+      });
+    } finally {
+      await new Deno.Command("umount", { args: [mnt] }).output();
+      await removeTree(dir);
+    }
+  },
+});

@@ -10,7 +10,7 @@ import type { PullResult } from "../import/pull.ts";
 import { parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
-import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
 /**
@@ -70,7 +70,9 @@ export function registerImagePull(image: Command, contextFor: (globals: GlobalOp
     )
     .option("--branch <branch>", "branch to commit to (default: NAME/TAG/ARCH, e.g. debian/12/x86_64)")
     .option("--arch <arch>", "architecture to pick from a multi-platform image (default: the host's)")
-    .option("--force", "import again even when the branch already holds this image");
+    .option("--force", "import again even when the branch already holds this image")
+    .option("--max-layer-size <size>", "most bytes one layer may unpack to, e.g. 4GiB (default 16GiB)")
+    .option("--max-image-size <size>", "most bytes all layers together may unpack to (default 64GiB)");
   addRegistryOptions(pull);
   addRetryOptions(pull).addHelpText(
     "after",
@@ -101,6 +103,12 @@ Examples:
             branch: opts.branch as string | undefined,
             arch: opts.arch as string | undefined,
             force: opts.force === true,
+            maxLayerSize: opts.maxLayerSize !== undefined
+              ? parseSize(opts.maxLayerSize as string, "--max-layer-size")
+              : undefined,
+            maxImageSize: opts.maxImageSize !== undefined
+              ? parseSize(opts.maxImageSize as string, "--max-image-size")
+              : undefined,
             signal,
             onProgress: reporter.onProgress,
           })

@@ -72,10 +72,49 @@ export interface PullOptions extends RegistryOptions {
   force?: boolean;
   /** Parallel layer downloads (default 3). */
   concurrency?: number;
+  /** Most bytes a layer may unpack to (default {@linkcode DEFAULT_MAX_LAYER_SIZE}). */
+  maxLayerSize?: number;
+  /** Most bytes all layers together may unpack to (default {@linkcode DEFAULT_MAX_IMAGE_SIZE}). */
+  maxImageSize?: number;
   /** Aborts the pull; nothing is committed. */
   signal?: AbortSignal;
   /** Progress, a few times a second. */
   onProgress?: (progress: PullProgress) => void;
+}
+
+/** Default cap on a layer's uncompressed size: 16 GiB (an OS layer is a few GiB at most). */
+export const DEFAULT_MAX_LAYER_SIZE = 16 * 2 ** 30;
+/** Default cap on an image's uncompressed size: 64 GiB. */
+export const DEFAULT_MAX_IMAGE_SIZE = 64 * 2 ** 30;
+
+/**
+ * Counts the uncompressed bytes of a layer as they stream, and fails the
+ * stream as soon as the layer or the image would be larger than allowed
+ * (so a gzip bomb is stopped while it inflates, not after).
+ */
+function sizeCap(
+  what: string,
+  caps: { layer: number; image: number },
+  image: { bytes: number },
+): TransformStream<Uint8Array, Uint8Array> {
+  let layer = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      layer += chunk.length;
+      image.bytes += chunk.length;
+      if (layer > caps.layer) {
+        throw new AptOstreeError(`${what} unpacks to more than ${caps.layer} bytes`, {
+          solution: "The image is not what it claims (a decompression bomb?), or allow it with {maxLayerSize}",
+        });
+      }
+      if (image.bytes > caps.image) {
+        throw new AptOstreeError(`The layers of the image unpack to more than ${caps.image} bytes`, {
+          solution: "The image is not what it claims, or allow it with {maxImageSize}",
+        });
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }
 
 /** Progress of a pull: phase `layers` or `committing`; bytes downloaded (or read) of all; layers applied of all. */
@@ -472,6 +511,11 @@ export async function pullImageToBranch(
       }
     }
 
+    const caps = {
+      layer: options.maxLayerSize ?? DEFAULT_MAX_LAYER_SIZE,
+      image: options.maxImageSize ?? DEFAULT_MAX_IMAGE_SIZE,
+    };
+    const unpacked = { bytes: 0 };
     try {
       for (let i = 0; i < manifest.layers.length; i++) {
         const layer = manifest.layers[i];
@@ -496,7 +540,7 @@ export async function pullImageToBranch(
         const kind = layerCompression(layer.mediaType) ?? sniffed.kind;
 
         const diff = new DigestStream();
-        const tar = decompress(kind, sniffed.stream).pipeThrough(diff);
+        const tar = decompress(kind, sniffed.stream).pipeThrough(sizeCap(what, caps, unpacked)).pipeThrough(diff);
         const reader = new TarReader(tar, `layer ${layer.digest}`);
         try {
           await tree.applyLayer(reader, layer.digest, signal);
