@@ -7,11 +7,23 @@
  * @module
  */
 
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { AptOstreeError } from "../errors.ts";
 import { spawnOstree } from "./command.ts";
 import { parseGVariantTextAt, toBytes } from "./gvariant_text.ts";
+import { GVariantError, GVariantUtf8Error } from "./gvariant.ts";
+import {
+  archiveHeaderLength,
+  type DirTree,
+  type ObjectMeta,
+  parseArchiveFileHeader,
+  parseDirMeta,
+  parseDirTree,
+  parseXattrs as parseXattrObject,
+} from "./objects.ts";
 import type { OstreeRepo } from "./repo.ts";
 import { mapLimit } from "../util/concurrency.ts";
+import { getXattr, listXattrs, XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
 
 /** An extended attribute: its name and its exact binary value. */
 export interface Xattr {
@@ -416,4 +428,315 @@ async function applyExactNames(
   }
   if (!(await child.status).success) throw listingFailed(repo, commit, await stderr);
   if (i !== entries.length) throw badListing("listings disagree on the number of entries");
+}
+
+// ---------------------------------------------------------------------------
+// Native reader: the commit's objects, read straight from the repository.
+
+/** Options for {@linkcode readCommitTree}. */
+export interface ReadTreeOptions {
+  /** Aborts the reading. */
+  signal?: AbortSignal;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+
+/** What a content object records, whatever the repository mode. */
+interface FileMeta {
+  kind: "file" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  target?: string;
+  xattrs: Xattr[];
+}
+
+type ObjectKind = "commit" | "dirtree" | "dirmeta" | "file";
+
+const OBJECT_NAMES: Record<ObjectKind, string> = {
+  commit: "commit",
+  dirtree: "directory tree",
+  dirmeta: "directory metadata",
+  file: "file",
+};
+
+/**
+ * Turns a failure to read or decode an object into an error that names the
+ * object and the path it was read for.
+ */
+function objectFailure(repo: OstreeRepo, checksum: string, kind: ObjectKind, path: string, error: unknown): Error {
+  if (error instanceof AptOstreeError) return error;
+  const where = path === "" ? "/" : "/" + path;
+  const file = kind === "file" ? repo.objectPath(checksum) : repo.objectPath(checksum, kind);
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new AptOstreeError(`Permission denied reading the repository ${repo.path} (object ${file} for ${where})`, {
+      solution: "Run as a user who can read every object of the repository (a bare repository needs root)",
+      cause: error,
+    });
+  }
+  if (error instanceof Deno.errors.NotFound) {
+    return new AptOstreeError(
+      `The repository ${repo.path} is missing the ${OBJECT_NAMES[kind]} object ${checksum} (for ${where})`,
+      {
+        solution: `Check the repository with: ostree fsck --repo=${repo.path} (then pull or commit the tree again)`,
+        cause: error,
+      },
+    );
+  }
+  if (error instanceof GVariantUtf8Error) return invalidName(where + "/" + error.lossy);
+  const detail = error instanceof Error ? error.message : String(error);
+  return new AptOstreeError(`Corrupt ${OBJECT_NAMES[kind]} object ${file} (for ${where}): ${detail}`, {
+    solution: `Check the repository with: ostree fsck --repo=${repo.path}`,
+    cause: error,
+  });
+}
+
+function kindOf(mode: number, path: string): "file" | "symlink" {
+  const type = mode & S_IFMT;
+  if (type === S_IFREG) return "file";
+  if (type === S_IFLNK) return "symlink";
+  const names: Record<number, string> = { 0o020000: "c", 0o060000: "b", 0o010000: "p", 0o140000: "s" };
+  throw unsupportedType("/" + path, names[type] ?? `mode ${mode.toString(8)}`);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A bare-user symlink object's content: the target (ostree writes it with a trailing NUL). */
+function readTarget(content: Uint8Array, path: string): string {
+  const end = content.indexOf(0);
+  const bytes = end >= 0 ? content.subarray(0, end) : content;
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw invalidName(`${"/" + path} -> ${new TextDecoder().decode(bytes)}`);
+  }
+}
+
+/** Reads a content object's metadata the way the repository's mode stores it. */
+function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => FileMeta {
+  const objectPath = (checksum: string) => repo.objectPath(checksum);
+  switch (repo.mode) {
+    case "archive":
+      return (checksum, path) => {
+        const fd = openSync(objectPath(checksum), "r");
+        try {
+          let head = new Uint8Array(4096);
+          let got = readSync(fd, head, 0, head.length, 0);
+          const need = 8 + archiveHeaderLength(head.subarray(0, got));
+          if (need > got) {
+            const more = new Uint8Array(need);
+            more.set(head.subarray(0, got));
+            got += readSync(fd, more, got, need - got, got);
+            head = more;
+          }
+          const header = parseArchiveFileHeader(head.subarray(0, got));
+          const kind = kindOf(header.mode, path);
+          return {
+            kind,
+            mode: header.mode,
+            uid: header.uid,
+            gid: header.gid,
+            size: kind === "file" ? header.size : 0,
+            target: kind === "symlink" ? header.target : undefined,
+            xattrs: header.xattrs,
+          };
+        } finally {
+          closeSync(fd);
+        }
+      };
+    case "bare-user":
+      return (checksum, path) => {
+        const file = objectPath(checksum);
+        const info = Deno.lstatSync(file);
+        if (!info.isFile) throw new GVariantError("a bare-user object is not a regular file");
+        const raw = getXattr(file, "user.ostreemeta");
+        if (!raw) throw new GVariantError("it has no user.ostreemeta xattr");
+        const meta = parseDirMeta(raw);
+        const kind = kindOf(meta.mode, path);
+        meta.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        return {
+          kind,
+          mode: meta.mode,
+          uid: meta.uid,
+          gid: meta.gid,
+          size: kind === "file" ? info.size : 0,
+          target: kind === "symlink" ? readTarget(readFileSync(file), path) : undefined,
+          xattrs: meta.xattrs,
+        };
+      };
+    case "bare":
+    case "bare-user-only":
+    case "bare-split-xattrs":
+      return (checksum, path) => {
+        const file = objectPath(checksum);
+        const info = Deno.lstatSync(file);
+        const mode = info.mode ?? 0;
+        const kind = kindOf(mode, path);
+        let xattrs: Xattr[] = [];
+        if (repo.mode === "bare") xattrs = listXattrs(file);
+        else if (repo.mode === "bare-split-xattrs") {
+          xattrs = parseXattrObject(readFileSync(file.replace(/\.file$/, ".file-xattrs-link")));
+        }
+        const owned = repo.mode !== "bare-user-only";
+        return {
+          kind,
+          mode,
+          uid: owned ? info.uid ?? 0 : 0,
+          gid: owned ? info.gid ?? 0 : 0,
+          size: kind === "file" ? info.size : 0,
+          target: kind === "symlink" ? Deno.readLinkSync(file) : undefined,
+          xattrs,
+        };
+      };
+  }
+}
+
+/**
+ * Reads a commit's tree from its objects, memoising what it decodes: each
+ * dirtree and dirmeta object is read once, and each content object once
+ * however many paths share it (hardlinks, identical files, identical
+ * subtrees).
+ */
+class TreeReader {
+  private readonly dirtrees = new Map<string, DirTree>();
+  private readonly dirmetas = new Map<string, ObjectMeta>();
+  private readonly files = new Map<string, FileMeta>();
+  private readonly readFileMeta: (checksum: string, path: string) => FileMeta;
+
+  constructor(private readonly repo: OstreeRepo, private readonly signal?: AbortSignal) {
+    this.readFileMeta = fileMetaReader(repo);
+  }
+
+  private dirtree(checksum: string, path: string): DirTree {
+    let tree = this.dirtrees.get(checksum);
+    if (!tree) {
+      try {
+        tree = parseDirTree(readFileSync(this.repo.objectPath(checksum, "dirtree")));
+      } catch (error) {
+        throw objectFailure(this.repo, checksum, "dirtree", path, toDenoError(error));
+      }
+      this.dirtrees.set(checksum, tree);
+    }
+    return tree;
+  }
+
+  dirmeta(checksum: string, path: string): ObjectMeta {
+    let meta = this.dirmetas.get(checksum);
+    if (!meta) {
+      try {
+        meta = parseDirMeta(readFileSync(this.repo.objectPath(checksum, "dirmeta")));
+        if ((meta.mode & S_IFMT) !== S_IFDIR) {
+          throw new GVariantError(`mode ${meta.mode.toString(8)} is not a directory's`);
+        }
+      } catch (error) {
+        throw objectFailure(this.repo, checksum, "dirmeta", path, toDenoError(error));
+      }
+      this.dirmetas.set(checksum, meta);
+    }
+    return meta;
+  }
+
+  private file(checksum: string, path: string): FileMeta {
+    let meta = this.files.get(checksum);
+    if (!meta) {
+      try {
+        meta = this.readFileMeta(checksum, path);
+      } catch (error) {
+        throw objectFailure(this.repo, checksum, "file", path, toDenoError(error));
+      }
+      this.files.set(checksum, meta);
+    }
+    return meta;
+  }
+
+  /** Appends the entries below a directory, in path order (a directory's entries right after it). */
+  walk(tree: string, prefix: string, out: TreeEntry[]): void {
+    this.signal?.throwIfAborted();
+    const { files, dirs } = this.dirtree(tree, prefix);
+    let f = 0;
+    let d = 0;
+    while (f < files.length || d < dirs.length) {
+      if (d >= dirs.length || (f < files.length && files[f].name < dirs[d].name)) {
+        const { name, checksum } = files[f++];
+        const path = prefix + name;
+        const meta = this.file(checksum, path);
+        const entry: TreeEntry = {
+          path,
+          sourcePath: path,
+          kind: meta.kind,
+          mode: meta.mode & 0o7777,
+          uid: meta.uid,
+          gid: meta.gid,
+          size: meta.size,
+          checksum,
+          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : [],
+        };
+        if (meta.target !== undefined) entry.target = meta.target;
+        out.push(entry);
+      } else {
+        const dir = dirs[d++];
+        const path = prefix + dir.name;
+        const meta = this.dirmeta(dir.meta, path);
+        out.push({
+          path,
+          sourcePath: path,
+          kind: "directory",
+          mode: meta.mode & 0o7777,
+          uid: meta.uid,
+          gid: meta.gid,
+          size: 0,
+          checksum: dir.tree,
+          metaChecksum: dir.meta,
+          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : [],
+        });
+        this.walk(dir.tree, path + "/", out);
+      }
+    }
+  }
+}
+
+/** `node:fs` errors carry a code; map the ones we explain to Deno's classes. */
+function toDenoError(error: unknown): unknown {
+  const code = (error as { code?: string })?.code;
+  if (code === "ENOENT") return new Deno.errors.NotFound((error as Error).message);
+  if (code === "EACCES" || code === "EPERM") return new Deno.errors.PermissionDenied((error as Error).message);
+  if (error instanceof XattrError && (error.errno === XATTR_EACCES || error.errno === XATTR_EPERM)) {
+    return new Deno.errors.PermissionDenied(error.message);
+  }
+  return error;
+}
+
+/**
+ * Reads every entry of a commit's tree (root excluded) straight from the
+ * repository's objects: the commit, its dirtree and dirmeta objects, and
+ * each content object's metadata as the repository's mode stores it
+ * (archive: the `.filez` header; bare-user: the `user.ostreemeta` xattr;
+ * bare: the object's own owner, mode and xattrs; bare-user-only: mode only;
+ * bare-split-xattrs: the object's xattrs link). Entries come in path order
+ * (component by component: a directory's entries right after it).
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * import { readCommitTree } from "./tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * for (const entry of await readCommitTree(repo, await repo.resolveCommit("main"))) console.log(entry.path, entry.mode);
+ * ```
+ */
+export async function readCommitTree(
+  repo: OstreeRepo,
+  commit: string,
+  options: ReadTreeOptions = {},
+): Promise<TreeEntry[]> {
+  const checksum = /^[0-9a-f]{64}$/.test(commit) ? commit : await repo.resolveCommit(commit, options);
+  const info = await repo.readCommit(checksum, options);
+  const reader = new TreeReader(repo, options.signal);
+  reader.dirmeta(info.rootMetadata, "");
+  const out: TreeEntry[] = [];
+  reader.walk(info.rootContents, "", out);
+  return out;
 }
