@@ -19,7 +19,6 @@ import {
   parseArchiveFileHeader,
   parseDirMeta,
   parseDirTree,
-  parseXattrs as parseXattrObject,
 } from "./objects.ts";
 import type { OstreeRepo } from "./repo.ts";
 import { mapLimit } from "../util/concurrency.ts";
@@ -570,18 +569,12 @@ function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => F
       };
     case "bare":
     case "bare-user-only":
-    case "bare-split-xattrs":
       return (checksum, path) => {
         const file = objectPath(checksum);
         const info = Deno.lstatSync(file);
         const mode = info.mode ?? 0;
         const kind = kindOf(mode, path);
-        let xattrs: Xattr[] = [];
-        if (repo.mode === "bare") xattrs = listXattrs(file);
-        else if (repo.mode === "bare-split-xattrs") {
-          xattrs = parseXattrObject(readFileSync(file.replace(/\.file$/, ".file-xattrs-link")));
-        }
-        const owned = repo.mode !== "bare-user-only";
+        const owned = repo.mode === "bare";
         return {
           kind,
           mode,
@@ -589,9 +582,14 @@ function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => F
           gid: owned ? info.gid ?? 0 : 0,
           size: kind === "file" ? info.size : 0,
           target: kind === "symlink" ? Deno.readLinkSync(file) : undefined,
-          xattrs,
+          xattrs: owned ? listXattrs(file) : [],
         };
       };
+    case "bare-split-xattrs":
+      throw new AptOstreeError(`Cannot read ${repo.path}: repositories in bare-split-xattrs mode are not supported`, {
+        solution:
+          `Copy the commit into a bare or archive repository (ostree init --mode=bare --repo=NEW && ostree pull-local --repo=NEW ${repo.path} REF) and build from that one`,
+      });
   }
 }
 
@@ -715,8 +713,8 @@ function toDenoError(error: unknown): unknown {
  * repository's objects: the commit, its dirtree and dirmeta objects, and
  * each content object's metadata as the repository's mode stores it
  * (archive: the `.filez` header; bare-user: the `user.ostreemeta` xattr;
- * bare: the object's own owner, mode and xattrs; bare-user-only: mode only;
- * bare-split-xattrs: the object's xattrs link). Entries come in path order
+ * bare: the object's own owner, mode and xattrs; bare-user-only: mode only,
+ * owned by root; bare-split-xattrs is refused). Entries come in path order
  * (component by component: a directory's entries right after it).
  *
  * @example
