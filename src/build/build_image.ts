@@ -26,7 +26,6 @@ import { hostArch, ociPlatform } from "../oci/platform.ts";
 import { type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import { listCommitTreeCached, TreeCache } from "../ostree/tree_cache.ts";
 import { type ImageReference, lastNameComponent, parseImageReference } from "../reference/image_ref.ts";
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
 import { buildLayer } from "./layer.ts";
@@ -44,7 +43,6 @@ import {
   imageWithFingerprint,
   layerCache,
   previousBins,
-  previousRevision,
 } from "../layers/previous_build.ts";
 import type { LayoutImage } from "../layout/oci_layout.ts";
 import { sha256Digest } from "../digest/digest.ts";
@@ -361,13 +359,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     });
 
   const content = contentSourceFor(repo);
-  const planTree = async (previous: LayoutImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
+  const planTree = async (previous: LayoutImage[]): Promise<PlannedLayer[]> => {
     phases.start("list");
-    const listed = await listCommitTreeCached(repo, commitChecksum, {
-      signal,
-      cache,
-      near: previousRevision(previous, ref),
-    });
+    const listed = await repo.readTree(commitChecksum, { signal });
     const entries = toImageRootfs(listed);
     totalEntries = entries.length;
     for (const e of entries) totalBytes += e.size;
@@ -415,7 +409,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       };
     }
 
-    const plan = await planTree(previous, await TreeCache.forRepo(repo));
+    const plan = await planTree(previous);
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";
