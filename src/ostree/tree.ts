@@ -26,7 +26,8 @@ import {
   parseDirTree,
 } from "./objects.ts";
 import type { OstreeRepo } from "./repo.ts";
-import { getXattr, listXattrs, XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
+import { XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
+import { ObjectStatter } from "./object_stat.ts";
 
 /** An extended attribute: its name and its exact binary value. */
 export interface Xattr {
@@ -165,21 +166,26 @@ function readTarget(content: Uint8Array, path: string): string {
 }
 
 /** Reads a content object's metadata the way the repository's mode stores it. */
-function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => FileMeta {
-  const objectPath = (checksum: string) => repo.objectPath(checksum);
+function fileMetaReader(repo: OstreeRepo, objects: ObjectStatter): (checksum: string, path: string) => FileMeta {
+  const rel = (checksum: string) => `${checksum.slice(0, 2)}/${checksum.slice(2)}.file`;
   switch (repo.mode) {
-    case "archive":
+    case "archive": {
+      // Headers are decoded into fresh values, so one buffer serves every object.
+      const buffer = new Uint8Array(4096);
       return (checksum, path) => {
-        const fd = openSync(objectPath(checksum), "r");
+        const fd = openSync(repo.objectPath(checksum), "r");
         try {
-          let head = new Uint8Array(4096);
+          let head = buffer;
           let got = readSync(fd, head, 0, head.length, 0);
           const need = 8 + archiveHeaderLength(head.subarray(0, got));
           if (need > got) {
-            const more = new Uint8Array(need);
-            more.set(head.subarray(0, got));
-            got += readSync(fd, more, got, need - got, got);
-            head = more;
+            head = new Uint8Array(need);
+            head.set(buffer.subarray(0, got));
+            while (got < need) {
+              const n = readSync(fd, head, got, need - got, got);
+              if (n === 0) break;
+              got += n;
+            }
           }
           const header = parseArchiveFileHeader(head.subarray(0, got));
           const kind = kindOf(header.mode, path);
@@ -196,15 +202,17 @@ function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => F
           closeSync(fd);
         }
       };
+    }
     case "bare-user":
       return (checksum, path) => {
-        const file = objectPath(checksum);
-        const info = Deno.lstatSync(file);
-        if (!info.isFile) throw new GVariantError("a bare-user object is not a regular file");
-        const raw = getXattr(file, "user.ostreemeta");
+        const file = rel(checksum);
+        const info = objects.stat(file);
+        if ((info.mode & S_IFMT) !== S_IFREG) throw new GVariantError("a bare-user object is not a regular file");
+        const raw = objects.xattr(file, "user.ostreemeta");
         if (!raw) throw new GVariantError("it has no user.ostreemeta xattr");
         const meta = parseDirMeta(raw);
         const kind = kindOf(meta.mode, path);
+        // As libostree does: older versions wrote these unsorted.
         meta.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         return {
           kind,
@@ -212,26 +220,25 @@ function fileMetaReader(repo: OstreeRepo): (checksum: string, path: string) => F
           uid: meta.uid,
           gid: meta.gid,
           size: kind === "file" ? info.size : 0,
-          target: kind === "symlink" ? readTarget(readFileSync(file), path) : undefined,
+          target: kind === "symlink" ? readTarget(readFileSync(repo.objectPath(checksum)), path) : undefined,
           xattrs: meta.xattrs,
         };
       };
     case "bare":
     case "bare-user-only":
       return (checksum, path) => {
-        const file = objectPath(checksum);
-        const info = Deno.lstatSync(file);
-        const mode = info.mode ?? 0;
-        const kind = kindOf(mode, path);
+        const file = rel(checksum);
+        const info = objects.stat(file);
+        const kind = kindOf(info.mode, path);
         const owned = repo.mode === "bare";
         return {
           kind,
-          mode,
-          uid: owned ? info.uid ?? 0 : 0,
-          gid: owned ? info.gid ?? 0 : 0,
+          mode: info.mode,
+          uid: owned ? info.uid : 0,
+          gid: owned ? info.gid : 0,
           size: kind === "file" ? info.size : 0,
-          target: kind === "symlink" ? Deno.readLinkSync(file) : undefined,
-          xattrs: owned ? listXattrs(file) : [],
+          target: kind === "symlink" ? Deno.readLinkSync(repo.objectPath(checksum)) : undefined,
+          xattrs: owned ? objects.xattrs(file) : [],
         };
       };
     case "bare-split-xattrs":
@@ -254,8 +261,12 @@ class TreeReader {
   private readonly files = new Map<string, FileMeta>();
   private readonly readFileMeta: (checksum: string, path: string) => FileMeta;
 
-  constructor(private readonly repo: OstreeRepo, private readonly signal?: AbortSignal) {
-    this.readFileMeta = fileMetaReader(repo);
+  constructor(
+    private readonly repo: OstreeRepo,
+    private readonly objects: ObjectStatter,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.readFileMeta = fileMetaReader(repo, objects);
   }
 
   private dirtree(checksum: string, path: string): DirTree {
@@ -381,9 +392,14 @@ export async function readCommitTree(
 ): Promise<TreeEntry[]> {
   const checksum = /^[0-9a-f]{64}$/.test(commit) ? commit : await repo.resolveCommit(commit, options);
   const info = await repo.readCommit(checksum, options);
-  const reader = new TreeReader(repo, options.signal);
-  reader.dirmeta(info.rootMetadata, "");
-  const out: TreeEntry[] = [];
-  reader.walk(info.rootContents, "", out);
-  return out;
+  const objects = new ObjectStatter(`${repo.path}/objects`);
+  try {
+    const reader = new TreeReader(repo, objects, options.signal);
+    reader.dirmeta(info.rootMetadata, "");
+    const out: TreeEntry[] = [];
+    reader.walk(info.rootContents, "", out);
+    return out;
+  } finally {
+    objects.close();
+  }
 }
