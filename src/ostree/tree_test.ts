@@ -209,3 +209,21 @@ Deno.test("a bare-split-xattrs repository is refused with a way out", async () =
     await removeTree(dir);
   }
 });
+
+Deno.test("without --allow-ffi the reader falls back to Deno's lstat and reads the same tree", async () => {
+  const dir = await makeTempDir("tree-test-");
+  try {
+    const { repo, commit } = await fixture(dir, "bare-user-only");
+    const script = `${dir}/read.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { OstreeRepo } from "${new URL("./repo.ts", import.meta.url).href}";\n` +
+        `const repo = await OstreeRepo.open(Deno.args[0]);\n` +
+        `console.log(JSON.stringify(await repo.readTree(Deno.args[1])));\n`,
+    );
+    const json = await runOk(Deno.execPath(), ["run", "--allow-read", script, repo.path, commit]);
+    assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(await repo.readTree(commit))));
+  } finally {
+    await removeTree(dir);
+  }
+});
