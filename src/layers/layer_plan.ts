@@ -117,7 +117,7 @@ function carriedBins(unitSizes: Map<string, number>, previous: LayerBin[]): Laye
  * @example
  * ```ts
  * import { pathPrefixUnit, planLayers } from "./layer_plan.ts";
- * const entries = []; // TreeEntry[] from repo.readTree + toImageRootfs
+ * const entries = []; // TreeEntry[] from listCommitTree + toImageRootfs
  * const layers = planLayers(entries, { maxLayers: 64, unitOf: pathPrefixUnit });
  * for (const layer of layers) console.log(layer.id, layer.entries.length);
  * ```
