@@ -164,6 +164,11 @@ export function parseDirTree(data: Uint8Array): DirTree {
       meta: checksumOf(meta, "a dirmeta checksum"),
     };
   });
+  const names = new Set<string>();
+  for (const { name } of [...files, ...dirs]) {
+    if (names.has(name)) throw new GVariantError(`the name '${name}' appears twice`);
+    names.add(name);
+  }
   return { files, dirs };
 }
 

@@ -259,6 +259,8 @@ class TreeReader {
   private readonly dirtrees = new Map<string, DirTree>();
   private readonly dirmetas = new Map<string, ObjectMeta>();
   private readonly files = new Map<string, FileMeta>();
+  /** Dirtrees being walked (the current directory and its parents). */
+  private readonly walking = new Set<string>();
   private readonly readFileMeta: (checksum: string, path: string) => FileMeta;
 
   constructor(
@@ -314,6 +316,11 @@ class TreeReader {
   /** Appends the entries below a directory, in path order (a directory's entries right after it). */
   walk(tree: string, prefix: string, out: TreeEntry[]): void {
     this.signal?.throwIfAborted();
+    if (this.walking.has(tree)) {
+      // Only a damaged object can name itself or a parent (checksums cover subtrees).
+      throw objectFailure(this.repo, tree, "dirtree", prefix, new GVariantError("it contains itself"));
+    }
+    this.walking.add(tree);
     const { files, dirs } = this.dirtree(tree, prefix);
     let f = 0;
     let d = 0;
@@ -354,6 +361,7 @@ class TreeReader {
         this.walk(dir.tree, path + "/", out);
       }
     }
+    this.walking.delete(tree);
   }
 }
 

@@ -227,3 +227,17 @@ Deno.test("without --allow-ffi the reader falls back to Deno's lstat and reads t
     await removeTree(dir);
   }
 });
+
+Deno.test("a damaged dirtree that names itself is an error, not endless recursion", async () => {
+  await expectObjectError("archive", async (repo, entries) => {
+    const d = entries.find((e) => e.path === "d")!;
+    const bytes = (h: string) => Uint8Array.from(h.match(/../g)!, (x) => parseInt(x, 16));
+    // (a(say)a(sayay)) with no files and one directory "x" whose dirtree is d's own:
+    // the element is "x\0", tree, meta, then its framing offsets (34, 2); the array
+    // ends with the element's end (68); the tuple with the end of its empty first member (0).
+    const element = [...new TextEncoder().encode("x\0"), ...bytes(d.checksum), ...bytes(d.metaChecksum!), 34, 2];
+    const path = repo.objectPath(d.checksum, "dirtree");
+    await Deno.writeFile(path, Uint8Array.from([...element, 68, 0]));
+    return path;
+  }, /Corrupt directory tree object .* \(for \/d\/x\): it contains itself/);
+});
