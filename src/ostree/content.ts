@@ -10,6 +10,7 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from "node:fs";
 import { createInflateRaw, inflateRawSync } from "node:zlib";
 import { AptOstreeError } from "../errors.ts";
+import { closeFile, openFile, readFile } from "./object_stat.ts";
 import type { OstreeRepo } from "./repo.ts";
 import type { TreeEntry } from "./tree.ts";
 
@@ -45,10 +46,21 @@ function objectError(entry: TreeEntry, path: string, error: unknown): AptOstreeE
 }
 
 /**
- * A bare object read through `node:fs` file descriptors: open, read and
- * close cost ~4.6 µs a file against ~10 µs with `Deno.FsFile`, which
- * matters for trees of 100,000 small files.
+ * A bare object read through libc (see `object_stat.ts`): open, read and
+ * close cost ~4 µs a file, against ~15 µs through `node:fs` under the CLI's
+ * permission flags, which matters for trees of 100,000 small files.
  */
+class LibcObject implements FileContent {
+  constructor(private readonly fd: number) {}
+  read(into: Uint8Array): number {
+    return readFile(this.fd, into);
+  }
+  close(): void {
+    closeFile(this.fd);
+  }
+}
+
+/** A bare object read through `node:fs` file descriptors (without FFI). */
 class BareObject implements FileContent {
   constructor(private readonly fd: number) {}
   read(into: Uint8Array): number {
@@ -141,7 +153,8 @@ export function contentSourceFor(repo: OstreeRepo): ContentSource {
     open(entry) {
       const path = repo.objectPath(entry.checksum);
       try {
-        return new BareObject(openSync(path, "r"));
+        const fd = openFile(path);
+        return fd === undefined ? new BareObject(openSync(path, "r")) : new LibcObject(fd);
       } catch (error) {
         throw objectError(entry, path, error);
       }

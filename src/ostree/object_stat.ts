@@ -28,6 +28,7 @@ export interface ObjectStat {
 const SYMBOLS = {
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   open: { parameters: ["buffer", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
@@ -41,6 +42,8 @@ const ENOENT = 2;
 const EACCES = 13;
 const EPERM = 1;
 const ENODATA = 61;
+const EINTR = 4;
+const O_RDONLY_CLOEXEC = 0o2000000;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
@@ -56,6 +59,84 @@ function lib(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
 }
 
 const encoder = new TextEncoder();
+
+function lastErrno(l: Deno.DynamicLibrary<typeof SYMBOLS>): number {
+  const pointer = l.symbols.__errno_location();
+  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+}
+
+function errnoError(errno: number, message: string): Error {
+  if (errno === ENOENT) return new Deno.errors.NotFound(message);
+  if (errno === EACCES || errno === EPERM) return new Deno.errors.PermissionDenied(message);
+  return new Error(message);
+}
+
+const pathBuffer = new Uint8Array(4096);
+
+/**
+ * Opens a file for reading through libc, or returns undefined when FFI is
+ * not available (then use `node:fs`). Under the CLI's permission flags an
+ * `open` through `node:fs` costs ~15 µs, through libc ~2 µs: that is most
+ * of the time of a layer of 100,000 small files.
+ *
+ * @example
+ * ```ts
+ * import { closeFile, openFile, readFile } from "./object_stat.ts";
+ * const fd = openFile("/etc/hostname");
+ * if (fd !== undefined) {
+ *   const n = readFile(fd, new Uint8Array(64));
+ *   closeFile(fd);
+ * }
+ * ```
+ */
+export function openFile(path: string): number | undefined {
+  const l = lib();
+  if (!l) return undefined;
+  let cPath: Uint8Array<ArrayBuffer> = pathBuffer;
+  const { read, written } = encoder.encodeInto(path, pathBuffer);
+  if (read < path.length || written >= pathBuffer.length) cPath = encoder.encode(path + "\0");
+  else pathBuffer[written] = 0;
+  for (;;) {
+    const fd = l.symbols.open(cPath, O_RDONLY_CLOEXEC);
+    if (fd >= 0) return fd;
+    const errno = lastErrno(l);
+    if (errno !== EINTR) throw errnoError(errno, `cannot open ${path}: errno ${errno}`);
+  }
+}
+
+/**
+ * Reads from a descriptor that {@linkcode openFile} returned into `into`;
+ * returns the bytes read, 0 at the end.
+ *
+ * @example
+ * ```ts
+ * import { openFile, readFile } from "./object_stat.ts";
+ * const fd = openFile("/etc/hostname")!;
+ * readFile(fd, new Uint8Array(64));
+ * ```
+ */
+export function readFile(fd: number, into: Uint8Array): number {
+  const l = lib()!;
+  for (;;) {
+    const n = Number(l.symbols.read(fd, into as Uint8Array<ArrayBuffer>, BigInt(into.length)));
+    if (n >= 0) return n;
+    const errno = lastErrno(l);
+    if (errno !== EINTR) throw errnoError(errno, `cannot read: errno ${errno}`);
+  }
+}
+
+/**
+ * Closes a descriptor that {@linkcode openFile} returned.
+ *
+ * @example
+ * ```ts
+ * import { closeFile, openFile } from "./object_stat.ts";
+ * closeFile(openFile("/etc/hostname")!);
+ * ```
+ */
+export function closeFile(fd: number): void {
+  lib()!.symbols.close(fd);
+}
 
 /**
  * Metadata calls on the loose objects of one repository.
@@ -95,16 +176,12 @@ export class ObjectStatter {
   }
 
   private errno(): number {
-    const pointer = this.lib!.symbols.__errno_location();
-    return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
+    return lastErrno(this.lib!);
   }
 
   private fail(what: string, rel: string): never {
     const errno = this.errno();
-    const message = `${what} ${this.objectsDir}/${rel}: errno ${errno}`;
-    if (errno === ENOENT) throw new Deno.errors.NotFound(message);
-    if (errno === EACCES || errno === EPERM) throw new Deno.errors.PermissionDenied(message);
-    throw new Error(message);
+    throw errnoError(errno, `${what} ${this.objectsDir}/${rel}: errno ${errno}`);
   }
 
   private setRel(rel: string): Uint8Array<ArrayBuffer> {
