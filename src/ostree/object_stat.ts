@@ -10,6 +10,7 @@
  * @module
  */
 
+import { closeSync, openSync, readSync } from "node:fs";
 import { getXattr, listXattrs } from "../util/xattr.ts";
 import type { Xattr } from "./tree.ts";
 
@@ -136,6 +137,54 @@ export function readFile(fd: number, into: Uint8Array): number {
  */
 export function closeFile(fd: number): void {
   lib()!.symbols.close(fd);
+}
+
+/** A file open for reading from its start. */
+export interface FileReader {
+  /** Fills `into` from where the last read ended; returns the bytes read, 0 at the end. */
+  read(into: Uint8Array): number;
+  /** Releases the file. */
+  close(): void;
+}
+
+class LibcReader implements FileReader {
+  constructor(private readonly fd: number) {}
+  read(into: Uint8Array): number {
+    return readFile(this.fd, into);
+  }
+  close(): void {
+    closeFile(this.fd);
+  }
+}
+
+class NodeReader implements FileReader {
+  constructor(private readonly fd: number) {}
+  read(into: Uint8Array): number {
+    return readSync(this.fd, into, 0, into.length, null);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * Opens a file for reading: through libc when FFI is available, else
+ * through `node:fs` file descriptors.
+ *
+ * @example
+ * ```ts
+ * import { openReader } from "./object_stat.ts";
+ * const file = openReader("/etc/hostname");
+ * try {
+ *   file.read(new Uint8Array(64));
+ * } finally {
+ *   file.close();
+ * }
+ * ```
+ */
+export function openReader(path: string): FileReader {
+  const fd = openFile(path);
+  return fd === undefined ? new NodeReader(openSync(path, "r")) : new LibcReader(fd);
 }
 
 /**

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { AptOstreeError } from "../errors.ts";
 import { GVariantError, GVariantUtf8Error } from "./gvariant.ts";
 import {
@@ -27,7 +27,7 @@ import {
 } from "./objects.ts";
 import type { OstreeRepo } from "./repo.ts";
 import { XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
-import { ObjectStatter } from "./object_stat.ts";
+import { ObjectStatter, openReader } from "./object_stat.ts";
 
 /** An extended attribute: its name and its exact binary value. */
 export interface Xattr {
@@ -173,16 +173,16 @@ function fileMetaReader(repo: OstreeRepo, objects: ObjectStatter): (checksum: st
       // Headers are decoded into fresh values, so one buffer serves every object.
       const buffer = new Uint8Array(4096);
       return (checksum, path) => {
-        const fd = openSync(repo.objectPath(checksum), "r");
+        const file = openReader(repo.objectPath(checksum));
         try {
           let head = buffer;
-          let got = readSync(fd, head, 0, head.length, 0);
+          let got = file.read(head);
           const need = 8 + archiveHeaderLength(head.subarray(0, got));
           if (need > got) {
             head = new Uint8Array(need);
             head.set(buffer.subarray(0, got));
             while (got < need) {
-              const n = readSync(fd, head, got, need - got, got);
+              const n = file.read(head.subarray(got, need));
               if (n === 0) break;
               got += n;
             }
@@ -199,7 +199,7 @@ function fileMetaReader(repo: OstreeRepo, objects: ObjectStatter): (checksum: st
             xattrs: header.xattrs,
           };
         } finally {
-          closeSync(fd);
+          file.close();
         }
       };
     }
