@@ -210,7 +210,7 @@ Deno.test("a bare-split-xattrs repository is refused with a way out", async () =
   }
 });
 
-Deno.test("without --allow-ffi the reader falls back to Deno's lstat and reads the same tree", async () => {
+Deno.test("without --allow-ffi the reader falls back to Deno's lstat and node:fs: the same tree and content", async () => {
   const dir = await makeTempDir("tree-test-");
   try {
     const { repo, commit } = await fixture(dir, "bare-user-only");
@@ -218,11 +218,19 @@ Deno.test("without --allow-ffi the reader falls back to Deno's lstat and reads t
     await Deno.writeTextFile(
       script,
       `import { OstreeRepo } from "${new URL("./repo.ts", import.meta.url).href}";\n` +
+        `import { contentSourceFor } from "${new URL("./content.ts", import.meta.url).href}";\n` +
         `const repo = await OstreeRepo.open(Deno.args[0]);\n` +
-        `console.log(JSON.stringify(await repo.readTree(Deno.args[1])));\n`,
+        `const entries = await repo.readTree(Deno.args[1]);\n` +
+        `const file = contentSourceFor(repo).open(entries.find((e) => e.path === "a/top.txt"));\n` +
+        `const buf = new Uint8Array(64);\n` +
+        `const n = await file.read(buf);\n` +
+        `file.close();\n` +
+        `console.log(JSON.stringify({ entries, top: new TextDecoder().decode(buf.subarray(0, n)) }));\n`,
     );
     const json = await runOk(Deno.execPath(), ["run", "--allow-read", script, repo.path, commit]);
-    assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(await repo.readTree(commit))));
+    const { entries, top } = JSON.parse(json);
+    assert.deepEqual(entries, JSON.parse(JSON.stringify(await repo.readTree(commit))));
+    assert.equal(top, "top\n");
   } finally {
     await removeTree(dir);
   }
