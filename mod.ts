@@ -61,7 +61,7 @@ export { hostArch, ociPlatform } from "./src/oci/platform.ts";
 export type * from "./src/oci/types.ts";
 export { type ContentSource, contentSourceFor } from "./src/ostree/content.ts";
 export { type CommitInfo, defaultRepoPath, OstreeRepo, type RepoMode } from "./src/ostree/repo.ts";
-export { listCommitTree, type TreeEntry, type Xattr } from "./src/ostree/tree.ts";
+export { readCommitTree, type ReadTreeOptions, type TreeEntry, type Xattr } from "./src/ostree/tree.ts";
 export { type ImageReference, parseImageReference } from "./src/reference/image_ref.ts";
 export {
   type BaseImageRef,

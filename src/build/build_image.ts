@@ -35,7 +35,6 @@ import { hostArch, ociPlatform } from "../oci/platform.ts";
 import { ANNOTATION_CONTAINERD_NAME, type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import { listCommitTreeCached, TreeCache } from "../ostree/tree_cache.ts";
 import { type ImageReference, lastNameComponent, parseImageReference } from "../reference/image_ref.ts";
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
 import { buildLayer } from "./layer.ts";
@@ -53,7 +52,6 @@ import {
   imageWithFingerprint,
   layerCache,
   previousBins,
-  previousRevision,
 } from "../layers/previous_build.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
@@ -427,13 +425,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   });
 
   const content = contentSourceFor(repo);
-  const planTree = async (previous: StoredImage[], cache?: TreeCache): Promise<PlannedLayer[]> => {
+  const planTree = async (previous: StoredImage[]): Promise<PlannedLayer[]> => {
     phases.start("list");
-    const listed = await listCommitTreeCached(repo, commitChecksum, {
-      signal,
-      cache,
-      near: previousRevision(previous, ref),
-    });
+    const listed = await repo.readTree(commitChecksum, { signal });
     const entries = toImageRootfs(listed);
     totalEntries = entries.length;
     for (const e of entries) totalBytes += e.size;
@@ -490,7 +484,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       };
     }
 
-    const plan = await planTree(previous, await TreeCache.forRepo(repo));
+    const plan = await planTree(previous);
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";

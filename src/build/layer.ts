@@ -53,9 +53,8 @@ export interface BuiltLayer {
  * import { DirBlobStore } from "../layout/blob_store.ts";
  * import { OstreeRepo } from "../ostree/repo.ts";
  * import { contentSourceFor } from "../ostree/content.ts";
- * import { listCommitTree } from "../ostree/tree.ts";
  * const repo = await OstreeRepo.open("repo");
- * const entries = await listCommitTree(repo, "main");
+ * const entries = await repo.readTree(await repo.resolveCommit("main"));
  * const pool = new DeflatePool();
  * const layer = await buildLayer(entries, contentSourceFor(repo), new DirBlobStore("out", "out/.tmp"), { compression: "gzip", pool });
  * pool.terminate();

@@ -57,10 +57,9 @@ function topLevelAliases(entries: readonly TreeEntry[]): Map<string, string> {
  * ```ts
  * import { readDpkgOwners } from "./dpkg_owners.ts";
  * import { contentSourceFor } from "../ostree/content.ts";
- * import { listCommitTree } from "../ostree/tree.ts";
  * import { OstreeRepo } from "../ostree/repo.ts";
  * const repo = await OstreeRepo.open("repo");
- * const entries = await listCommitTree(repo, "debian/12/x86_64");
+ * const entries = await repo.readTree(await repo.resolveCommit("debian/12/x86_64"));
  * const owners = await readDpkgOwners(entries, contentSourceFor(repo));
  * owners?.get("usr/bin/dpkg"); // "dpkg"
  * ```

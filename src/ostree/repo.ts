@@ -7,8 +7,10 @@
 
 import { resolve } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { ostreeText, runOstree, type RunOstreeOptions } from "./command.ts";
-import { type GVariantValue, parseGVariantText, toBytes } from "./gvariant_text.ts";
+import { runOstree, type RunOstreeOptions } from "./command.ts";
+import type { GVariantValue } from "./gvariant.ts";
+import { type CommitObject, parseCommitObject } from "./objects.ts";
+import { readCommitTree, type ReadTreeOptions, type TreeEntry } from "./tree.ts";
 
 /** Storage modes of an OSTree repository (`[core] mode=` in its config). */
 export type RepoMode = "bare" | "bare-user" | "bare-user-only" | "bare-split-xattrs" | "archive";
@@ -73,10 +75,6 @@ export function defaultRepoPath(explicit: string | undefined): string {
     });
   }
   return explicit ?? (Deno.env.get("APT_OSTREE_REPO") || DEFAULT_REPO_PATH);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -177,30 +175,61 @@ export class OstreeRepo {
     return checksum;
   }
 
-  /** Reads a commit object: metadata, parent, subject, timestamp, root. */
-  async readCommit(checksum: string, options: RunOstreeOptions = {}): Promise<CommitInfo> {
-    const text = await ostreeText(["show", this.repoArg, "--raw", checksum], options);
-    // The first line is "commit <checksum>", the rest the commit variant.
-    const variantText = text.slice(text.indexOf("\n") + 1).trim();
-    const fields = parseGVariantText(variantText);
-    if (!Array.isArray(fields) || fields.length !== 8 || !(fields[0] instanceof Map)) {
-      throw new AptOstreeError(`Unexpected commit object format for ${checksum}`);
+  /**
+   * Reads a commit object (metadata, parent, subject, timestamp, root)
+   * straight from `objects/`.
+   */
+  readCommit(checksum: string, options: RunOstreeOptions = {}): Promise<CommitInfo> {
+    options.signal?.throwIfAborted();
+    const path = this.objectPath(checksum, "commit");
+    let data: Uint8Array;
+    try {
+      if (!/^[0-9a-f]{64}$/.test(checksum)) throw new Deno.errors.NotFound(`not a checksum: ${checksum}`);
+      data = Deno.readFileSync(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        return Promise.reject(
+          new AptOstreeError(`Failed to checkout commit: ${checksum}`, {
+            solution:
+              `Verify the commit exists and is accessible (no commit object ${path}); list branches with: ostree refs --repo=${this.path}`,
+            cause: error,
+          }),
+        );
+      }
+      return Promise.reject(repoAccessError(this.path, error));
     }
-    const metadata = new Map<string, GVariantValue>();
-    for (const [k, v] of fields[0]) metadata.set(String(k), v);
-    const parentBytes = toBytes(fields[1]);
-    const version = metadata.get("version");
-    return {
+    let commit: CommitObject;
+    try {
+      commit = parseCommitObject(data);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      return Promise.reject(
+        new AptOstreeError(`Corrupt commit object ${path}: ${detail}`, {
+          solution: `Check the repository with: ostree fsck --repo=${this.path}`,
+          cause: error,
+        }),
+      );
+    }
+    const version = commit.metadata.get("version");
+    return Promise.resolve({
       checksum,
-      metadata,
-      parent: parentBytes.length === 32 ? hex(parentBytes) : undefined,
-      subject: String(fields[3]),
-      body: String(fields[4]),
-      timestamp: Number(fields[5]),
+      metadata: commit.metadata,
+      parent: commit.parent,
+      subject: commit.subject,
+      body: commit.body,
+      timestamp: commit.timestamp,
       version: typeof version === "string" ? version : undefined,
-      rootContents: hex(toBytes(fields[6])),
-      rootMetadata: hex(toBytes(fields[7])),
-    };
+      rootContents: commit.rootContents,
+      rootMetadata: commit.rootMetadata,
+    });
+  }
+
+  /**
+   * Reads every entry of a commit's tree (root excluded) from the
+   * repository's objects, in path order: see {@linkcode readCommitTree}.
+   */
+  readTree(commit: string, options: ReadTreeOptions = {}): Promise<TreeEntry[]> {
+    return readCommitTree(this, commit, options);
   }
 }
 

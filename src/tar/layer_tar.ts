@@ -7,10 +7,20 @@
  */
 
 import { AptOstreeError } from "../errors.ts";
-import type { FileContent } from "../ostree/content.ts";
-import type { EntryKind, Xattr } from "../ostree/tree.ts";
+import type { Xattr } from "../util/xattr.ts";
 import type { BufferPool } from "../util/buffer_pool.ts";
 import { BLOCK_SIZE, encodeTarHeader, paddingFor } from "./tar_header.ts";
+
+/** Kinds of entries a layer holds. */
+export type EntryKind = "file" | "directory" | "symlink";
+
+/** An open file's content, as the tar writer reads it. `read` is synchronous where it can be. */
+export interface FileContent {
+  /** Fills `into` from the start; returns the bytes read, 0 at the end. */
+  read(into: Uint8Array): number | Promise<number>;
+  /** Releases the file. */
+  close(): void;
+}
 
 /** What the tar writer needs to know of an entry. */
 export interface LayerEntry {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { FileContent } from "../ostree/content.ts";
+import type { FileContent } from "./layer_tar.ts";
 import { createLayerTarStream, type LayerEntry, newTarStats } from "./layer_tar.ts";
 
 const enc = new TextEncoder();

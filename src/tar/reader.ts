@@ -17,7 +17,7 @@
  */
 
 import { AptOstreeError } from "../errors.ts";
-import type { Xattr } from "../ostree/tree.ts";
+import type { Xattr } from "../util/xattr.ts";
 
 /** Entry types a layer can hold. */
 export type TarEntryType = "file" | "hardlink" | "symlink" | "directory" | "char" | "block" | "fifo";

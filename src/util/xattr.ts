@@ -8,7 +8,6 @@
  */
 
 import { AptOstreeError } from "../errors.ts";
-import type { Xattr } from "../ostree/tree.ts";
 
 const SYMBOLS = {
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
@@ -39,6 +38,14 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text + "\0");
 }
 
+/** An extended attribute: its name and its exact binary value. */
+export interface Xattr {
+  /** Attribute name, e.g. `security.capability`. */
+  name: string;
+  /** Raw value bytes. */
+  value: Uint8Array;
+}
+
 /** The errno of the last failed call, and its text. */
 function lastError(): { errno: number; text: string } {
   const l = lib();
@@ -55,6 +62,10 @@ export const XATTR_EPERM = 1;
 export const XATTR_EACCES = 13;
 /** ENOTSUP / EOPNOTSUPP on Linux. */
 export const XATTR_ENOTSUP = 95;
+/** ENODATA: the attribute does not exist. */
+const XATTR_ENODATA = 61;
+/** ERANGE: the buffer is too small. */
+const XATTR_ERANGE = 34;
 
 /** A failed xattr call, with its errno. */
 export class XattrError extends Error {
@@ -122,4 +133,32 @@ export function listXattrs(path: string): Xattr[] {
     out.push({ name, value: value.subarray(0, read) });
   }
   return out;
+}
+
+/**
+ * Reads one extended attribute of a path (symlinks not followed); undefined
+ * when the path does not have it.
+ *
+ * @example
+ * ```ts
+ * import { getXattr } from "./xattr.ts";
+ * const value = getXattr("/tmp/file", "user.comment");
+ * ```
+ */
+export function getXattr(path: string, name: string): Uint8Array | undefined {
+  const l = lib();
+  const p = cString(path);
+  const n = cString(name);
+  // One call with a buffer that fits most values; ask for the size only when it does not.
+  let buffer = new Uint8Array(256);
+  for (;;) {
+    const read = Number(l.symbols.lgetxattr(p, n, buffer, BigInt(buffer.length)));
+    if (read >= 0) return buffer.subarray(0, read);
+    const { errno, text } = lastError();
+    if (errno === XATTR_ENODATA) return undefined;
+    if (errno !== XATTR_ERANGE) throw new XattrError(`cannot read ${name} of ${path}: ${text}`, errno);
+    const size = Number(l.symbols.lgetxattr(p, n, null, 0n));
+    if (size < 0) throw new XattrError(`cannot read ${name} of ${path}: ${lastError().text}`, lastError().errno);
+    buffer = new Uint8Array(size);
+  }
 }
