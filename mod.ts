@@ -28,9 +28,9 @@ export {
   IMAGE_FORMATS,
   type ImageFormat,
   type LayerResult,
-} from "./src/build/build_image.ts";
-export { buildLayer, type BuildLayerOptions, type BuiltLayer } from "./src/build/layer.ts";
-export { comparePaths, EXCLUDED_XATTRS, toImageRootfs } from "./src/build/rootfs.ts";
+} from "./src/builder/build_image.ts";
+export { buildLayer, type BuildLayerOptions, type BuiltLayer } from "./src/builder/layer.ts";
+export { comparePaths, EXCLUDED_XATTRS, toImageRootfs } from "./src/builder/rootfs.ts";
 export { DPKG_INFO_DIRS, readDpkgOwners } from "./src/layers/dpkg_owners.ts";
 export { LAYER_FORMAT_VERSION, layerKey } from "./src/layers/layer_key.ts";
 export { type LayerBin, pathPrefixUnit, planLayers, type PlannedLayer } from "./src/layers/layer_plan.ts";

@@ -9,7 +9,7 @@
  */
 
 import type { Command } from "commander";
-import type { BuildImageResult } from "../build/build_image.ts";
+import type { BuildImageResult } from "../builder/build_image.ts";
 import { UsageError } from "../errors.ts";
 import type { CopyResult } from "../image/copy.ts";
 import type { OpenSinkOptions } from "../image/open.ts";

@@ -6,7 +6,7 @@
  */
 
 import { type Command, Option } from "commander";
-import type { BuildImageResult, ImageFormat } from "../build/build_image.ts";
+import type { BuildImageResult, ImageFormat } from "../builder/build_image.ts";
 import type { Compression } from "../compress/compression.ts";
 import { parseKeyValues } from "../oci/image_config.ts";
 import type { ImageSettings } from "../oci/image_config.ts";
@@ -186,7 +186,7 @@ Environment:
     )
     .action(async (source: string, image: string, opts: BuildImageCliOptions, command: Command) => {
       const [{ buildImage }, { defaultRepoPath }] = await Promise.all([
-        import("../build/build_image.ts"),
+        import("../builder/build_image.ts"),
         import("../ostree/repo.ts"),
       ]);
       const globals = command.optsWithGlobals() as GlobalOptions;

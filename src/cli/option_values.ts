@@ -9,13 +9,13 @@
 
 import type { Option } from "commander";
 
-/** `--format` values: `IMAGE_FORMATS` of `src/build/build_image.ts`. */
+/** `--format` values: `IMAGE_FORMATS` of `src/builder/build_image.ts`. */
 export const FORMAT_CHOICES: readonly string[] = ["oci", "oci-archive", "docker"];
 
 /** `--compression` values: `COMPRESSIONS` of `src/compress/compression.ts`. */
 export const COMPRESSION_CHOICES: readonly string[] = ["gzip", "zstd"];
 
-/** The default of `--max-layers`: `DEFAULT_MAX_LAYERS` of `src/build/build_image.ts`. */
+/** The default of `--max-layers`: `DEFAULT_MAX_LAYERS` of `src/builder/build_image.ts`. */
 export const DEFAULT_MAX_LAYERS_SHOWN = 64;
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_MAX_LAYERS, IMAGE_FORMATS } from "../build/build_image.ts";
+import { DEFAULT_MAX_LAYERS, IMAGE_FORMATS } from "../builder/build_image.ts";
 import { COMPRESSIONS } from "../compress/compression.ts";
 import { COMPRESSION_CHOICES, DEFAULT_MAX_LAYERS_SHOWN, FORMAT_CHOICES } from "./option_values.ts";
 

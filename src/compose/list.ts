@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ARCH_METADATA_KEYS } from "../build/build_image.ts";
+import { ARCH_METADATA_KEYS } from "../builder/build_image.ts";
 import { ostreeText } from "../ostree/command.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { parseBaseBranch } from "../reference/base_ref.ts";

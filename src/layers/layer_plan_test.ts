@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { TreeEntry } from "../ostree/tree.ts";
-import { comparePaths } from "../build/rootfs.ts";
+import { comparePaths } from "../builder/rootfs.ts";
 import { layerKey } from "./layer_key.ts";
 import { BASE_BIN, NEW_BIN, pathPrefixUnit, planLayers, type PlannedLayer } from "./layer_plan.ts";
 
