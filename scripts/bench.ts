@@ -415,7 +415,18 @@ async function startupCases(): Promise<Startup[]> {
  * + SHA-256, + parallel gzip, + SHA-256 and write (the whole pipeline).
  */
 async function profile(branch: string): Promise<void> {
-  const lib = await import("../mod.ts");
+  // The stages are internals (not exported by mod.ts): the profile reaches into the modules themselves.
+  const lib = {
+    ...await import("../mod.ts"),
+    ...await import("../src/builder/rootfs.ts"),
+    ...await import("../src/ostree/content.ts"),
+    ...await import("../src/layers/dpkg_owners.ts"),
+    ...await import("../src/layers/layer_plan.ts"),
+    ...await import("../src/tar/layer_tar.ts"),
+    ...await import("../src/digest/digest.ts"),
+    ...await import("../src/compress/deflate_pool.ts"),
+    ...await import("../src/compress/parallel_gzip.ts"),
+  };
   const { BufferPool } = await import("../src/util/buffer_pool.ts");
   const repoHandle = await lib.OstreeRepo.open(repo);
   const commit = await repoHandle.resolveCommit(branch);
