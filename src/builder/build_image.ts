@@ -57,6 +57,7 @@ import { sha256Digest } from "../digest/digest.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
 import { type Progress, progressTicker } from "../util/progress.ts";
+import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** Output formats of `build-image` for a path (a location such as `docker://…` names its own). */
 export type ImageFormat = "oci" | "oci-archive" | "docker";
@@ -65,7 +66,7 @@ export type ImageFormat = "oci" | "oci-archive" | "docker";
 export const IMAGE_FORMATS: readonly ImageFormat[] = ["oci", "oci-archive", "docker"];
 
 /** Commit metadata keys that may name the architecture, in order of preference. */
-export const ARCH_METADATA_KEYS: readonly string[] = ["apt-ostree.arch", "ostree.arch", "arch", "architecture"];
+export const ARCH_METADATA_KEYS: readonly string[] = [COMMIT_METADATA.arch, "ostree.arch", "arch", "architecture"];
 
 /** Default most layers per image: rpm-ostree's and bootc's chunking default, well under containerd's 127. */
 export const DEFAULT_MAX_LAYERS = 64;

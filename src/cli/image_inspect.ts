@@ -56,25 +56,23 @@ export interface InspectResult {
  * ```
  */
 export async function inspectImage(source: ImageSource, arch: string, signal?: AbortSignal): Promise<InspectResult> {
-  const { parseImageConfig, parseManifest, selectPlatform } = await import("../oci/manifest.ts");
+  const [{ parseImageConfig, parseManifest }, { resolveImage }] = await Promise.all([
+    import("../oci/manifest.ts"),
+    import("../oci/image.ts"),
+  ]);
   const root = await source.root(signal);
-  let raw = root;
-  let parsed = parseManifest(root, source.description);
-  let index: InspectResult["index"];
-  for (let depth = 0; parsed.kind === "index" && depth < 4; depth++) {
-    index ??= {
-      digest: raw.digest,
-      manifests: parsed.index.manifests.map((m) => ({
+  const top = parseManifest(root, source.description);
+  const index: InspectResult["index"] = top.kind === "index"
+    ? {
+      digest: root.digest,
+      manifests: top.index.manifests.map((m) => ({
         digest: m.digest,
         mediaType: m.mediaType,
         ...(m.platform ? { platform: m.platform } : {}),
       })),
-    };
-    raw = await source.manifest(selectPlatform(parsed.index, ociPlatform(arch), source.description), signal);
-    parsed = parseManifest(raw, source.description);
-  }
-  if (parsed.kind !== "manifest") throw new Error("unreachable");
-  const manifest = parsed.manifest;
+    }
+    : undefined;
+  const { raw, manifest } = await resolveImage(source, ociPlatform(arch), signal, root);
   const config = parseImageConfig(await source.blobBytes(manifest.config, signal), source.description);
   const diffIds = config.rootfs.diff_ids;
   return {

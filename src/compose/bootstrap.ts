@@ -25,6 +25,7 @@ import { phaseTimer } from "../util/phase_timer.ts";
 import { exactRefHead } from "./resolve_base.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
+import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** mmdebstrap variants. */
 export const VARIANTS: readonly string[] = [
@@ -377,18 +378,18 @@ async function bootstrapInto(
       const version = nextVersion(`${plan.base.version}.${dateStamp(timestamp)}`, previous);
       const metadata: Record<string, GVariantInput> = {
         version,
-        "apt-ostree.base-ref": plan.base.name,
-        "apt-ostree.distribution": plan.base.distribution,
-        "apt-ostree.release": plan.base.version,
-        "apt-ostree.suite": plan.suite,
-        "apt-ostree.arch": plan.base.arch,
-        "apt-ostree.debian-arch": nativeArch,
-        "apt-ostree.variant": plan.variant,
-        "apt-ostree.requested-packages": plan.packages,
-        "apt-ostree.packages": packages,
+        [COMMIT_METADATA.baseRef]: plan.base.name,
+        [COMMIT_METADATA.distribution]: plan.base.distribution,
+        [COMMIT_METADATA.release]: plan.base.version,
+        [COMMIT_METADATA.suite]: plan.suite,
+        [COMMIT_METADATA.arch]: plan.base.arch,
+        [COMMIT_METADATA.debianArch]: nativeArch,
+        [COMMIT_METADATA.variant]: plan.variant,
+        [COMMIT_METADATA.requestedPackages]: plan.packages,
+        [COMMIT_METADATA.packages]: packages,
       };
-      if (osVersion) metadata["apt-ostree.os-version"] = osVersion;
-      if (options.mirror !== undefined) metadata["apt-ostree.mirror"] = options.mirror;
+      if (osVersion) metadata[COMMIT_METADATA.osVersion] = osVersion;
+      if (options.mirror !== undefined) metadata[COMMIT_METADATA.mirror] = options.mirror;
       const name = osRelease.get("NAME") ?? capitalize(plan.base.distribution);
       const commit = await commitDirectory(repo, {
         tree: rootfs,

@@ -36,6 +36,7 @@ import { phaseTimer } from "../util/phase_timer.ts";
 import { prepareSandboxRoot, runInSandbox, sandboxEnv } from "./sandbox.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
+import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** Options for {@linkcode composeCreate}. */
 export interface ComposeCreateOptions {
@@ -360,23 +361,23 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
       const version = nextVersion(baseCommit.version ?? dateStamp(timestamp), previous);
       const metadata: Record<string, GVariantInput> = {
         version,
-        "apt-ostree.base-ref": ref.name,
-        "apt-ostree.base-branch": ref.branch,
-        "apt-ostree.base-commit": base.commit,
-        "apt-ostree.distribution": metadataString(baseCommit, "apt-ostree.distribution") ?? ref.distribution,
-        "apt-ostree.release": metadataString(baseCommit, "apt-ostree.release") ?? ref.version,
-        "apt-ostree.arch": metadataString(baseCommit, "apt-ostree.arch") ?? ref.arch,
-        "apt-ostree.requested-packages": requested,
-        "apt-ostree.installed-packages": formatPackages(toInstalled(installed), nativeArch),
-        "apt-ostree.removed-packages": formatPackages(toInstalled(removed), nativeArch),
-        "apt-ostree.packages": formatPackages(after, nativeArch),
-        "apt-ostree.install-recommends": installRecommends,
+        [COMMIT_METADATA.baseRef]: ref.name,
+        [COMMIT_METADATA.baseBranch]: ref.branch,
+        [COMMIT_METADATA.baseCommit]: base.commit,
+        [COMMIT_METADATA.distribution]: metadataString(baseCommit, COMMIT_METADATA.distribution) ?? ref.distribution,
+        [COMMIT_METADATA.release]: metadataString(baseCommit, COMMIT_METADATA.release) ?? ref.version,
+        [COMMIT_METADATA.arch]: metadataString(baseCommit, COMMIT_METADATA.arch) ?? ref.arch,
+        [COMMIT_METADATA.requestedPackages]: requested,
+        [COMMIT_METADATA.installedPackages]: formatPackages(toInstalled(installed), nativeArch),
+        [COMMIT_METADATA.removedPackages]: formatPackages(toInstalled(removed), nativeArch),
+        [COMMIT_METADATA.packages]: formatPackages(after, nativeArch),
+        [COMMIT_METADATA.installRecommends]: installRecommends,
       };
-      if (baseCommit.version) metadata["apt-ostree.base-version"] = baseCommit.version;
-      const suite = metadataString(baseCommit, "apt-ostree.suite") ?? ref.suite;
-      if (suite) metadata["apt-ostree.suite"] = suite;
-      if (nativeArch) metadata["apt-ostree.debian-arch"] = nativeArch;
-      if (base.remote) metadata["apt-ostree.base-remote"] = base.remote;
+      if (baseCommit.version) metadata[COMMIT_METADATA.baseVersion] = baseCommit.version;
+      const suite = metadataString(baseCommit, COMMIT_METADATA.suite) ?? ref.suite;
+      if (suite) metadata[COMMIT_METADATA.suite] = suite;
+      if (nativeArch) metadata[COMMIT_METADATA.debianArch] = nativeArch;
+      if (base.remote) metadata[COMMIT_METADATA.baseRemote] = base.remote;
       const commit = await commitDirectory(repo, {
         tree: rootfs,
         branch,

@@ -12,6 +12,7 @@ import { ostreeText } from "../ostree/command.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { parseBaseBranch } from "../reference/base_ref.ts";
 import { remoteBranches, requireRemote } from "./remote.ts";
+import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** A branch and the commit it points at. */
 export interface ListedCommit {
@@ -146,8 +147,8 @@ export async function listCompose(
       });
     } else {
       const arch = archOf(commit);
-      const baseRef = stringValue(commit, "apt-ostree.base-ref");
-      const requested = commit.metadata.get("apt-ostree.requested-packages");
+      const baseRef = stringValue(commit, COMMIT_METADATA.baseRef);
+      const requested = commit.metadata.get(COMMIT_METADATA.requestedPackages);
       deployments.push({
         ...listed,
         ...(arch ? { arch } : {}),

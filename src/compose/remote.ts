@@ -10,9 +10,10 @@
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { ostreeText, runOstree, spawnOstree } from "../ostree/command.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
+import { REPO_CONFIG } from "../ostree/metadata.ts";
 
 /** The repository config group and key that name the default remote. */
-export const DEFAULT_REMOTE_KEY = "apt-ostree.default-remote";
+export const DEFAULT_REMOTE_KEY = REPO_CONFIG.defaultRemote;
 
 /**
  * Reads `[group] key=value` from an INI-style ostree config text.

@@ -43,23 +43,24 @@ import { recordBlobLocations } from "../registry/blob_locations.ts";
 import { RegistryConnectionError, type RegistryOptions } from "../registry/client.ts";
 import { connectionProblem } from "../registry/http.ts";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from "../registry/retry.ts";
+import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** Commit metadata keys written by an import. */
 export const IMPORT_METADATA = {
   /** The image name as given, with its transport (`docker://…`). */
-  source: "apt-ostree.image.source",
+  source: COMMIT_METADATA.imageSource,
   /** The normalised image name (`docker.io/library/debian:12`), when known. */
-  name: "apt-ostree.image.name",
+  name: COMMIT_METADATA.imageName,
   /** Digest of the image manifest. */
-  digest: "apt-ostree.image.digest",
+  digest: COMMIT_METADATA.imageDigest,
   /** Digest of the index the manifest was chosen from, when any. */
-  indexDigest: "apt-ostree.image.index-digest",
+  indexDigest: COMMIT_METADATA.imageIndexDigest,
   /** Digest of the image config. */
-  configDigest: "apt-ostree.image.config-digest",
+  configDigest: COMMIT_METADATA.imageConfigDigest,
   /** The image config (JSON), when under 64 KiB. */
-  config: "apt-ostree.image.config",
+  config: COMMIT_METADATA.imageConfig,
   /** Architecture, kernel-style (x86_64, aarch64). */
-  arch: "apt-ostree.arch",
+  arch: COMMIT_METADATA.arch,
 } as const;
 
 /** Options for {@linkcode pullImageToBranch}. */
