@@ -66,6 +66,15 @@ Deno.test({
 
       const ok = await runCliOk(["image", "verify", `oci:${layout}`, "--json"]);
       assert.deepEqual(JSON.parse(ok.stdout).problems, []);
+      assert.deepEqual(JSON.parse(ok.stdout).stray, []);
+      // What a killed run left inside a layout is reported (not an error), and the next build there removes it.
+      const leftover = join(layout, ".apt-ostree-999999-1-0123456789ab");
+      await Deno.mkdir(leftover);
+      await Deno.writeTextFile(join(leftover, "blob-1"), "partial");
+      const stray = await runCliOk(["image", "verify", `oci:${layout}`]);
+      assert.match(stray.stdout, /stray entries .*: \.apt-ostree-999999-1-0123456789ab$/m);
+      await runCliOk(["--repo", repo, "compose", "build-image", "main", "app:2", "-o", layout]);
+      await assert.rejects(() => Deno.lstat(leftover), Deno.errors.NotFound);
 
       // Any source: one image of a layout, and an archive; a damaged layer in the archive is named by digest.
       for (const name of [`oci:${layout}:1`, `docker-archive:${archive}`]) {

@@ -12,12 +12,19 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { collectLeftovers } from "../util/leftovers.ts";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
 import { parseManifest, rawDescriptor, type RawManifest } from "../oci/manifest.ts";
 import { DirBlobStore } from "../layout/blob_store.ts";
-import { emptyIndex, OCI_LAYOUT_FILE_CONTENT, swapIntoPlace, tagInIndex } from "../layout/oci_layout.ts";
+import {
+  emptyIndex,
+  LEFTOVER_BESIDE,
+  OCI_LAYOUT_FILE_CONTENT,
+  swapIntoPlace,
+  tagInIndex,
+} from "../layout/oci_layout.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import type { DockerArchiveManifestEntry } from "../oci/types.ts";
 import { encodeTarHeader, END_OF_ARCHIVE, paddingFor } from "../tar/tar_header.ts";
@@ -80,6 +87,7 @@ export class ArchiveSink implements ImageSink {
    */
   static async open(path: string, format: ArchiveFormat, options: OpenArchiveOptions = {}): Promise<ArchiveSink> {
     const location = resolve(path);
+    await collectLeftovers(dirname(location), LEFTOVER_BESIDE); // staging directories of killed runs
     const info = await statOrUndefined(location);
     if (info && !info.isFile && !options.force) {
       throw new UsageError(`Output path exists and is not a file: ${location}`, {

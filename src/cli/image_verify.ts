@@ -27,6 +27,13 @@ function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
   if ("unreferenced" in result && result.unreferenced.length > 0) {
     lines.push(`  ${result.unreferenced.length} blobs are not referenced by any image (harmless)`);
   }
+  if ("stray" in result && result.stray.length > 0) {
+    lines.push(
+      `  stray entries (temp files of killed runs are removed by the next build into the layout): ${
+        result.stray.join(", ")
+      }`,
+    );
+  }
   return lines;
 }
 

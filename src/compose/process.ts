@@ -7,6 +7,7 @@
  * @module
  */
 
+import { commandDyingWithUs, onPath } from "../util/child.ts";
 import { AptOstreeError } from "../errors.ts";
 
 /** Options for {@linkcode runLogged}. */
@@ -74,7 +75,8 @@ export async function runLogged(
   options.signal?.throwIfAborted();
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(program, {
+    if (!options.clearEnv && !onPath(program)) throw new Deno.errors.NotFound(program);
+    child = commandDyingWithUs(program, {
       args,
       stdin: "null",
       stdout: "piped",

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { commandDyingWithUs, onPath } from "../util/child.ts";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { ostreeText, runOstree, spawnOstree } from "../ostree/command.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
@@ -190,7 +191,8 @@ export async function pullBranch(
   if (options.progress) {
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command("ostree", {
+      if (!onPath("ostree")) throw new Deno.errors.NotFound("ostree");
+      child = commandDyingWithUs("ostree", {
         args,
         stdin: "null",
         stdout: "inherit",

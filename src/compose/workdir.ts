@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
 import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
+import { collectLeftovers } from "../util/leftovers.ts";
 
 /** The prefix of every work directory in a repository's `tmp/`. */
 export const WORKDIR_PREFIX = "apt-ostree-";
@@ -30,6 +31,8 @@ export const WORKDIR_PREFIX = "apt-ostree-";
 export async function createWorkDir(repo: OstreeRepo, purpose: string): Promise<string> {
   const parent = join(repo.path, "tmp");
   const dir = join(parent, `${WORKDIR_PREFIX}${purpose}-${randomSuffix()}`);
+  // Work directories of killed runs (never one that still holds a mount).
+  await collectLeftovers(parent, new RegExp(`^${WORKDIR_PREFIX}`));
   try {
     await Deno.mkdir(parent, { recursive: true });
     await Deno.mkdir(dir, { mode: 0o700 });

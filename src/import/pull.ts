@@ -36,6 +36,7 @@ import { formatImageLocation, type ImageLocation, parseImageLocation } from "../
 import { type ImageSource, resolveImage } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
 import { createLimiter } from "../util/concurrency.ts";
+import { collectLeftovers } from "../util/leftovers.ts";
 import { throughNodeTransform } from "../util/node_stream.ts";
 import { type Progress, type ProgressTicker, progressTicker } from "../util/progress.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
@@ -468,6 +469,7 @@ export async function pullImageToBranch(
     await Deno.mkdir(repoTmp, { recursive: true }).catch((error) => {
       throw fsError("create", repoTmp, error);
     });
+    await collectLeftovers(repoTmp, /^apt-ostree-import-/); // import trees of killed runs
     tempDir = join(repoTmp, `apt-ostree-import-${randomSuffix()}`);
     const rootfs = join(tempDir, "rootfs");
     const blobDir = join(tempDir, "layers");

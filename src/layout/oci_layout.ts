@@ -26,6 +26,12 @@ import {
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
 import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { DirBlobStore } from "./blob_store.ts";
+import { collectLeftovers } from "../util/leftovers.ts";
+
+/** Temp names of ours beside an output (`.NAME.apt-ostree-…`). */
+export const LEFTOVER_BESIDE: RegExp = /^\..+\.apt-ostree-/;
+/** Temp names of ours inside a layout (`.apt-ostree-…`, `.index.json.apt-ostree-…`). */
+export const LEFTOVER_INSIDE: RegExp = /^\.(?:index\.json\.)?apt-ostree-/;
 
 /** Content of the `oci-layout` file. */
 export const OCI_LAYOUT_FILE_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
@@ -199,11 +205,14 @@ export class LayoutSink implements ImageSink {
   static async open(path: string, options: OpenLayoutOptions = {}): Promise<LayoutSink> {
     const location = resolve(path);
     const tag = options.tag ?? "latest";
+    // What killed runs left beside the output: their staging directories.
+    await collectLeftovers(dirname(location), LEFTOVER_BESIDE);
     const info = await statOrUndefined(location);
     let broken: string | undefined;
     if (info?.isDirectory && (await isOciLayout(location))) {
       try {
         await readLayoutIndex(location); // refuse a broken layout before writing anything
+        await collectLeftovers(location, LEFTOVER_INSIDE); // and inside it: their blob temp directories
         const tempDir = join(location, `.apt-ostree-${randomSuffix()}`);
         return new LayoutSink(location, location, true, false, tag, options.name, new DirBlobStore(location, tempDir));
       } catch (error) {

@@ -41,6 +41,11 @@ export interface VerifyResult {
   problems: VerifyProblem[];
   /** Blobs that nothing references. */
   unreferenced: string[];
+  /**
+   * Entries that are no part of a layout: temp files of runs that were
+   * killed (removed by the next build into the layout), or anything else.
+   */
+  stray: string[];
 }
 
 /** Options for {@linkcode verifyLayout}. */
@@ -85,7 +90,7 @@ export async function verifyLayout(dir: string, options: VerifyOptions = {}): Pr
   if (!info?.isDirectory) {
     throw new AptOstreeError(`OCI layout not found: ${layout}`, { solution: "Name a layout directory: oci:PATH" });
   }
-  const result: VerifyResult = { layout, blobs: 0, bytes: 0, manifests: 0, problems: [], unreferenced: [] };
+  const result: VerifyResult = { layout, blobs: 0, bytes: 0, manifests: 0, problems: [], unreferenced: [], stray: [] };
   const problem = (p: VerifyProblem) => result.problems.push(p);
 
   try {
@@ -232,5 +237,7 @@ export async function verifyLayout(dir: string, options: VerifyOptions = {}): Pr
     }
   }
   result.unreferenced = [...blobs.keys()].filter((d) => !referenced.has(d)).sort();
+  const layoutNames = new Set(["oci-layout", "index.json", "blobs", "ingest"]);
+  result.stray = (await Array.fromAsync(Deno.readDir(layout), (e) => e.name)).filter((n) => !layoutNames.has(n)).sort();
   return result;
 }

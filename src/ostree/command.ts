@@ -6,6 +6,7 @@
  */
 
 import { AptOstreeError } from "../errors.ts";
+import { commandDyingWithUs, onPath } from "../util/child.ts";
 
 /** Options for {@linkcode runOstree}. */
 export interface RunOstreeOptions {
@@ -51,8 +52,10 @@ export function ostreeNotInstalled(cause?: unknown): AptOstreeError {
  * ```
  */
 export function spawnOstree(args: string[], options: RunOstreeOptions = {}): Deno.ChildProcess {
+  if (!onPath("ostree")) throw ostreeNotInstalled();
   try {
-    return new Deno.Command("ostree", {
+    // Killed with us: an ostree commit must never move a branch after the tool has failed.
+    return commandDyingWithUs("ostree", {
       args,
       stdin: "null",
       stdout: "piped",

@@ -8,6 +8,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
+import { ownerTag } from "./leftovers.ts";
 
 /**
  * Returns `path`'s file info, or undefined when nothing is there (a parent
@@ -66,16 +67,18 @@ export function fsError(action: string, path: string, error: unknown, option?: s
 }
 
 /**
- * A fresh random suffix for temp names.
+ * A fresh suffix for temp names: this process as owner (pid and start
+ * time, see `leftovers.ts`) and random hex, so that a later run can tell
+ * whether the owner is gone and the temp path is a leftover.
  *
  * @example
  * ```ts
  * import { randomSuffix } from "./fs.ts";
- * randomSuffix(); // e.g. "3f9a1c2b7d4e"
+ * randomSuffix(); // e.g. "4242-1234567-3f9a1c2b7d4e"
  * ```
  */
 export function randomSuffix(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+  return `${ownerTag()}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
 /**
