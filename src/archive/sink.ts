@@ -13,7 +13,7 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { collectLeftovers } from "../util/leftovers.ts";
+import { collectLeftovers, makeOwnedDir } from "../util/leftovers.ts";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
 import { parseManifest, rawDescriptor, type RawManifest } from "../oci/manifest.ts";
@@ -97,7 +97,7 @@ export class ArchiveSink implements ImageSink {
     await assertReplaceable(location, { protect: options.protect });
     const staging = siblingTempPath(location);
     try {
-      await Deno.mkdir(staging, { mode: 0o700 });
+      await makeOwnedDir(staging, 0o700);
     } catch (error) {
       if (error instanceof Deno.errors.NotADirectory) {
         throw new UsageError(`The output's parent is not a directory: ${resolve(location, "..")}`, {

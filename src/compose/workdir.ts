@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
 import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
-import { collectLeftovers } from "../util/leftovers.ts";
+import { collectLeftovers, makeOwnedDir } from "../util/leftovers.ts";
 
 /** The prefix of every work directory in a repository's `tmp/`. */
 export const WORKDIR_PREFIX = "apt-ostree-";
@@ -35,7 +35,7 @@ export async function createWorkDir(repo: OstreeRepo, purpose: string): Promise<
   await collectLeftovers(parent, new RegExp(`^${WORKDIR_PREFIX}`));
   try {
     await Deno.mkdir(parent, { recursive: true });
-    await Deno.mkdir(dir, { mode: 0o700 });
+    await makeOwnedDir(dir, 0o700);
   } catch (error) {
     throw fsError("create the work directory", dir, error);
   }

@@ -36,7 +36,7 @@ import { formatImageLocation, type ImageLocation, parseImageLocation } from "../
 import { type ImageSource, resolveImage } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
 import { createLimiter } from "../util/concurrency.ts";
-import { collectLeftovers } from "../util/leftovers.ts";
+import { collectLeftovers, makeOwnedDir } from "../util/leftovers.ts";
 import { throughNodeTransform } from "../util/node_stream.ts";
 import { type Progress, type ProgressTicker, progressTicker } from "../util/progress.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
@@ -471,6 +471,9 @@ export async function pullImageToBranch(
     });
     await collectLeftovers(repoTmp, /^apt-ostree-import-/); // import trees of killed runs
     tempDir = join(repoTmp, `apt-ostree-import-${randomSuffix()}`);
+    await makeOwnedDir(tempDir).catch((error) => {
+      throw fsError("create", tempDir!, error);
+    });
     const rootfs = join(tempDir, "rootfs");
     const blobDir = join(tempDir, "layers");
     await Deno.mkdir(rootfs, { recursive: true, mode: 0o755 }).catch((error) => {

@@ -19,6 +19,7 @@ import {
 } from "../oci/image.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { fsError, randomSuffix, removeQuietly, statOrUndefined } from "../util/fs.ts";
+import { makeOwnedDir } from "../util/leftovers.ts";
 
 /**
  * A blob store rooted at an OCI layout directory.
@@ -34,7 +35,7 @@ export class DirBlobStore implements BlobStore {
   private readonly added = new Set<string>();
   private readonly adopting = new Set<Promise<void>>();
   private rolledBack = false;
-  private dirsReady = false;
+  private dirsReady: Promise<void> | undefined;
 
   /**
    * @param root the layout directory (blobs go to `root/blobs/sha256`)
@@ -52,16 +53,20 @@ export class DirBlobStore implements BlobStore {
     return [...this.added];
   }
 
-  private async ensureDirs(): Promise<void> {
-    if (this.dirsReady) return;
-    const dir = join(this.root, "blobs", "sha256");
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-      await Deno.mkdir(this.tempDir, { recursive: true });
-    } catch (error) {
-      throw fsError("create", dir, error, "output");
-    }
-    this.dirsReady = true;
+  /** Makes the blob and temp directories once (several layers may ask at once). */
+  private ensureDirs(): Promise<void> {
+    this.dirsReady ??= (async () => {
+      const dir = join(this.root, "blobs", "sha256");
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+        // Marked as ours while we live: a later run removes it only once we are gone.
+        if (!(await statOrUndefined(this.tempDir))) await makeOwnedDir(this.tempDir);
+      } catch (error) {
+        this.dirsReady = undefined;
+        throw fsError("create", dir, error, "output");
+      }
+    })();
+    return this.dirsReady;
   }
 
   async has(digest: string): Promise<boolean> {

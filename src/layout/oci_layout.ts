@@ -26,7 +26,7 @@ import {
 import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
 import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { DirBlobStore } from "./blob_store.ts";
-import { collectLeftovers } from "../util/leftovers.ts";
+import { collectLeftovers, makeOwnedDir, releaseOwnedDir } from "../util/leftovers.ts";
 
 /** Temp names of ours beside an output (`.NAME.apt-ostree-…`). */
 export const LEFTOVER_BESIDE: RegExp = /^\..+\.apt-ostree-/;
@@ -245,7 +245,7 @@ export class LayoutSink implements ImageSink {
     }
     const staging = siblingTempPath(location);
     try {
-      await Deno.mkdir(staging, { mode: 0o755 });
+      await makeOwnedDir(staging, 0o755);
     } catch (error) {
       throw fsError("create the output", location, error, "output");
     }
@@ -278,6 +278,7 @@ export class LayoutSink implements ImageSink {
     } catch (error) {
       throw fsError("write", this.workDir, error, "output");
     }
+    await releaseOwnedDir(this.workDir); // the owner mark must not end up in the output
     try {
       await swapIntoPlace(this.workDir, this.path, this.replace);
     } catch (error) {

@@ -8,7 +8,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
-import { ownerTag } from "./leftovers.ts";
+import { releaseOwnedDir } from "./leftovers.ts";
 
 /**
  * Returns `path`'s file info, or undefined when nothing is there (a parent
@@ -67,18 +67,16 @@ export function fsError(action: string, path: string, error: unknown, option?: s
 }
 
 /**
- * A fresh suffix for temp names: this process as owner (pid and start
- * time, see `leftovers.ts`) and random hex, so that a later run can tell
- * whether the owner is gone and the temp path is a leftover.
+ * A fresh random suffix for temp names.
  *
  * @example
  * ```ts
  * import { randomSuffix } from "./fs.ts";
- * randomSuffix(); // e.g. "4242-1234567-3f9a1c2b7d4e"
+ * randomSuffix(); // e.g. "3f9a1c2b7d4e"
  * ```
  */
 export function randomSuffix(): string {
-  return `${ownerTag()}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 }
 
 /**
@@ -157,6 +155,7 @@ async function makeDirectoriesWritable(path: string): Promise<void> {
  * ```
  */
 export async function removeQuietly(path: string): Promise<void> {
+  await releaseOwnedDir(path);
   try {
     try {
       await Deno.remove(path, { recursive: true });

@@ -1,96 +1,119 @@
 /**
- * Temp names that say who made them, so that a later run can tell a live
- * one from one left by a run that was killed (SIGKILL, the OOM killer, a CI
- * timeout) and remove it. Every temp name apt-ostree makes carries its
- * owner: the process id and the process's start time (clock ticks since
- * boot, from `/proc`), so a recycled pid is not mistaken for the owner.
+ * Temp directories that say whether their owner is alive, so that a later
+ * run can remove what a killed run left (SIGKILL, the OOM killer, a CI
+ * timeout) without ever touching the temp directory of a run that is still
+ * going. Each temp directory holds an owner file, locked (`flock`) by the
+ * process that made it for as long as it lives: the kernel drops the lock
+ * when that process ends, however it ends. A later run that can take the
+ * lock knows the owner is gone.
+ *
+ * (Reading `/proc` for process ids and start times would need Deno's
+ * `--allow-all`; a lock needs nothing but the directory.)
  *
  * @module
  */
 
 import { join } from "node:path";
 
-/** Whether a mount point is at or below `path`. */
-async function holdsMountPoint(path: string): Promise<boolean> {
-  let real: string;
-  try {
-    real = await Deno.realPath(path);
-  } catch {
-    return false;
-  }
-  const mountinfo = await Deno.readTextFile("/proc/self/mountinfo").catch(() => "");
-  return mountinfo.split("\n").some((line) => {
-    const point = line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    return point !== undefined && (point === real || point.startsWith(`${real}/`));
-  });
-}
+/** The owner file inside a temp directory. */
+export const OWNER_FILE = ".apt-ostree-owner";
 
-/** Gives the owner write access to every directory below `path` (a tree unpacked without root may have 0555 ones). */
-async function makeWritable(path: string): Promise<void> {
-  const info = await Deno.lstat(path).catch(() => undefined);
-  if (!info?.isDirectory) return;
-  await Deno.chmod(path, (info.mode ?? 0o700) | 0o700).catch(() => {});
-  for await (const entry of Deno.readDir(path)) {
-    if (entry.isDirectory) await makeWritable(join(path, entry.name));
-  }
-}
+/** A temp path without an owner file older than this is a leftover too (killed between mkdir and lock, or older versions). */
+const STALE_MS = 60 * 60 * 1000;
 
-let self: string | undefined;
-
-/** Reads a process's start time (field 22 of `/proc/PID/stat`), or undefined when it is gone. */
-function startTime(pid: number | "self"): string | undefined {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19]; // field 22 overall: 3 is fields[0]
-}
+/** Owner files this process holds, by directory. */
+const held = new Map<string, Deno.FsFile>();
 
 /**
- * This process as a temp-name owner: `PID-STARTTIME`.
+ * Creates `dir` and marks it as this process's own until
+ * {@linkcode releaseOwnedDir} (or the process's end).
  *
  * @example
  * ```ts
- * import { ownerTag } from "./leftovers.ts";
- * ownerTag(); // e.g. "4242-1234567"
+ * import { makeOwnedDir, releaseOwnedDir } from "./leftovers.ts";
+ * const dir = await Deno.makeTempDir();
+ * await makeOwnedDir(`${dir}/work`);
+ * await releaseOwnedDir(`${dir}/work`);
  * ```
  */
-export function ownerTag(): string {
-  self ??= `${Deno.pid}-${startTime("self") ?? "0"}`;
-  return self;
+export async function makeOwnedDir(dir: string, mode = 0o700): Promise<void> {
+  await Deno.mkdir(dir, { mode });
+  const file = await Deno.open(join(dir, OWNER_FILE), { create: true, write: true, mode: 0o600 });
+  try {
+    await file.lock(true);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  held.set(dir, file);
 }
 
-/** `apt-ostree-[KIND-]PID-START-RANDOM` anywhere in a name. */
-const OWNED = /apt-ostree-(?:[a-z]+-)?(\d+)-(\d+)-[0-9a-f]+/;
+/**
+ * Drops this process's mark on `dir` (before the directory becomes an
+ * output, or is removed). Nothing happens for a directory it does not hold.
+ *
+ * @example
+ * ```ts
+ * import { releaseOwnedDir } from "./leftovers.ts";
+ * await releaseOwnedDir("/tmp/not-ours"); // nothing to do
+ * ```
+ */
+export async function releaseOwnedDir(dir: string): Promise<void> {
+  const file = held.get(dir);
+  if (!file) return;
+  held.delete(dir);
+  await Deno.remove(join(dir, OWNER_FILE)).catch(() => {});
+  file.close();
+}
 
 /**
- * Whether the run that made a temp name is gone: its pid is not running,
- * or runs another process (another start time). Undefined for a name that
- * carries no owner (made by an older version, or not ours): leave those.
+ * Whether the run that made the temp path `path` is gone: its owner file
+ * can be locked, or (with no owner file) it has not changed for an hour.
  *
  * @example
  * ```ts
  * import { ownerGone } from "./leftovers.ts";
- * ownerGone(".web.oci.apt-ostree-999999-1-abc"); // true: no such process
+ * await ownerGone("/tmp/does-not-exist"); // false: nothing there
  * ```
  */
-export function ownerGone(name: string): boolean | undefined {
-  const m = OWNED.exec(name);
-  if (!m) return undefined;
-  const [, pid, start] = m;
-  if (`${pid}-${start}` === ownerTag()) return false;
-  const now = startTime(Number(pid));
-  return now === undefined || now !== start;
+export async function ownerGone(path: string): Promise<boolean> {
+  let owner: Deno.FsFile | undefined;
+  try {
+    owner = await Deno.open(join(path, OWNER_FILE), { read: true, write: true });
+  } catch {
+    const info = await Deno.lstat(path).catch(() => undefined);
+    return info !== undefined && Date.now() - (info.mtime?.getTime() ?? Date.now()) > STALE_MS;
+  }
+  try {
+    return await owner.tryLock(true); // taken: nobody holds it any more
+  } catch {
+    return false;
+  } finally {
+    owner.close(); // releases the lock we may have taken
+  }
+}
+
+/** Removes `path` unless a directory below it is on another device (a mount left behind: never delete through it). */
+async function removeTree(path: string, device: number | undefined): Promise<boolean> {
+  const info = await Deno.lstat(path);
+  if (!info.isDirectory) {
+    await Deno.remove(path);
+    return true;
+  }
+  if (device !== undefined && info.dev !== device) return false;
+  await Deno.chmod(path, (info.mode ?? 0o700) | 0o700).catch(() => {}); // an unpacked 0555 /usr, made without root
+  let whole = true;
+  for await (const entry of Deno.readDir(path)) {
+    if (!(await removeTree(join(path, entry.name), info.dev))) whole = false;
+  }
+  if (whole) await Deno.remove(path);
+  return whole;
 }
 
 /**
- * Removes the entries of `dir` that are apt-ostree temp names (as `match`
- * picks them) of runs that are gone. Entries of live runs, and names
- * without an owner, are left alone. Returns the names removed.
+ * Removes the entries of `dir` that are apt-ostree temp paths (as `match`
+ * picks them) of runs that are gone. Those of live runs are left alone, and
+ * nothing is removed through a mount point. Returns the names removed.
  *
  * @example
  * ```ts
@@ -107,13 +130,10 @@ export async function collectLeftovers(dir: string, match: RegExp): Promise<stri
     return removed;
   }
   for (const name of names.sort()) {
-    if (!match.test(name) || ownerGone(name) !== true) continue;
     const path = join(dir, name);
-    if (await holdsMountPoint(path)) continue; // a sandbox's mount left behind: never remove through it
+    if (!match.test(name) || held.has(path) || !(await ownerGone(path))) continue;
     try {
-      await makeWritable(path);
-      await Deno.remove(path, { recursive: true });
-      removed.push(name);
+      if (await removeTree(path, undefined)) removed.push(name);
     } catch {
       // someone else removed it, or it cannot be: not ours to insist on
     }

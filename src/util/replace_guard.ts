@@ -91,7 +91,9 @@ async function isOstreeRepo(dir: string): Promise<boolean> {
 
 /**
  * A mount point: another device than its parent, or listed in
- * `/proc/self/mountinfo` (a bind mount of the same file system).
+ * `/proc/self/mountinfo` (a bind mount of the same file system; Deno lets
+ * only `--allow-all` read `/proc`, so the CLI, which runs with narrower
+ * permissions, sees mounts of other file systems only).
  */
 async function isMountPoint(real: string, info: Deno.FileInfo): Promise<boolean> {
   const parent = await Deno.stat(dirname(real)).catch(() => undefined);
