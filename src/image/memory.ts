@@ -23,21 +23,12 @@ import {
 } from "../oci/image.ts";
 import { parseImageConfig, parseManifest, rawDescriptor, type RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
+import { readLimited } from "../util/bounded_read.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    signal?.throwIfAborted();
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  signal?.throwIfAborted();
+  const bytes = await readLimited(stream, Number.MAX_SAFE_INTEGER, "blob");
+  signal?.throwIfAborted();
   return bytes;
 }
 
