@@ -10,7 +10,6 @@
 
 import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
@@ -231,20 +230,14 @@ async function readOsRelease(root: string): Promise<Map<string, string>> {
 
 /** Opens the repository, creating it (bare-user) when the path does not exist. */
 async function hasRefs(repo: OstreeRepo): Promise<boolean> {
-  const out = await runOstree(["refs", repo.repoArg]);
-  return out.code !== 0 || new TextDecoder().decode(out.stdout).trim() !== "";
+  // A repository whose refs cannot be read counts as holding some: never removed.
+  return await repo.refs().then((refs) => refs.length > 0, () => true);
 }
 
 async function openOrCreateRepo(path: string): Promise<{ repo: OstreeRepo; created: boolean }> {
   if (await statOrUndefined(path)) return { repo: await OstreeRepo.open(path), created: false };
   await Deno.mkdir(path, { recursive: true });
-  const out = await runOstree(["init", `--repo=${path}`, "--mode=bare-user"]);
-  if (out.code !== 0) {
-    throw new AptOstreeError(`Cannot create the OSTree repository ${path}: ${out.stderr}`, {
-      solution: "Check the path and its permissions, or create it yourself: ostree init --repo=PATH --mode=bare-user",
-    });
-  }
-  return { repo: await OstreeRepo.open(path), created: true };
+  return { repo: await OstreeRepo.init(path, "bare-user"), created: true };
 }
 
 /**

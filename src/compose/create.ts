@@ -12,7 +12,6 @@
 
 import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
@@ -273,13 +272,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     const rootfs = join(work, "rootfs");
     timer.start("checkout");
     step(`Checking out ${base.localRef} (${base.commit.slice(0, 12)}) as a private copy`);
-    const checkout = await runOstree(["checkout", repo.repoArg, "--force-copy", base.commit, rootfs], { signal });
-    if (signal?.aborted) throw signal.reason;
-    if (checkout.code !== 0) {
-      throw new AptOstreeError(`Failed to checkout commit: ${base.commit}`, {
-        solution: `Verify the commit exists and is accessible (ostree: ${checkout.stderr.replace(/^error: /, "")})`,
-      });
-    }
+    await repo.checkoutCopy(base.commit, rootfs, { signal });
     await fromDeploymentLayout(rootfs);
     const before = await readInstalledPackages(rootfs);
     const restore = await prepareSandboxRoot(rootfs);

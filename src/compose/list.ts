@@ -8,10 +8,9 @@
  */
 
 import { ARCH_METADATA_KEYS } from "../builder/build_image.ts";
-import { ostreeText } from "../ostree/command.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { parseBaseBranch } from "../reference/base_ref.ts";
-import { remoteBranches, requireRemote } from "./remote.ts";
+import { remoteBranches, requireRemote } from "../ostree/remote.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** A branch and the commit it points at. */
@@ -113,11 +112,7 @@ export async function listCompose(
 ): Promise<ComposeListing> {
   const repo = typeof repoOrPath === "string" ? await OstreeRepo.open(repoOrPath) : repoOrPath;
   if (options.remote !== undefined) await requireRemote(repo, options.remote);
-  const refs = (await ostreeText(["refs", repo.repoArg], { signal: options.signal }))
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0)
-    .sort();
+  const refs = await repo.refs({ signal: options.signal });
   const bases: ListedBase[] = [];
   const deployments: ListedDeployment[] = [];
   for (const ref of refs) {

@@ -8,10 +8,9 @@
  */
 
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { runOstree } from "../ostree/command.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
 import type { BaseImageRef } from "../reference/base_ref.ts";
-import { defaultRemote, pullBranch, PullError, requireRemote } from "./remote.ts";
+import { defaultRemote, pullBranch, PullError, requireRemote } from "../ostree/remote.ts";
 
 /** Where a resolved base came from. */
 export type BaseSource = "local" | "cache" | "pulled";
@@ -62,19 +61,7 @@ export interface ResolveBaseOptions {
 export async function exactRefHead(repo: OstreeRepo, ref: string): Promise<string | undefined> {
   // Only a ref that is not there is "absent": any other failure is an error,
   // never a reason to commit without a parent.
-  const unreadable = (detail: string) =>
-    new AptOstreeError(`Cannot read the ref ${ref} in ${repo.path}: ${detail}`, {
-      solution: `Check the repository with: ostree fsck --repo=${repo.path}`,
-    });
-  const list = await runOstree(["refs", repo.repoArg]);
-  if (list.code !== 0) throw unreadable(list.stderr);
-  const names = new TextDecoder().decode(list.stdout).split("\n").map((l) => l.trim());
-  if (!names.includes(ref)) return undefined;
-  const out = await runOstree(["rev-parse", repo.repoArg, ref]);
-  if (out.code !== 0) throw unreadable(out.stderr);
-  const checksum = new TextDecoder().decode(out.stdout).trim();
-  if (!/^[0-9a-f]{64}$/.test(checksum)) throw unreadable(`unexpected checksum '${checksum}'`);
-  return checksum;
+  return await repo.refHead(ref);
 }
 
 /**

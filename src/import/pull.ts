@@ -28,7 +28,6 @@ import { TarReader } from "../tar/reader.ts";
 import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, Platform } from "../oci/types.ts";
-import { runOstree } from "../ostree/command.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { isBranchName, OstreeRepo } from "../ostree/repo.ts";
@@ -345,9 +344,8 @@ async function checkBranchFree(repo: OstreeRepo, branch: string): Promise<void> 
 }
 
 async function branchHolds(repo: OstreeRepo, branch: string, digest: string): Promise<string | undefined> {
-  const rev = await runOstree(["rev-parse", repo.repoArg, branch]);
-  if (rev.code !== 0) return undefined;
-  const commit = new TextDecoder().decode(rev.stdout).trim();
+  const commit = await repo.refHead(branch).catch(() => undefined);
+  if (commit === undefined) return undefined;
   const info = await repo.readCommit(commit).catch(() => undefined);
   return info?.metadata.get(IMPORT_METADATA.digest) === digest ? commit : undefined;
 }

@@ -140,6 +140,65 @@ export class OstreeRepo {
     return new OstreeRepo(abs, mode);
   }
 
+  /**
+   * Creates a repository at `path` (an empty or missing directory) and
+   * opens it.
+   */
+  static async init(path: string, mode: RepoMode = "bare-user"): Promise<OstreeRepo> {
+    const out = await runOstree(["init", `--repo=${path}`, `--mode=${mode}`]);
+    if (out.code !== 0) {
+      throw new AptOstreeError(`Cannot create the OSTree repository ${path}: ${out.stderr}`, {
+        solution: `Check the path and its permissions, or create it yourself: ostree init --repo=PATH --mode=${mode}`,
+      });
+    }
+    return await OstreeRepo.open(path);
+  }
+
+  /** Every ref of the repository (`ostree refs`; remote refs as `remote:branch`), sorted. */
+  async refs(options: RunOstreeOptions = {}): Promise<string[]> {
+    const out = await runOstree(["refs", this.repoArg], options);
+    if (out.code !== 0) throw this.unreadable("its refs", out.stderr);
+    return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "").sort();
+  }
+
+  /**
+   * The commit a ref names exactly (no checksum prefixes, no guessing), or
+   * undefined when there is no such ref. A ref that exists but cannot be
+   * read is an error, never a reason to act as if it were absent.
+   */
+  async refHead(ref: string, options: RunOstreeOptions = {}): Promise<string | undefined> {
+    if (!(await this.refs(options)).includes(ref)) return undefined;
+    const out = await runOstree(["rev-parse", this.repoArg, ref], options);
+    const checksum = new TextDecoder().decode(out.stdout).trim();
+    if (out.code !== 0) throw this.unreadable(`the ref ${ref}`, out.stderr);
+    if (!/^[0-9a-f]{64}$/.test(checksum)) throw this.unreadable(`the ref ${ref}`, `unexpected checksum '${checksum}'`);
+    return checksum;
+  }
+
+  /** The remotes configured in the repository. */
+  async remotes(options: RunOstreeOptions = {}): Promise<string[]> {
+    const out = await runOstree(["remote", "list", this.repoArg], options);
+    if (out.code !== 0) throw this.unreadable("its remotes", out.stderr);
+    return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  }
+
+  /** Checks `commit` out into `dest` as a private copy (never hardlinks into the repository's objects). */
+  async checkoutCopy(commit: string, dest: string, options: RunOstreeOptions = {}): Promise<void> {
+    const out = await runOstree(["checkout", this.repoArg, "--force-copy", commit, dest], options);
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (out.code !== 0) {
+      throw new AptOstreeError(`Failed to checkout commit: ${commit}`, {
+        solution: `Verify the commit exists and is accessible (ostree: ${out.stderr.replace(/^error: /, "")})`,
+      });
+    }
+  }
+
+  private unreadable(what: string, detail: string): AptOstreeError {
+    return new AptOstreeError(`Cannot read ${what} in ${this.path}: ${detail || "ostree failed"}`, {
+      solution: `Check the repository with: ostree fsck --repo=${this.path}`,
+    });
+  }
+
   /** `--repo=PATH` for ostree command lines. */
   get repoArg(): string {
     return `--repo=${this.path}`;

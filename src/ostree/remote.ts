@@ -9,9 +9,9 @@
 
 import { commandDyingWithUs, onPath } from "../util/child.ts";
 import { AptOstreeError, UsageError } from "../errors.ts";
-import { ostreeText, runOstree, spawnOstree } from "../ostree/command.ts";
-import type { OstreeRepo } from "../ostree/repo.ts";
-import { REPO_CONFIG } from "../ostree/metadata.ts";
+import { runOstree, spawnOstree } from "./command.ts";
+import type { OstreeRepo } from "./repo.ts";
+import { REPO_CONFIG } from "./metadata.ts";
 
 /** The repository config group and key that name the default remote. */
 export const DEFAULT_REMOTE_KEY = REPO_CONFIG.defaultRemote;
@@ -47,14 +47,13 @@ export function iniValue(text: string, group: string, key: string): string | und
  *
  * @example
  * ```ts
- * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { OstreeRepo } from "./repo.ts";
  * import { listRemotes } from "./remote.ts";
  * await listRemotes(await OstreeRepo.open("repo")); // ["origin"]
  * ```
  */
 export async function listRemotes(repo: OstreeRepo): Promise<string[]> {
-  const text = await ostreeText(["remote", "list", repo.repoArg]);
-  return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  return await repo.remotes();
 }
 
 /**
@@ -65,7 +64,7 @@ export async function listRemotes(repo: OstreeRepo): Promise<string[]> {
  *
  * @example
  * ```ts
- * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { OstreeRepo } from "./repo.ts";
  * import { defaultRemote } from "./remote.ts";
  * await defaultRemote(await OstreeRepo.open("repo")); // "origin" or undefined
  * ```
@@ -88,7 +87,7 @@ export async function defaultRemote(repo: OstreeRepo): Promise<string | undefine
  *
  * @example
  * ```ts
- * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { OstreeRepo } from "./repo.ts";
  * import { requireRemote } from "./remote.ts";
  * await requireRemote(await OstreeRepo.open("repo"), "origin");
  * ```
@@ -110,7 +109,7 @@ export async function requireRemote(repo: OstreeRepo, name: string): Promise<voi
  *
  * @example
  * ```ts
- * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { OstreeRepo } from "./repo.ts";
  * import { remoteBranches } from "./remote.ts";
  * await remoteBranches(await OstreeRepo.open("repo"), "origin"); // ["debian/12/x86_64"]
  * ```
@@ -174,7 +173,7 @@ export interface PullBranchOptions {
  *
  * @example
  * ```ts
- * import { OstreeRepo } from "../ostree/repo.ts";
+ * import { OstreeRepo } from "./repo.ts";
  * import { pullBranch } from "./remote.ts";
  * const commit = await pullBranch(await OstreeRepo.open("repo"), "origin", "debian/12/x86_64");
  * ```
