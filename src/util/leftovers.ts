@@ -38,9 +38,13 @@ const held = new Map<string, Deno.FsFile>();
  */
 export async function makeOwnedDir(dir: string, mode = 0o700): Promise<void> {
   await Deno.mkdir(dir, { mode });
-  const file = await Deno.open(join(dir, OWNER_FILE), { create: true, write: true, mode: 0o600 });
+  // Locked under another name first, then renamed into place (the lock stays with the open file): a collector
+  // never sees an owner file that nobody holds yet, which it would take for a dead owner's.
+  const pending = join(dir, `${OWNER_FILE}.new`);
+  const file = await Deno.open(pending, { create: true, write: true, mode: 0o600 });
   try {
     await file.lock(true);
+    await Deno.rename(pending, join(dir, OWNER_FILE));
   } catch (error) {
     file.close();
     throw error;
