@@ -24,6 +24,8 @@ DEBIAN_PACKAGES=(
   openssl         # test CA for registry TLS tests
   attr            # setfattr/getfattr for xattr tests
   tar             # GNU tar: reads our tar back in unit tests
+  util-linux      # setpriv: children die with the tool
+  procps          # ps: the chaos test checks that no child outlives the tool
   ca-certificates
   curl
   git
