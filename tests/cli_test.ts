@@ -64,6 +64,21 @@ Deno.test("usage errors: exit 2 with Error: and a Solution: line", async () => {
   const missing = await runCli(["image", "verify"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^Error: missing required argument 'image'/m);
+  // Option values the registry commands cannot use are usage errors before anything is contacted.
+  const timeout = await runCli(["image", "inspect", "docker://127.0.0.1:1/x:1", "--timeout", "soon"]);
+  assert.equal(timeout.code, 2, timeout.stderr);
+  assert.match(timeout.stderr, /^Error: Invalid --timeout value 'soon'$/m);
+  const allAndArch = await runCli([
+    "image",
+    "copy",
+    "oci:/nonexistent:1",
+    "oci:/nonexistent-2:1",
+    "--all",
+    "--arch",
+    "arm64",
+  ]);
+  assert.equal(allAndArch.code, 2, allAndArch.stderr);
+  assert.match(allAndArch.stderr, /^Error: --all copies every platform; --arch picks one$/m);
   // An empty --repo (an unset shell variable) never falls back to another repository.
   const emptyRepo = await runCli(["--repo", "", "compose", "list"]);
   assert.equal(emptyRepo.code, 2, emptyRepo.stderr);

@@ -627,6 +627,15 @@ Deno.test({
       assert.equal(previous[0].raw.digest, digestOf(exact));
       assert.deepEqual(previous[0].config.rootfs.diff_ids, [layer.digest]);
       target.close();
+      // A destination that names a digest takes only the image with that digest.
+      const byDigest = parseImageLocation(`docker://${registry.host}/lib/streamed@sha256:${"0".repeat(64)}`);
+      if (byDigest.transport !== "docker") throw new Error("a docker location");
+      const pinned = await RegistrySink.open(byDigest, { tlsVerify: false });
+      await assert.rejects(
+        pinned.commit(rawManifest(exact, manifest.mediaType)),
+        /The image's digest is sha256:[0-9a-f]{64}, not sha256:0{64} as the destination names/,
+      );
+      pinned.close();
       assert.equal(
         await skopeoDigest(`docker://${registry.host}/lib/streamed:1`, "--tls-verify=false"),
         digestOf(exact),

@@ -21,8 +21,8 @@ import {
   parseImageLocation,
 } from "../reference/transport.ts";
 import type { GlobalOptions } from "./context.ts";
-import { pushSummary, runPush } from "./image_push.ts";
-import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
+import { runPush } from "./image_push.ts";
+import { addRegistryOptions, addRetryOptions, uploadOptionsFrom } from "./registry_options.ts";
 
 /**
  * Adds `--push`, `--no-local` and the registry options to `build-image`.
@@ -86,10 +86,7 @@ export function planPush(
       solution: "Drop --output, or drop --no-local (or build straight to a registry with --output docker://…)",
     });
   }
-  const registry: OpenSinkOptions = {
-    ...registryOptionsFrom(opts, globals),
-    chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
-  };
+  const registry: OpenSinkOptions = uploadOptionsFrom(opts, globals);
   if (!local) return { output: formatImageLocation(destination), local, registry, destination };
   return {
     output: opts.output as string | undefined,
@@ -107,17 +104,4 @@ export function planPush(
       return runPush(source, destination, registry, globals);
     },
   };
-}
-
-/**
- * Human lines for the push part of a build.
- *
- * @example
- * ```ts
- * import { pushLines } from "./build_push.ts";
- * // pushLines(pushResult) → ["Pushed … to …", …]
- * ```
- */
-export function pushLines(result: CopyResult): string[] {
-  return pushSummary(result);
 }

@@ -15,8 +15,9 @@ import { COMPRESSION_CHOICES, DEFAULT_MAX_LAYERS_SHOWN, FORMAT_CHOICES, shownCho
 import { parseCommand, parsePositiveInt, sourceDateEpoch } from "./parse.ts";
 import { formatBytes } from "./progress.ts";
 import { withInterruptSignal } from "./signals.ts";
-import { addPushOptions, planPush, pushLines } from "./build_push.ts";
-import { registryOptionsFrom } from "./registry_options.ts";
+import { addPushOptions, planPush } from "./build_push.ts";
+import { pushSummary } from "./image_push.ts";
+import { uploadOptionsFrom } from "./registry_options.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -206,10 +207,8 @@ Environment:
       const progress = ctx.reporter();
       const push = opts.dryRun ? undefined : planPush(image, opts as unknown as Record<string, unknown>, globals);
       const output = push?.output ?? opts.output;
-      const registry = push?.registry ??
-        (output !== undefined && output.startsWith("docker://")
-          ? registryOptionsFrom(opts as unknown as Record<string, unknown>, globals)
-          : undefined);
+      // Used only when the output is a registry (`--push --no-local`, or `-o docker://…`).
+      const registry = push?.registry ?? uploadOptionsFrom(opts as unknown as Record<string, unknown>, globals);
       try {
         const result = await withInterruptSignal((signal) =>
           buildImage({
@@ -236,7 +235,7 @@ Environment:
         progress.done();
         if (push?.push) {
           const pushed = await push.push(result);
-          ctx.result({ ...result, push: pushed }, () => [...humanLines(result), ...pushLines(pushed)]);
+          ctx.result({ ...result, push: pushed }, () => [...humanLines(result), ...pushSummary(pushed)]);
           return;
         }
         ctx.result(result, () => humanLines(result));

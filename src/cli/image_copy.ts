@@ -15,7 +15,7 @@ import type { RegistryOptions } from "../registry/client.ts";
 import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { createReporter, formatBytes, type Reporter } from "./progress.ts";
-import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, registryOptionsFrom, uploadOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 
 /** What a copy needs besides its two ends. */
@@ -150,11 +150,7 @@ Examples:
       if (opts.all && opts.arch !== undefined) {
         throw new UsageError("--all copies every platform; --arch picks one", { solution: "Give one of them" });
       }
-      const sinkOptions: OpenSinkOptions = {
-        ...registryOptionsFrom(opts, globals, "dest"),
-        chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
-        force: opts.force === true,
-      };
+      const sinkOptions: OpenSinkOptions = { ...uploadOptionsFrom(opts, globals, "dest"), force: opts.force === true };
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: sinkOptions.retry };
       const result = await runCopy(sourceLocation, dest, {
         source: sourceOptions,

@@ -14,7 +14,7 @@ import { type DockerLocation, type ImageLocation, parseImageLocation } from "../
 import { copySummary, runCopy } from "./image_copy.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import type { Reporter } from "./progress.ts";
-import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
+import { addRegistryOptions, addRetryOptions, registryOptionsFrom, uploadOptionsFrom } from "./registry_options.ts";
 
 /**
  * Parses a push destination: it must be `docker://…`.
@@ -112,10 +112,7 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const dest = parseDestination(destination);
-      const options: OpenSinkOptions = {
-        ...registryOptionsFrom(opts, globals),
-        chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
-      };
+      const options: OpenSinkOptions = uploadOptionsFrom(opts, globals);
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: options.retry };
       const result = await runPush(source, dest, options, globals, sourceOptions);
       ctx.result(result, () => pushSummary(result));

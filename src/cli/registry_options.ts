@@ -161,6 +161,27 @@ export function registryOptionsFrom(
 }
 
 /**
+ * The registry options of a command that uploads: those of
+ * {@linkcode registryOptionsFrom} and `--chunk-size`.
+ *
+ * @example
+ * ```ts
+ * import { uploadOptionsFrom } from "./registry_options.ts";
+ * uploadOptionsFrom({ chunkSize: "8MiB" }, {}).chunkSize; // 8388608
+ * ```
+ */
+export function uploadOptionsFrom(
+  opts: Record<string, unknown>,
+  globals: GlobalOptions,
+  prefix: "" | "src" | "dest" = "",
+): RegistryOptions & { chunkSize?: number } {
+  return {
+    ...registryOptionsFrom(opts, globals, prefix),
+    chunkSize: opts.chunkSize !== undefined ? parseSize(opts.chunkSize as string, "--chunk-size") : undefined,
+  };
+}
+
+/**
  * Parses a size such as `16MiB`, `512k` or `1048576`.
  *
  * @example

@@ -12,6 +12,7 @@
 import { AptOstreeError } from "../errors.ts";
 import type { VerifyProblem } from "../layout/verify.ts";
 import { type ImageSource, verifyingStream } from "../oci/image.ts";
+import { BlobMismatchError } from "../oci/verify.ts";
 import { isForeignLayer, parseManifest, type RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { type Progress, progressTicker } from "../util/progress.ts";
@@ -42,7 +43,7 @@ export interface VerifyImageOptions {
 
 function describeProblem(error: unknown): { kind: VerifyProblem["kind"]; message: string } {
   const message = error instanceof Error ? error.message : String(error);
-  if (/does not match its descriptor/.test(message)) return { kind: "corrupt", message };
+  if (error instanceof BlobMismatchError) return { kind: "corrupt", message };
   if (/missing|not found|404/i.test(message)) return { kind: "missing", message };
   return { kind: "invalid", message };
 }

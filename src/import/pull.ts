@@ -45,24 +45,6 @@ import { connectionProblem } from "../registry/http.ts";
 import { DEFAULT_RETRY_POLICY, retryDelay, sleep } from "../registry/retry.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
-/** Commit metadata keys written by an import. */
-export const IMPORT_METADATA = {
-  /** The image name as given, with its transport (`docker://…`). */
-  source: COMMIT_METADATA.imageSource,
-  /** The normalised image name (`docker.io/library/debian:12`), when known. */
-  name: COMMIT_METADATA.imageName,
-  /** Digest of the image manifest. */
-  digest: COMMIT_METADATA.imageDigest,
-  /** Digest of the index the manifest was chosen from, when any. */
-  indexDigest: COMMIT_METADATA.imageIndexDigest,
-  /** Digest of the image config. */
-  configDigest: COMMIT_METADATA.imageConfigDigest,
-  /** The image config (JSON), when under 64 KiB. */
-  config: COMMIT_METADATA.imageConfig,
-  /** Architecture, kernel-style (x86_64, aarch64). */
-  arch: COMMIT_METADATA.arch,
-} as const;
-
 /** Options for {@linkcode pullImageToBranch}. */
 export interface PullOptions extends RegistryOptions {
   /** Branch to commit to (default: from the image name, e.g. `debian/12/x86_64`). */
@@ -347,7 +329,7 @@ async function branchHolds(repo: OstreeRepo, branch: string, digest: string): Pr
   const commit = await repo.refHead(branch).catch(() => undefined);
   if (commit === undefined) return undefined;
   const info = await repo.readCommit(commit).catch(() => undefined);
-  return info?.metadata.get(IMPORT_METADATA.digest) === digest ? commit : undefined;
+  return info?.metadata.get(COMMIT_METADATA.imageDigest) === digest ? commit : undefined;
 }
 
 /** Moves `/etc` to `/usr/etc`, as deployments keep it. */
@@ -581,15 +563,15 @@ export async function pullImageToBranch(
     phase = "committing";
     ticker.tick();
     const metadata: Record<string, GVariantInput> = {
-      [IMPORT_METADATA.source]: base.source,
-      [IMPORT_METADATA.digest]: raw.digest,
-      [IMPORT_METADATA.configDigest]: manifest.config.digest,
-      [IMPORT_METADATA.arch]: arch,
+      [COMMIT_METADATA.imageSource]: base.source,
+      [COMMIT_METADATA.imageDigest]: raw.digest,
+      [COMMIT_METADATA.imageConfigDigest]: manifest.config.digest,
+      [COMMIT_METADATA.arch]: arch,
     };
-    if (location.transport === "docker") metadata[IMPORT_METADATA.name] = location.ref.fullName;
-    else if (source.imageName) metadata[IMPORT_METADATA.name] = source.imageName;
-    if (indexDigest) metadata[IMPORT_METADATA.indexDigest] = indexDigest;
-    if (configBytes.length < 64 << 10) metadata[IMPORT_METADATA.config] = new TextDecoder().decode(configBytes);
+    if (location.transport === "docker") metadata[COMMIT_METADATA.imageName] = location.ref.fullName;
+    else if (source.imageName) metadata[COMMIT_METADATA.imageName] = source.imageName;
+    if (indexDigest) metadata[COMMIT_METADATA.imageIndexDigest] = indexDigest;
+    if (configBytes.length < 64 << 10) metadata[COMMIT_METADATA.imageConfig] = new TextDecoder().decode(configBytes);
     const version = config.config?.Labels?.["org.opencontainers.image.version"] ??
       manifest.annotations?.["org.opencontainers.image.version"];
     if (version) metadata.version = version;

@@ -112,28 +112,6 @@ export function previousBins(
 }
 
 /**
- * The commit the latest build of the same image was made from (its
- * `org.opencontainers.image.revision`), if the layout holds one.
- *
- * @example
- * ```ts
- * import { previousRevision } from "./previous_build.ts";
- * import { parseImageReference } from "../reference/image_ref.ts";
- * previousRevision([], parseImageReference("app:1")); // undefined
- * ```
- */
-export function previousRevision(images: readonly StoredImage[], ref: ImageReference): string | undefined {
-  const repository = repositoryOf(ref.fullName);
-  const same = images.filter((i) =>
-    repositoryOf(i.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME]) === repository
-  );
-  const chosen = same.find((i) => i.descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME] === ref.fullName) ??
-    same[same.length - 1];
-  const revision = chosen?.manifest.annotations?.["org.opencontainers.image.revision"];
-  return revision && /^[0-9a-f]{64}$/.test(revision) ? revision : undefined;
-}
-
-/**
  * An image of the layout built with exactly this fingerprint, if any.
  *
  * @example

@@ -23,7 +23,15 @@ import {
   MEDIA_TYPE_INDEX,
   MEDIA_TYPE_MANIFEST,
 } from "../oci/types.ts";
-import { fsError, randomSuffix, removeQuietly, siblingTempPath, statOrUndefined, writeFileAtomic } from "../util/fs.ts";
+import {
+  fsError,
+  isEmptyDir,
+  randomSuffix,
+  removeQuietly,
+  siblingTempPath,
+  statOrUndefined,
+  writeFileAtomic,
+} from "../util/fs.ts";
 import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
 import { DirBlobStore } from "./blob_store.ts";
 import { collectLeftovers, makeOwnedDir, releaseOwnedDir } from "../util/leftovers.ts";
@@ -356,11 +364,6 @@ async function mergeIntoLayout(
   const moved = await addTagToLayout(dir, descriptor, tag, name);
   await removeQuietly(staging);
   return moved;
-}
-
-async function isEmptyDir(path: string): Promise<boolean> {
-  for await (const _ of Deno.readDir(path)) return false;
-  return true;
 }
 
 /**

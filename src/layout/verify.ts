@@ -143,28 +143,20 @@ export async function verifyLayout(dir: string, options: VerifyOptions = {}): Pr
     count: { done: result.blobs, total: files.length, of: "blobs" },
     elapsedMs: performance.now() - started,
   }), options.onProgress);
-  for (const file of files.sort((a, b) => a.rel < b.rel ? -1 : 1)) {
-    const actual = await hashFile(file.path, (n) => {
-      hashed += n;
-    }, options.signal).catch((error) => {
-      ticker.stop();
-      throw error;
-    });
-    const intact = actual === file.digest;
-    if (!intact) {
-      problem({
-        kind: "corrupt",
-        digest: file.digest,
-        path: file.rel,
-        message: `content hashes to ${actual}`,
-      });
+  try {
+    for (const file of files.sort((a, b) => a.rel < b.rel ? -1 : 1)) {
+      const actual = await hashFile(file.path, (n) => hashed += n, options.signal);
+      const intact = actual === file.digest;
+      if (!intact) {
+        problem({ kind: "corrupt", digest: file.digest, path: file.rel, message: `content hashes to ${actual}` });
+      }
+      blobs.set(file.digest, { size: file.size, intact });
+      result.blobs++;
+      result.bytes += file.size;
     }
-    blobs.set(file.digest, { size: file.size, intact });
-    result.blobs++;
-    result.bytes += file.size;
+  } finally {
+    ticker.stop();
   }
-
-  ticker.stop();
 
   // Every reference, from index.json down.
   let indexText: string | undefined;

@@ -15,11 +15,18 @@ import type { Descriptor } from "./types.ts";
 /** Largest config or manifest read into memory. */
 export const MAX_SMALL_BLOB = 16 << 20;
 
-/** The error for bytes that are not what their descriptor says. */
-function mismatch(descriptor: Descriptor, where: string, detail: string): AptOstreeError {
-  return new AptOstreeError(`Blob ${descriptor.digest} in ${where} does not match its descriptor (${detail})`, {
-    solution: "The image is damaged or was changed; check it with: apt-ostree image verify, or fetch it again",
-  });
+/** Bytes that are not what their descriptor says (wrong size or digest). */
+export class BlobMismatchError extends AptOstreeError {
+  constructor(readonly descriptor: Descriptor, where: string, detail: string) {
+    super(`Blob ${descriptor.digest} in ${where} does not match its descriptor (${detail})`, {
+      solution: "The image is damaged or was changed; check it with: apt-ostree image verify, or fetch it again",
+    });
+    this.name = "BlobMismatchError";
+  }
+}
+
+function mismatch(descriptor: Descriptor, where: string, detail: string): BlobMismatchError {
+  return new BlobMismatchError(descriptor, where, detail);
 }
 
 /**

@@ -17,7 +17,6 @@ import { type DigestResult, DigestStream, sha256Digest } from "../digest/digest.
 import {
   type BlobOpener,
   type BlobStore,
-  checkBlobBytes,
   type CopyBlobOptions,
   type CopyBlobResult,
   type ImageSink,
@@ -102,7 +101,7 @@ export class RegistryBlobStore implements BlobStore {
   async putBytes(bytes: Uint8Array, signal?: AbortSignal): Promise<DigestResult> {
     const descriptor = { mediaType: "application/octet-stream", digest: sha256Digest(bytes), size: bytes.length };
     if (!(await this.has(descriptor.digest, signal))) {
-      await this.copy(descriptor, () => Promise.resolve(rangeOf(bytes)), { signal });
+      await this.copy(descriptor, () => Promise.resolve(ReadableStream.from([bytes])), { signal });
     }
     return { digest: descriptor.digest, size: descriptor.size };
   }
@@ -128,10 +127,6 @@ export class RegistryBlobStore implements BlobStore {
     this.written.add(descriptor.digest);
     return { mounted: result.mounted, bytesSent: result.bytesSent };
   }
-}
-
-function rangeOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return ReadableStream.from([bytes]);
 }
 
 /**
@@ -201,8 +196,9 @@ export class RegistrySink implements ImageSink {
     for (const raw of raws) {
       const manifest = parseManifest(raw, this.description);
       if (manifest.kind !== "manifest") continue;
+      // fetchBlobBytes checks the digest (and so the size).
       const configBytes = await this.repo.fetchBlobBytes(manifest.manifest.config.digest, MAX_SMALL_BLOB, signal);
-      const config = parseImageConfig(checkBlobBytes(configBytes, manifest.manifest.config, this.description), "");
+      const config = parseImageConfig(configBytes, this.description);
       images.push({ raw, descriptor: rawDescriptor(raw), manifest: manifest.manifest, config });
     }
     return images;

@@ -67,6 +67,20 @@ export function fsError(action: string, path: string, error: unknown, option?: s
 }
 
 /**
+ * Whether the directory `path` has no entries.
+ *
+ * @example
+ * ```ts
+ * import { isEmptyDir } from "./fs.ts";
+ * await isEmptyDir(await Deno.makeTempDir()); // true
+ * ```
+ */
+export async function isEmptyDir(path: string): Promise<boolean> {
+  for await (const _ of Deno.readDir(path)) return false;
+  return true;
+}
+
+/**
  * A fresh random suffix for temp names.
  *
  * @example

@@ -10,7 +10,7 @@
 
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { statOrUndefined } from "./fs.ts";
+import { isEmptyDir, statOrUndefined } from "./fs.ts";
 
 /** Options for {@linkcode assertReplaceable}. */
 export interface ReplaceGuardOptions {
@@ -59,7 +59,7 @@ export async function assertReplaceable(path: string, options: ReplaceGuardOptio
   }
   if (await isMountPoint(real, info)) throw refuse("it is a mount point");
   if (await isOstreeRepo(real)) throw refuse("it is an OSTree repository");
-  if (await isEmptyDirectory(real)) return;
+  if (await isEmptyDir(real)) return;
   if (options.allowLayout !== false && (await hasLayoutShape(real))) return;
   throw refuse("it is a directory that is neither empty nor an OCI image layout");
 }
@@ -75,11 +75,6 @@ async function realPathOrUndefined(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function isEmptyDirectory(path: string): Promise<boolean> {
-  for await (const _ of Deno.readDir(path)) return false;
-  return true;
 }
 
 /** An OSTree repository has a `config` file and an `objects` directory. */
