@@ -37,7 +37,8 @@ import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { type ImageReference, lastNameComponent, parseImageReference } from "../reference/image_ref.ts";
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
-import { buildLayer } from "./layer.ts";
+import { buildLayer, type BuildLayerOptions, type BuiltLayer } from "./layer.ts";
+import { BOOTC_LABELS, bootcContent, COMMIT_LAYER_ID, planOstreeContainer, treeKernels } from "../bootc/layers.ts";
 import { toImageRootfs } from "./rootfs.ts";
 import { readDpkgOwners } from "../layers/dpkg_owners.ts";
 import { LAYER_FORMAT_VERSION, layerKey } from "../layers/layer_key.ts";
@@ -117,6 +118,12 @@ export interface BuildImageOptions {
   maxLayers?: number;
   /** Runtime settings of the image. */
   settings?: ImageSettings;
+  /**
+   * Write the ostree-native (bootc) format: the commit's own objects, so that
+   * a host pulls the very same commit. Default: on for a commit with a
+   * kernel under `/usr/lib/modules`.
+   */
+  bootc?: boolean;
   /** Architecture override (any common naming). */
   arch?: string;
   /** Creation time; default: the commit's timestamp. */
@@ -171,6 +178,10 @@ export interface BuildImageResult {
   reusedImage: boolean;
   /** Platform of the image. */
   platform: Platform;
+  /** Whether the image is in the ostree-native (bootc) format. */
+  bootc: boolean;
+  /** Kernel version of a bootable commit (`ostree.linux`). */
+  kernel?: string;
   /** Creation time, RFC 3339. */
   created: string;
   /** Entries in the image's tree (absent when a whole image was reused). */
@@ -303,6 +314,7 @@ function locationFormat(location: ImageLocation): BuildImageResult["format"] {
  */
 function buildFingerprint(input: {
   commit: string;
+  bootc: boolean | "auto";
   compression: Compression;
   level: number;
   maxLayers: number;
@@ -313,6 +325,30 @@ function buildFingerprint(input: {
   return sha256Digest(
     new TextEncoder().encode(JSON.stringify({ v: IMAGE_FORMAT_VERSION, layer: LAYER_FORMAT_VERSION, ...input })),
   );
+}
+
+/** A layer of the plan, and how to write it. */
+interface LayerJob {
+  id: string;
+  key?: string;
+  contentBytes: number;
+  entryCount: number;
+  annotations: Record<string, string>;
+  write(
+    blobs: ImageSink["blobs"],
+    options: Pick<BuildLayerOptions, "pool" | "signal" | "stats" | "annotations">,
+  ): Promise<BuiltLayer>;
+}
+
+/** What the tree gives: the layers to write and what the result reports. */
+interface TreePlan {
+  bootc: boolean;
+  kernel?: string;
+  /** The max-layers annotation value (bins are carried only between builds with the same one). */
+  planKey?: string;
+  entries: number;
+  contentBytes: number;
+  layers: LayerJob[];
 }
 
 /** Layer descriptor annotations that let later builds reuse the layer and keep its bin. */
@@ -395,6 +431,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const settings = options.settings ?? {};
   const fingerprint = buildFingerprint({
     commit: commitChecksum,
+    bootc: options.bootc ?? "auto",
     compression,
     level,
     maxLayers,
@@ -426,30 +463,91 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   });
 
   const content = contentSourceFor(repo);
-  const planTree = async (previous: StoredImage[]): Promise<PlannedLayer[]> => {
+  const planTree = async (previous: StoredImage[]): Promise<TreePlan> => {
     phases.start("list");
     const listed = await repo.readTree(commitChecksum, { signal });
+    // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
+    const directories = listed.filter((e) => e.kind === "directory");
     const entries = toImageRootfs(listed);
-    totalEntries = entries.length;
-    for (const e of entries) totalBytes += e.size;
+    const kernels = treeKernels(entries);
+    const bootc = options.bootc ?? kernels.length > 0;
     phases.start("plan");
     const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
-    return planLayers(entries, {
-      maxLayers,
-      unitOf: owners ? (path) => owners.get(path) : pathPrefixUnit,
-      previous: previousBins(previous, ref, maxLayers),
+    const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
+    const budget = { compression, level };
+    if (!bootc) {
+      const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(previous, ref, maxLayers) });
+      return {
+        bootc,
+        entries: entries.length,
+        contentBytes: entries.reduce((n, e) => n + e.size, 0),
+        layers: plan.map((layer) => {
+          const key = layerKey(layer.entries, compression, level);
+          return {
+            id: layer.id,
+            key,
+            contentBytes: layer.contentBytes,
+            entryCount: layer.entries.length,
+            annotations: layerAnnotations(layer, key),
+            write: (blobs, write) => buildLayer(layer.entries, content, blobs, { ...budget, ...write }),
+          };
+        }),
+      };
+    }
+    const planKey = `${maxLayers}/bootc`;
+    const single = maxLayers === 1;
+    const chunks = planLayers(entries, {
+      maxLayers: single ? 1 : maxLayers - 1,
+      unitOf,
+      previous: previousBins(previous, ref, planKey)?.filter((b) => b.id !== COMMIT_LAYER_ID),
     });
+    const layers = planOstreeContainer({
+      repo,
+      commit: commitChecksum,
+      info: commit,
+      directories,
+      chunks,
+      single,
+      compression,
+      level,
+    });
+    const open = bootcContent(content);
+    return {
+      bootc,
+      kernel: kernels[0],
+      planKey,
+      entries: layers.reduce((n, l) => n + l.entryCount, 0),
+      contentBytes: layers.reduce((n, l) => n + l.contentBytes, 0),
+      layers: layers.map((layer) => ({
+        id: layer.id,
+        key: layer.key,
+        contentBytes: layer.contentBytes,
+        entryCount: layer.entryCount,
+        annotations: {
+          [ANNOTATION_LAYER_BIN]: layer.id,
+          ...(layer.key ? { [ANNOTATION_LAYER_KEY]: layer.key } : {}),
+          [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
+          ...(layer.units.length > 0 ? { [BOOTC_LABELS.components]: layer.units.join(",") } : {}),
+        },
+        write: (blobs, write) =>
+          buildLayer(layer.entries(), open, blobs, { ...budget, ...write, linkEqualContent: false }),
+      })),
+    };
   };
 
   if (options.dryRun) {
     const plan = await planTree([]);
+    totalEntries = plan.entries;
+    totalBytes = plan.contentBytes;
     return {
       ...base,
       dryRun: true,
       reusedImage: false,
+      bootc: plan.bootc,
+      ...(plan.kernel ? { kernel: plan.kernel } : {}),
       entries: totalEntries,
       contentBytes: totalBytes,
-      plannedLayers: plan.map((l) => ({ bin: l.id, entries: l.entries.length, contentBytes: l.contentBytes })),
+      plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
       durations: phases.finish(3),
     };
   }
@@ -478,6 +576,10 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         ...base,
         dryRun: false,
         reusedImage: true,
+        bootc: same.config.config?.Labels?.[BOOTC_LABELS.finalDiffId] !== undefined,
+        ...(same.config.config?.Labels?.[BOOTC_LABELS.linux]
+          ? { kernel: same.config.config.Labels[BOOTC_LABELS.linux] }
+          : {}),
         digest: same.descriptor.digest,
         config: same.manifest.config,
         layers: layerResults(same, true),
@@ -486,30 +588,27 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     }
 
     const plan = await planTree(previous);
+    totalEntries = plan.entries;
+    totalBytes = plan.contentBytes;
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";
     report();
     const layers = await mapLimit(
-      plan,
+      plan.layers,
       Math.max(2, pool.size),
       async (layer): Promise<CachedLayer & { reused: boolean }> => {
-        const key = layerKey(layer.entries, compression, level);
-        const annotations = layerAnnotations(layer, key);
-        const cached = cache.get(key);
+        const cached = layer.key === undefined ? undefined : cache.get(layer.key);
         if (cached && (await target.blobs.has(cached.descriptor.digest, signal))) {
           reusedBytes += layer.contentBytes;
-          reusedEntries += layer.entries.length;
-          return { descriptor: { ...cached.descriptor, annotations }, diffId: cached.diffId, reused: true };
+          reusedEntries += layer.entryCount;
+          return {
+            descriptor: { ...cached.descriptor, annotations: layer.annotations },
+            diffId: cached.diffId,
+            reused: true,
+          };
         }
-        const built = await buildLayer(layer.entries, content, target.blobs, {
-          compression,
-          level,
-          pool,
-          signal,
-          stats,
-          annotations,
-        });
+        const built = await layer.write(target.blobs, { pool, signal, stats, annotations: layer.annotations });
         return { descriptor: built.descriptor, diffId: built.diffId, reused: false };
       },
     );
@@ -517,8 +616,16 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     phases.start("finish");
     report();
 
-    const labels: Record<string, string> = { "ostree.commit": commitChecksum };
+    const labels: Record<string, string> = { [BOOTC_LABELS.commit]: commitChecksum };
     if (commit.version !== undefined) labels["org.opencontainers.image.version"] = commit.version;
+    if (plan.bootc) {
+      labels[BOOTC_LABELS.finalDiffId] = layers[layers.length - 1].diffId;
+      if (plan.kernel !== undefined) {
+        labels[BOOTC_LABELS.bootc] = "1";
+        labels[BOOTC_LABELS.bootable] = "true";
+        labels[BOOTC_LABELS.linux] = plan.kernel;
+      }
+    }
     const config = buildImageConfig({
       platform,
       created: new Date(created),
@@ -526,8 +633,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       labels,
       diffIds: layers.map((l) => l.diffId),
       history: layers.map((_, i) => ({
-        created_by: `apt-ostree compose build-image ${commitChecksum}` +
-          (layers.length > 1 ? ` (layer ${plan[i].id})` : ""),
+        created_by: `apt-ostree compose build-image ${plan.bootc ? "--bootc " : ""}${commitChecksum}` +
+          (layers.length > 1 ? ` (layer ${plan.layers[i].id})` : ""),
         comment: i === 0 && commit.subject ? commit.subject : undefined,
       })),
     });
@@ -538,8 +645,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       "org.opencontainers.image.created": created,
       "org.opencontainers.image.revision": commitChecksum,
       ...(commit.version !== undefined ? { "org.opencontainers.image.version": commit.version } : {}),
+      ...(plan.bootc ? labels : {}),
       [ANNOTATION_BUILD]: fingerprint,
-      [ANNOTATION_MAX_LAYERS]: String(maxLayers),
+      [ANNOTATION_MAX_LAYERS]: plan.planKey ?? String(maxLayers),
       ...(settings.annotations ?? {}),
     };
     const manifest = buildImageManifest(
@@ -555,6 +663,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       ...base,
       dryRun: false,
       reusedImage: false,
+      bootc: plan.bootc,
+      ...(plan.kernel ? { kernel: plan.kernel } : {}),
       digest: raw.digest,
       config: manifest.config,
       layers: layers.map((l, i) => ({
@@ -562,7 +672,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         digest: l.descriptor.digest,
         size: l.descriptor.size,
         diffId: l.diffId,
-        bin: plan[i].id,
+        bin: plan.layers[i].id,
         reused: l.reused,
       })),
       entries: totalEntries,

@@ -11,9 +11,8 @@ import type { DeflatePool } from "../compress/deflate_pool.ts";
 import { DigestStream } from "../digest/digest.ts";
 import type { BlobStore } from "../oci/image.ts";
 import type { Descriptor } from "../oci/types.ts";
-import type { ContentSource } from "../ostree/content.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
-import { createLayerTarStream, type TarStats } from "../tar/layer_tar.ts";
+import { createLayerTarStream, type FileContent, type LayerEntry, type TarStats } from "../tar/layer_tar.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { GZIP_BLOCK_SIZE } from "../compress/parallel_gzip.ts";
 
@@ -31,6 +30,8 @@ export interface BuildLayerOptions {
   stats?: TarStats;
   /** Layer descriptor annotations. */
   annotations?: Record<string, string>;
+  /** Link files with equal checksums (default true; see `LayerTarOptions`). */
+  linkEqualContent?: boolean;
 }
 
 /** A written layer. */
@@ -60,9 +61,9 @@ export interface BuiltLayer {
  * pool.terminate();
  * ```
  */
-export async function buildLayer(
-  entries: Iterable<TreeEntry>,
-  content: ContentSource,
+export async function buildLayer<E extends LayerEntry = TreeEntry>(
+  entries: Iterable<E>,
+  content: { open(entry: E): FileContent },
   blobs: BlobStore,
   options: BuildLayerOptions,
 ): Promise<BuiltLayer> {
@@ -73,6 +74,7 @@ export async function buildLayer(
     signal: options.signal,
     stats: options.stats,
     bufferPool,
+    linkEqualContent: options.linkEqualContent,
   });
   const diff = new DigestStream();
   const compressed = tar.pipeThrough(diff).pipeThrough(

@@ -40,6 +40,7 @@ interface BuildImageCliOptions {
   volume: string[];
   stopSignal?: string;
   dryRun?: boolean;
+  bootc?: boolean;
   workers?: string;
   file?: string;
 }
@@ -78,7 +79,9 @@ function humanLines(result: BuildImageResult): string[] {
   if (result.dryRun) {
     const planned = result.plannedLayers ?? [];
     return [
-      `Would build ${result.format} image ${result.image} from commit ${result.commit}`,
+      `Would build ${result.format} image ${result.image} from commit ${result.commit}${
+        result.bootc ? " (ostree-native)" : ""
+      }`,
       `  output:   ${result.output}`,
       `  platform: ${platform}`,
       `  created:  ${result.created}`,
@@ -99,7 +102,9 @@ function humanLines(result: BuildImageResult): string[] {
   return [
     result.reusedImage
       ? `Image ${result.image} is up to date with commit ${result.commit} (reused as it was)`
-      : `Built ${result.format} image ${result.image} from commit ${result.commit}`,
+      : `Built ${result.format} image ${result.image} from commit ${result.commit}${
+        result.bootc ? ` (ostree-native${result.kernel ? `, bootable, kernel ${result.kernel}` : ""})` : ""
+      }`,
     `  output:  ${result.output}`,
     `  digest:  ${result.digest}`,
     `  layers:  ${layers.length} (${formatBytes(compressed)} compressed${content}; ${reused} reused)`,
@@ -145,6 +150,12 @@ export function registerBuildImage(
       "replace a file, empty directory or broken layout at the output (never a repository, $HOME, / or a mount point)",
     )
     .option("--dry-run", "resolve the source and show what would be written, without writing")
+    .option(
+      "--bootc",
+      "write the ostree-native (bootc) format: the commit's own objects, deployable by bootc, rpm-ostree and " +
+        "ostree hosts (default: on for a commit with a kernel in /usr/lib/modules)",
+    )
+    .option("--no-bootc", "write a plain OCI image even for a bootable commit")
     .optionsGroup("Layers:")
     .addOption(
       shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
@@ -227,6 +238,7 @@ Environment:
             arch: opts.arch,
             created,
             dryRun: opts.dryRun,
+            bootc: opts.bootc,
             workers,
             signal,
             onProgress: progress.onProgress,

@@ -19,7 +19,7 @@ export const ANNOTATION_LAYER_BIN = "org.apt-ostree.layer.bin";
 export const ANNOTATION_LAYER_UNITS = "org.apt-ostree.layer.units";
 /** Manifest annotation: the fingerprint of everything the build depended on. */
 export const ANNOTATION_BUILD = "org.apt-ostree.build";
-/** Manifest annotation: the maximum number of layers the build was asked for. */
+/** Manifest annotation: the maximum number of layers the build was asked for (`N/bootc` for an ostree-native image). */
 export const ANNOTATION_MAX_LAYERS = "org.apt-ostree.max-layers";
 
 /** A layer that can be reused. */
@@ -87,7 +87,7 @@ function latestBuildOf(
 export function previousBins(
   images: readonly StoredImage[],
   ref: ImageReference,
-  maxLayers: number,
+  maxLayers: number | string,
 ): LayerBin[] | undefined {
   const chosen = latestBuildOf(
     images,

@@ -205,6 +205,64 @@ export function parseXattrs(data: Uint8Array): Xattr[] {
   });
 }
 
+/** Bytes a GVariant framing offset takes in a container of `size` bytes of content and `count` offsets. */
+function offsetSize(content: number, count: number): number {
+  if (content === 0 && count === 0) return 0;
+  for (const size of [1, 2, 4]) {
+    if (content + count * size < 2 ** (8 * size)) return size;
+  }
+  return 8;
+}
+
+function writeOffset(out: Uint8Array, at: number, size: number, value: number): void {
+  for (let i = 0; i < size; i++) out[at + i] = Math.floor(value / 2 ** (8 * i)) & 0xff;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes extended attributes as GVariant `a(ayay)` (names NUL-terminated),
+ * sorted by name as libostree canonicalises them: the bytes a
+ * `bare-split-xattrs` repository keeps in `<checksum>.file-xattrs-link` and
+ * that a content object's checksum covers. No attributes give no bytes.
+ *
+ * @example
+ * ```ts
+ * import { parseXattrs, serializeXattrs } from "./objects.ts";
+ * const bytes = serializeXattrs([{ name: "user.a", value: new Uint8Array([1]) }]);
+ * parseXattrs(bytes)[0].name; // "user.a"
+ * ```
+ */
+export function serializeXattrs(xattrs: readonly Xattr[]): Uint8Array {
+  const items = xattrs.map((x) => {
+    const name = encoder.encode(x.name + "\0");
+    const content = name.length + x.value.length;
+    const size = offsetSize(content, 1);
+    const item = new Uint8Array(content + size);
+    item.set(name, 0);
+    item.set(x.value, name.length);
+    writeOffset(item, content, size, name.length);
+    return { name, item };
+  });
+  items.sort((a, b) => compareBytes(a.name, b.name));
+  const content = items.reduce((n, i) => n + i.item.length, 0);
+  const size = offsetSize(content, items.length);
+  const out = new Uint8Array(content + items.length * size);
+  let at = 0;
+  items.forEach(({ item }, i) => {
+    out.set(item, at);
+    at += item.length;
+    writeOffset(out, content + i * size, size, at);
+  });
+  return out;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
 function uidGidMode(type: GVariantType, data: Uint8Array): ObjectMeta {
   const [uid, gid, mode, xattrs] = tupleMembers(type, data);
   return {

@@ -42,9 +42,12 @@ export interface LayerEntry {
   xattrs: Xattr[];
   /**
    * Identity of a file's content and metadata (the ostree content checksum).
-   * Files with equal keys in one layer become hardlinks to the first one.
+   * Files with equal keys in one layer become hardlinks to the first one
+   * (unless {@linkcode LayerTarOptions.linkEqualContent} is false).
    */
   checksum: string;
+  /** Write a hardlink to this earlier path of the layer instead of the file's content. */
+  hardlinkTo?: string;
 }
 
 /** Counters the writer advances as it goes (read them for progress). */
@@ -67,6 +70,8 @@ export interface LayerTarOptions {
   batchSize?: number;
   /** Where batch buffers come from (its size wins over `batchSize`). */
   bufferPool?: BufferPool;
+  /** Link files with equal checksums (default true); false writes only the links entries ask for. */
+  linkEqualContent?: boolean;
 }
 
 /** A fresh set of zeroed counters. */
@@ -177,12 +182,16 @@ async function* tarBatches<E extends LayerEntry>(
   const signal = options.signal;
   const batch = new Batch(options.bufferPool?.size ?? options.batchSize ?? 1 << 20, stats, options.bufferPool);
   const firstPathOf = new Map<string, string>();
+  const linkEqual = options.linkEqualContent !== false;
 
   for (const entry of entries) {
     signal?.throwIfAborted();
     let type: "file" | "directory" | "symlink" | "hardlink" = entry.kind;
     let linkTarget = entry.target;
-    if (entry.kind === "file" && mayHardlink(entry.path, entry.size)) {
+    if (entry.hardlinkTo !== undefined) {
+      type = "hardlink";
+      linkTarget = entry.hardlinkTo;
+    } else if (linkEqual && entry.kind === "file" && mayHardlink(entry.path, entry.size)) {
       const first = firstPathOf.get(entry.checksum);
       if (first !== undefined) {
         type = "hardlink";
