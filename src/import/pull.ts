@@ -24,6 +24,8 @@ import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
 import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
+import { ObjectImporter } from "./ostree_objects.ts";
+import { BOOTC_LABELS } from "../bootc/layers.ts";
 import { TarReader } from "../tar/reader.ts";
 import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
@@ -127,6 +129,12 @@ export interface PullResult {
   bytesDownloaded: number;
   /** Entries not imported (device nodes, FIFOs). */
   skipped: SkippedEntry[];
+  /**
+   * For an ostree-native image, the commit it carries: the branch points at
+   * it, or (when other tools added layers on top) at a new commit whose
+   * parent it is.
+   */
+  ostreeCommit?: string;
   /** The branch already held this image: nothing was downloaded or committed. */
   upToDate: boolean;
   /** Whether file ownership was kept (running as root). */
@@ -332,6 +340,40 @@ async function branchHolds(repo: OstreeRepo, branch: string, digest: string): Pr
   return info?.metadata.get(COMMIT_METADATA.imageDigest) === digest ? commit : undefined;
 }
 
+/**
+ * Where an ostree-native image's own layers end (`ostree.final-diffid`) and
+ * which commit they carry (`ostree.commit`); undefined for any other image.
+ */
+function ostreeNativeLayers(config: ImageConfig, where: string): { commit: string; layers: number } | undefined {
+  const labels = config.config?.Labels ?? {};
+  const commit = labels[BOOTC_LABELS.commit];
+  const finalDiffId = labels[BOOTC_LABELS.finalDiffId];
+  if (commit === undefined || finalDiffId === undefined) return undefined;
+  if (!/^[0-9a-f]{64}$/.test(commit)) {
+    throw new AptOstreeError(`${where} has an invalid ${BOOTC_LABELS.commit} label: ${commit}`, {
+      solution: "The image is damaged; nothing was imported",
+    });
+  }
+  const index = config.rootfs.diff_ids.indexOf(finalDiffId);
+  if (index < 0) {
+    throw new AptOstreeError(`${where}: its ${BOOTC_LABELS.finalDiffId} label names no layer (${finalDiffId})`, {
+      solution: "The image is damaged; nothing was imported",
+    });
+  }
+  return { commit, layers: index + 1 };
+}
+
+async function branchIsCommit(repo: OstreeRepo, branch: string, commit: string): Promise<string | undefined> {
+  return (await repo.refHead(branch).catch(() => undefined)) === commit ? commit : undefined;
+}
+
+/** Moves a checkout's `/usr/etc` to `/etc`, as layers added on top of it see it. */
+async function usrEtcToEtc(root: string): Promise<void> {
+  const usrEtc = await Deno.lstat(join(root, "usr", "etc")).catch(() => undefined);
+  const etc = await Deno.lstat(join(root, "etc")).catch(() => undefined);
+  if (usrEtc?.isDirectory && !etc) await Deno.rename(join(root, "usr", "etc"), join(root, "etc"));
+}
+
 /** Moves `/etc` to `/usr/etc`, as deployments keep it. */
 async function etcToUsrEtc(root: string): Promise<void> {
   const lstat = (p: string) => Deno.lstat(p).catch(() => undefined);
@@ -410,6 +452,7 @@ export async function pullImageToBranch(
         { solution: "The image is damaged; push it again" },
       );
     }
+    const native = ostreeNativeLayers(config, source.description);
     const arch = kernelArch(imagePlatform);
     const branch = options.branch ?? defaultBranchFor(location, arch, source.imageName);
     if (branch === undefined) {
@@ -428,7 +471,9 @@ export async function pullImageToBranch(
       layers: layersOut,
     };
     if (!options.force) {
-      const existing = await branchHolds(ostreeRepo, branch, raw.digest);
+      const existing = native && native.layers === diffIds.length
+        ? await branchIsCommit(ostreeRepo, branch, native.commit)
+        : await branchHolds(ostreeRepo, branch, raw.digest);
       if (existing) {
         return {
           ...base,
@@ -462,7 +507,21 @@ export async function pullImageToBranch(
     await Deno.mkdir(blobDir, { mode: 0o700 });
 
     const privileged = Deno.uid() === 0;
-    const tree = new ImportTree(rootfs, privileged);
+    if (native && !privileged) {
+      throw new AptOstreeError(`Importing the ostree-native image ${source.description} needs root`, {
+        solution: "Run the pull as root (sudo): the commit's objects keep their owners, and its checksum covers them",
+      });
+    }
+    const objects = native ? await ObjectImporter.create(join(tempDir, "objects-repo"), native.commit) : undefined;
+    let basePulled = false;
+    const pullBase = async () => {
+      if (basePulled || !native || !objects) return;
+      phase = "verifying";
+      ticker?.tick();
+      await ostreeRepo.pullLocal(objects.path, native.commit, { signal });
+      basePulled = true;
+    };
+    let tree = new ImportTree(rootfs, privileged);
     const bytesTotal = manifest.layers.reduce((n, l) => n + l.size, 0);
     let bytesDone = 0;
     let layersDone = 0;
@@ -528,8 +587,21 @@ export async function pullImageToBranch(
         const diff = new DigestStream();
         const tar = decompress(kind, sniffed.stream).pipeThrough(sizeCap(what, caps, unpacked)).pipeThrough(diff);
         const reader = new TarReader(tar, `layer ${layer.digest}`);
+        if (native && objects && i === native.layers) {
+          // The first layer another tool added on top: start from the base commit's tree.
+          await pullBase();
+          phase = "layers";
+          await Deno.remove(rootfs);
+          await ostreeRepo.checkoutCopy(native.commit, rootfs, { signal });
+          await usrEtcToEtc(rootfs);
+          tree = new ImportTree(rootfs, privileged);
+        }
         try {
-          await tree.applyLayer(reader, layer.digest, signal);
+          if (native && objects && i < native.layers) {
+            await objects.applyLayer(reader, `layer ${layer.digest}`, i === 0, signal);
+          } else {
+            await tree.applyLayer(reader, layer.digest, signal);
+          }
         } catch (error) {
           await reader.cancel(error);
           if (error instanceof AptOstreeError || signal?.aborted) throw error;
@@ -557,6 +629,25 @@ export async function pullImageToBranch(
       await Promise.allSettled(downloads);
       throw error;
     }
+    if (native && objects && native.layers === manifest.layers.length) {
+      // Nothing added on top: the branch points at the exported commit itself.
+      await pullBase();
+      phase = "committing";
+      ticker.tick();
+      await ostreeRepo.setRef(branch, native.commit, { signal });
+      return {
+        ...base,
+        commit: native.commit,
+        ostreeCommit: native.commit,
+        entries: objects.objects,
+        contentBytes: objects.bytes,
+        bytesDownloaded: source.local ? 0 : bytesTotal,
+        skipped: [],
+        upToDate: false,
+        ownershipKept: true,
+        elapsedMs: Math.round(performance.now() - started),
+      };
+    }
     tree.finish();
     await etcToUsrEtc(rootfs);
 
@@ -581,7 +672,7 @@ export async function pullImageToBranch(
       subject: `Import ${base.source}`,
       body: `Image ${raw.digest}${indexDigest ? ` (from index ${indexDigest})` : ""}`,
       metadata,
-      parent: "none",
+      parent: native?.commit ?? "none",
       timestamp: commitTimestamp(config),
       ownerRoot: !privileged,
       signal,
@@ -595,6 +686,7 @@ export async function pullImageToBranch(
     return {
       ...base,
       commit,
+      ...(native ? { ostreeCommit: native.commit } : {}),
       entries: tree.stats.entries,
       contentBytes: tree.stats.bytes,
       bytesDownloaded: source.local ? 0 : bytesTotal,

@@ -193,6 +193,38 @@ export class OstreeRepo {
     }
   }
 
+  /**
+   * Copies a commit and every object it needs from another repository on
+   * this machine (`ostree pull-local --untrusted`: each object's checksum is
+   * computed again, so a damaged or forged object fails the copy). Sets no
+   * ref.
+   */
+  async pullLocal(from: string, commit: string, options: RunOstreeOptions = {}): Promise<void> {
+    const out = await runOstree(["pull-local", "--untrusted", this.repoArg, from, commit], options);
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (out.code !== 0) {
+      throw new AptOstreeError(
+        `The objects of commit ${commit} do not verify: ${out.stderr.replace(/^error: /, "").trim()}`,
+        {
+          solution: "The image is damaged or was tampered with; nothing was imported",
+        },
+      );
+    }
+  }
+
+  /** Points `branch` at `commit` (created, or moved from wherever it was). */
+  async setRef(branch: string, commit: string, options: RunOstreeOptions = {}): Promise<void> {
+    const out = await runOstree(["refs", this.repoArg, "--force", `--create=${branch}`, commit], options);
+    if (out.code !== 0) {
+      throw new AptOstreeError(
+        `Cannot point the branch ${branch} at ${commit}: ${out.stderr.replace(/^error: /, "").trim()}`,
+        {
+          solution: `Check the repository with: ostree fsck --repo=${this.path}`,
+        },
+      );
+    }
+  }
+
   private unreadable(what: string, detail: string): AptOstreeError {
     return new AptOstreeError(`Cannot read ${what} in ${this.path}: ${detail || "ostree failed"}`, {
       solution: `Check the repository with: ostree fsck --repo=${this.path}`,
