@@ -61,7 +61,7 @@ export class ObjectImporter {
   /** Creates the scratch repository at `path` (which must not exist). */
   static async create(path: string, commit: string): Promise<ObjectImporter> {
     await Deno.mkdir(path, { mode: 0o700 });
-    for (const dir of ["objects", "refs/heads", "tmp", "state", "extensions"]) {
+    for (const dir of ["objects", "refs/heads", "refs/remotes", "refs/mirrors", "tmp", "state", "extensions"]) {
       await Deno.mkdir(join(path, dir), { recursive: true, mode: 0o755 });
     }
     await Deno.writeTextFile(join(path, "config"), IMAGE_REPO_CONFIG);

@@ -518,6 +518,10 @@ export async function pullImageToBranch(
       if (basePulled || !native || !objects) return;
       phase = "verifying";
       ticker?.tick();
+      // Every object is checked in the scratch repository, before anything reaches the real one.
+      await (await OstreeRepo.open(objects.path)).fsck(`the ostree commit ${native.commit} in ${source.description}`, {
+        signal,
+      });
       await ostreeRepo.pullLocal(objects.path, native.commit, { signal });
       basePulled = true;
     };

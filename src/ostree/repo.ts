@@ -194,19 +194,37 @@ export class OstreeRepo {
   }
 
   /**
+   * Checks every object of the repository (`ostree fsck`: each object's
+   * checksum computed again from its content, mode, owner and xattrs;
+   * missing objects found). Throws with ostree's own words on the first
+   * damage.
+   */
+  async fsck(what: string, options: RunOstreeOptions = {}): Promise<void> {
+    const out = await runOstree(["fsck", "--quiet", this.repoArg], options);
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (out.code !== 0) {
+      const detail = out.stderr.replace(/^error: /, "").trim() || "ostree fsck failed";
+      throw new AptOstreeError(`The objects of ${what} do not verify: ${detail}`, {
+        solution: "The image is damaged or was tampered with; nothing was imported",
+      });
+    }
+  }
+
+  /**
    * Copies a commit and every object it needs from another repository on
-   * this machine (`ostree pull-local --untrusted`: each object's checksum is
-   * computed again, so a damaged or forged object fails the copy). Sets no
-   * ref.
+   * this machine (`ostree pull-local`). Sets no ref. Check the other
+   * repository first ({@linkcode OstreeRepo.fsck}) when its objects are not
+   * trusted.
    */
   async pullLocal(from: string, commit: string, options: RunOstreeOptions = {}): Promise<void> {
-    const out = await runOstree(["pull-local", "--untrusted", this.repoArg, from, commit], options);
+    const out = await runOstree(["pull-local", this.repoArg, from, commit], options);
     if (options.signal?.aborted) throw options.signal.reason;
     if (out.code !== 0) {
       throw new AptOstreeError(
-        `The objects of commit ${commit} do not verify: ${out.stderr.replace(/^error: /, "").trim()}`,
+        `Cannot copy commit ${commit} into ${this.path}: ${out.stderr.replace(/^error: /, "").trim()}`,
         {
-          solution: "The image is damaged or was tampered with; nothing was imported",
+          solution:
+            `Check the space and permissions of the repository, and check it with: ostree fsck --repo=${this.path}`,
         },
       );
     }
