@@ -19,6 +19,7 @@ import { type ImageSource, resolveImage, verifyingStream } from "../oci/image.ts
 import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor } from "../oci/types.ts";
+import { BlobMismatchError } from "../oci/verify.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
@@ -396,9 +397,12 @@ async function applyBlob(
     await flat.applyLayer(reader, index, what, signal);
   } catch (error) {
     await reader.cancel(error).catch(() => {});
+    if (signal?.aborted) throw error;
+    // Bad bytes usually break the gzip or tar stream before the digest is known: check the blob whole.
+    if (!(error instanceof BlobMismatchError)) await verifyBlob(source, layer, signal);
     const utf8 = utf8Failure(error);
     if (utf8) throw utf8;
-    if (error instanceof AptOstreeError || signal?.aborted) throw error;
+    if (error instanceof AptOstreeError) throw error;
     throw new AptOstreeError(`${what} is not a valid ${kind === "none" ? "tar" : kind} stream: ${String(error)}`, {
       solution: "The image is damaged; check it with: apt-ostree image verify",
       cause: error,
@@ -413,6 +417,13 @@ async function applyBlob(
       },
     );
   }
+}
+
+/** Reads a blob to its end through the verifying stream: throws a `BlobMismatchError` when it does not match. */
+async function verifyBlob(source: ImageSource, layer: Descriptor, signal?: AbortSignal): Promise<void> {
+  await (await source.openBlob(layer, 0, signal))
+    .pipeThrough(verifyingStream(layer, source.description))
+    .pipeTo(new WritableStream());
 }
 
 /** What {@linkcode lintCommit} found. */
