@@ -86,6 +86,25 @@ export { composeCreate, type ComposeCreateOptions, type ComposeCreateResult } fr
 export { type ComposeFile, loadComposeFile, mergeImageSettings, parseComposeFile } from "./src/compose/compose_file.ts";
 export { type ComposeListing, listCompose, type ListedBase, type ListedDeployment } from "./src/compose/list.ts";
 export { type Compression, COMPRESSIONS } from "./src/compress/compression.ts";
+export {
+  assertLintClean,
+  LINT_RULES,
+  type LintEntry,
+  LintError,
+  type LintFinding,
+  type LintOptions,
+  type LintRule,
+  type LintTree,
+  lintTree,
+} from "./src/bootc/lint.ts";
+export {
+  type CommitLintResult,
+  commitLintTree,
+  type ImageLintResult,
+  imageLintTree,
+  lintCommit,
+  lintImage,
+} from "./src/bootc/lint_source.ts";
 export { AptOstreeError, InterruptedError, renderSolution, UsageError } from "./src/errors.ts";
 export { type Progress } from "./src/util/progress.ts";
 export { buildInfo, VERSION } from "./src/version.ts";

@@ -20,6 +20,7 @@ import { registerImageInspect } from "./image_inspect.ts";
 import { registerImagePull } from "./image_pull.ts";
 import { registerImagePush } from "./image_push.ts";
 import { registerImageVerify } from "./image_verify.ts";
+import { registerComposeLint, registerImageLint } from "./lint.ts";
 import { registerLogin } from "./login.ts";
 
 export { CommanderError } from "commander";
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerBootstrap(compose, createContext);
   registerCreate(compose, createContext);
   registerList(compose, createContext);
+  registerComposeLint(compose, createContext);
 
   const image = program
     .command("image")
@@ -80,6 +82,7 @@ export function buildProgram(): Command {
   registerImagePull(image, createContext);
   registerImageInspect(image, createContext);
   registerImageVerify(image, createContext);
+  registerImageLint(image, createContext);
   registerLogin(program, createContext);
   return program;
 }
