@@ -51,6 +51,9 @@ async function makeFixture(dir: string): Promise<Fixture> {
   await Deno.writeTextFile(join(tree, "usr/lib/modules", KVER, "initramfs.img"), "not really an initramfs\n");
   await Deno.mkdir(join(tree, "sysroot"));
   await Deno.symlink("sysroot/ostree", join(tree, "ostree"));
+  // What bootc's fatal lint rules ask of a deployable tree.
+  for (const d of ["dev", "proc", "sys", "run", "var", "boot"]) await Deno.mkdir(join(tree, d));
+  await Deno.symlink("../run", join(tree, "var/run"));
   const repo = await createRepo("bare", dir);
   await commitTree(repo, "os", tree, { version: "1.0", subject: "bootable fixture" });
   // Detached metadata (where signatures live) must travel with the commit.
@@ -509,6 +512,37 @@ Deno.test({
           }
         });
       }
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name("--bootc refuses a commit that breaks a fatal lint rule (rule and path named, nothing written)"),
+  ignore: IGNORE,
+  async fn() {
+    const dir = await makeTempDir("bootc-lint-test-");
+    try {
+      const tree = join(dir, "tree");
+      for (const d of ["dev", "proc", "sys", "run", "tmp", "var/run", "sysroot", "usr/bin"]) {
+        await Deno.mkdir(join(tree, d), { recursive: true });
+      }
+      await Deno.symlink("sysroot/ostree", join(tree, "ostree"));
+      await Deno.writeTextFile(join(tree, "usr/bin/tool"), "tool\n");
+      const repo = await createRepo("bare", dir);
+      await commitTree(repo, "os", tree);
+      const out = join(dir, "img.oci");
+      const result = await runCli(["--repo", repo, "compose", "build-image", "os", "os:1", "-o", out, "--bootc"]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /Lint rule var-run failed at \/var\/run/);
+      assert.match(result.stderr, /--lint-skip var-run/);
+      await assert.rejects(Deno.lstat(out), Deno.errors.NotFound);
+      const skipped = await build(repo, ["os", "os:1", "-o", out, "--bootc", "--lint-skip", "var-run"]);
+      assert.equal(skipped.bootc, true);
+      assert.equal(skipped.kernel, undefined);
+      const usage = await runCli(["--repo", repo, "compose", "build-image", "os", "os:1", "--lint-skip", "nope"]);
+      assert.equal(usage.code, 2);
     } finally {
       await removeTree(dir);
     }

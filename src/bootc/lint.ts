@@ -84,6 +84,8 @@ export interface LintFinding {
 export interface LintOptions {
   /** Rule names not to run (bootc's `--skip`). */
   skip?: readonly string[];
+  /** The option that takes `skip` where the error is shown (default `skip`; `build-image` names it `lintSkip`). */
+  skipOption?: string;
 }
 
 /** Most paths a finding lists (bootc shows 5 unless told not to truncate). */
@@ -182,13 +184,13 @@ export class LintError extends AptOstreeError {
   readonly finding: LintFinding;
 
   /** @param findings every finding (at least one fatal) */
-  constructor(readonly findings: readonly LintFinding[]) {
+  constructor(readonly findings: readonly LintFinding[], skipOption = "skip") {
     const fatal = findings.filter((f) => f.severity === "fatal");
     const first = fatal[0] ?? findings[0];
     const where = first.paths[0] ? ` at ${first.paths[0]}` : "";
     const others = fatal.length > 1 ? ` (and ${fatal.length - 1} more fatal rule${fatal.length > 2 ? "s" : ""})` : "";
     super(`Lint rule ${first.rule} failed${where}: ${firstLine(first.message)}${others}`, {
-      solution: solutionFor(first.rule),
+      solution: solutionFor(first.rule).replaceAll("{skip}", `{${skipOption}}`),
     });
     this.name = "LintError";
     this.finding = first;
@@ -674,11 +676,11 @@ const CHECKS: Record<string, (t: Index) => RuleResult | Promise<RuleResult>> = {
  * checkLintRuleNames(["var-log", "sysusers"]);
  * ```
  */
-export function checkLintRuleNames(names: readonly string[]): void {
+export function checkLintRuleNames(names: readonly string[], skipOption = "skip"): void {
   for (const name of names) {
     if (!RULES_BY_NAME.has(name)) {
       throw new UsageError(`Unknown lint rule: ${name}`, {
-        solution: `Pass {skip} one of: ${LINT_RULES.map((r) => r.name).join(", ")}`,
+        solution: `Pass {${skipOption}} one of: ${LINT_RULES.map((r) => r.name).join(", ")}`,
       });
     }
   }
@@ -738,7 +740,7 @@ export async function lintTree(tree: LintTree, options: LintOptions = {}): Promi
  */
 export async function assertLintClean(tree: LintTree, options: LintOptions = {}): Promise<LintFinding[]> {
   const findings = await lintTree(tree, options);
-  if (findings.some((f) => f.severity === "fatal")) throw new LintError(findings);
+  if (findings.some((f) => f.severity === "fatal")) throw new LintError(findings, options.skipOption);
   return findings;
 }
 

@@ -20,7 +20,7 @@ import { type LayerCompression, layerCompression, parseImageConfig, sniffCompres
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { BlobMismatchError } from "../oci/verify.ts";
-import { contentSourceFor } from "../ostree/content.ts";
+import { type ContentSource, contentSourceFor } from "../ostree/content.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 import type { RegistryOptions } from "../registry/client.ts";
@@ -99,18 +99,30 @@ export async function commitLintTree(
   } catch (error) {
     throw utf8Failure(error) ?? error;
   }
+  return treeLintTree(entries, contentSourceFor(repo));
+}
+
+/**
+ * The lint view of a commit's tree already read (paths as a commit or as
+ * an image shows them: `usr/etc` or `etc`); file content comes from
+ * `content` when a rule asks for it.
+ *
+ * @example
+ * ```ts
+ * import { treeLintTree } from "./lint_source.ts";
+ * import { assertLintClean } from "./lint.ts";
+ * import { type ContentSource, contentSourceFor } from "../ostree/content.ts";
+ * import { OstreeRepo } from "../ostree/repo.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const entries = await repo.readTree(await repo.resolveCommit("main"));
+ * await assertLintClean(treeLintTree(entries, contentSourceFor(repo)));
+ * ```
+ */
+export function treeLintTree(entries: readonly TreeEntry[], content: ContentSource): LintTree {
   const byPath = new Map(entries.map((e) => [e.path, e]));
-  const content = contentSourceFor(repo);
   return {
-    entries: entries.map((e) => ({
-      path: e.path,
-      kind: e.kind,
-      mode: e.mode,
-      uid: e.uid,
-      gid: e.gid,
-      size: e.size,
-      ...(e.target !== undefined ? { target: e.target } : {}),
-    })),
+    // TreeEntry carries every field a LintEntry has: no copy of a million entries.
+    entries,
     async read(path) {
       const entry = byPath.get(path);
       if (entry?.kind !== "file" || entry.size > MAX_LINT_CONTENT || !lintNeedsContent(path)) return undefined;

@@ -38,6 +38,8 @@ import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import { type ImageReference, lastNameComponent, parseImageReference } from "../reference/image_ref.ts";
 import { newTarStats, type TarStats } from "../tar/layer_tar.ts";
 import { buildLayer, type BuildLayerOptions, type BuiltLayer } from "./layer.ts";
+import { assertLintClean, checkLintRuleNames, type LintFinding } from "../bootc/lint.ts";
+import { treeLintTree } from "../bootc/lint_source.ts";
 import { BOOTC_LABELS, bootcContent, COMMIT_LAYER_ID, planOstreeContainer, treeKernels } from "../bootc/layers.ts";
 import { toImageRootfs } from "./rootfs.ts";
 import { readDpkgOwners } from "../layers/dpkg_owners.ts";
@@ -124,6 +126,8 @@ export interface BuildImageOptions {
    * kernel under `/usr/lib/modules`.
    */
   bootc?: boolean;
+  /** bootc lint rules not to run on an ostree-native image (fatal findings stop the build). */
+  lintSkip?: string[];
   /** Architecture override (any common naming). */
   arch?: string;
   /** Creation time; default: the commit's timestamp. */
@@ -182,6 +186,8 @@ export interface BuildImageResult {
   bootc: boolean;
   /** Kernel version of a bootable commit (`ostree.linux`). */
   kernel?: string;
+  /** Warnings of bootc's lint rules for an ostree-native image (fatal findings stop the build). */
+  lintWarnings?: LintFinding[];
   /** Creation time, RFC 3339. */
   created: string;
   /** Entries in the image's tree (absent when a whole image was reused). */
@@ -260,6 +266,7 @@ function validateOptions(options: BuildImageOptions): ValidOptions {
       solution: "Use {maxLayers} with a whole number from 1 to 127 (containerd's limit)",
     });
   }
+  checkLintRuleNames(options.lintSkip ?? [], "lintSkip");
   const ref = parseImageReference(options.image);
   if (ref.digest !== undefined) {
     throw new UsageError(`Cannot build into a digest reference: ${options.image}`, {
@@ -343,6 +350,8 @@ interface LayerJob {
 /** What the tree gives: the layers to write and what the result reports. */
 interface TreePlan {
   bootc: boolean;
+  /** Lint warnings (fatal findings stop the build). */
+  lint: LintFinding[];
   kernel?: string;
   /** The max-layers annotation value (bins are carried only between builds with the same one). */
   planKey?: string;
@@ -471,6 +480,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const entries = toImageRootfs(listed);
     const kernels = treeKernels(entries);
     const bootc = options.bootc ?? kernels.length > 0;
+    // A host could not deploy a commit that breaks a fatal rule: refuse it before writing anything.
+    const lint = bootc
+      ? await assertLintClean(treeLintTree(entries, content), {
+        skip: options.lintSkip,
+        skipOption: "lintSkip",
+      })
+      : [];
     phases.start("plan");
     const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
     const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
@@ -479,6 +495,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(previous, ref, maxLayers) });
       return {
         bootc,
+        lint,
         entries: entries.length,
         contentBytes: entries.reduce((n, e) => n + e.size, 0),
         layers: plan.map((layer) => {
@@ -514,6 +531,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const open = bootcContent(content);
     return {
       bootc,
+      lint,
       kernel: kernels[0],
       planKey,
       entries: layers.reduce((n, l) => n + l.entryCount, 0),
@@ -545,6 +563,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       reusedImage: false,
       bootc: plan.bootc,
       ...(plan.kernel ? { kernel: plan.kernel } : {}),
+      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
       entries: totalEntries,
       contentBytes: totalBytes,
       plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
@@ -665,6 +684,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
       reusedImage: false,
       bootc: plan.bootc,
       ...(plan.kernel ? { kernel: plan.kernel } : {}),
+      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
       digest: raw.digest,
       config: manifest.config,
       layers: layers.map((l, i) => ({

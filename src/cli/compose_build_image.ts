@@ -18,6 +18,7 @@ import { withInterruptSignal } from "./signals.ts";
 import { addPushOptions, planPush } from "./build_push.ts";
 import { pushSummary } from "./image_push.ts";
 import { uploadOptionsFrom } from "./registry_options.ts";
+import { findingLines } from "./lint.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -41,6 +42,7 @@ interface BuildImageCliOptions {
   stopSignal?: string;
   dryRun?: boolean;
   bootc?: boolean;
+  lintSkip: string[];
   workers?: string;
   file?: string;
 }
@@ -156,6 +158,12 @@ export function registerBuildImage(
         "ostree hosts (default: on for a commit with a kernel in /usr/lib/modules)",
     )
     .option("--no-bootc", "write a plain OCI image even for a bootable commit")
+    .option(
+      "--lint-skip <rule>",
+      "bootc lint rule not to enforce on an ostree-native image (repeatable; see: apt-ostree image lint --list)",
+      collect,
+      [],
+    )
     .optionsGroup("Layers:")
     .addOption(
       shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
@@ -239,12 +247,18 @@ Environment:
             created,
             dryRun: opts.dryRun,
             bootc: opts.bootc,
+            lintSkip: opts.lintSkip,
             workers,
             signal,
             onProgress: progress.onProgress,
           })
         );
         progress.done();
+        if (!globals.json) {
+          for (const finding of result.lintWarnings ?? []) {
+            for (const line of findingLines(finding)) console.error(line);
+          }
+        }
         if (push?.push) {
           const pushed = await push.push(result);
           ctx.result({ ...result, push: pushed }, () => [...humanLines(result), ...pushSummary(pushed)]);

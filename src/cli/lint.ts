@@ -25,7 +25,7 @@ interface LintCliOptions {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** A finding as stderr shows it: bootc's `Lint warning: RULE: message` and the paths. */
-function findingLines(finding: LintFinding): string[] {
+export function findingLines(finding: LintFinding): string[] {
   const label = finding.severity === "fatal" ? "Lint error" : "Lint warning";
   const [first, ...rest] = finding.message.split("\n");
   const lines = [`${label}: ${finding.rule}: ${first}`, ...rest.map((l) => `  ${l}`)];
