@@ -70,6 +70,16 @@ async function makeFixture(dir: string): Promise<Fixture> {
   return { dir, repo, commit };
 }
 
+/** Runs `fn` with a fresh fixture, removed afterwards. */
+async function withFixture(prefix: string, fn: (fx: Fixture) => Promise<void>): Promise<void> {
+  const dir = await makeTempDir(prefix);
+  try {
+    await fn(await makeFixture(dir));
+  } finally {
+    await removeTree(dir);
+  }
+}
+
 async function build(repo: string, args: string[]): Promise<BuildJson & { bootc?: boolean; kernel?: string }> {
   const result = await runCliOk(["--repo", repo, "--json", "compose", "build-image", ...args]);
   return parseJsonResult(result) as BuildJson & { bootc?: boolean; kernel?: string };
@@ -214,10 +224,9 @@ async function scanEqual(a: string, b: string): Promise<void> {
 Deno.test({
   name: name("--bootc: umoci unpacks it, ostree fsck passes, checkout and commit checksum equal the source's"),
   ignore: IGNORE,
-  async fn(t) {
-    const dir = await makeTempDir("bootc-test-");
-    try {
-      const fx = await makeFixture(dir);
+  fn: (t) =>
+    withFixture("bootc-test-", async (fx) => {
+      const dir = fx.dir;
       const layout = join(dir, "img.oci");
       let result!: BuildJson & { bootc?: boolean; kernel?: string };
 
@@ -309,19 +318,15 @@ Deno.test({
           await removeTree(copy);
         }
       });
-    } finally {
-      await removeTree(dir);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: name("image pull of an ostree-native image gives the very same commit; tampered images import nothing"),
   ignore: IGNORE,
-  async fn(t) {
-    const dir = await makeTempDir("bootc-pull-test-");
-    try {
-      const fx = await makeFixture(dir);
+  fn: (t) =>
+    withFixture("bootc-pull-test-", async (fx) => {
+      const dir = fx.dir;
       const layout = join(dir, "img.oci");
       await build(fx.repo, ["os", "os:1", "-o", layout, "--max-layers", "5"]);
 
@@ -425,19 +430,15 @@ Deno.test({
           assert.equal(await cat("/a/b/c/d/deep.txt"), "deep file\n");
         },
       );
-    } finally {
-      await removeTree(dir);
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: name("--bootc is reproducible in every output and compression; --no-bootc and --max-layers 1"),
   ignore: IGNORE,
-  async fn(t) {
-    const dir = await makeTempDir("bootc-repro-test-");
-    try {
-      const fx = await makeFixture(dir);
+  fn: (t) =>
+    withFixture("bootc-repro-test-", async (fx) => {
+      const dir = fx.dir;
       const first = await build(fx.repo, ["os", "os:1", "-o", join(dir, "a.oci")]);
       await t.step("two layouts, one oci-archive: one digest", async () => {
         const second = await build(fx.repo, ["os", "os:1", "-o", join(dir, "b.oci")]);
@@ -512,10 +513,7 @@ Deno.test({
           }
         });
       }
-    } finally {
-      await removeTree(dir);
-    }
-  },
+    }),
 });
 
 Deno.test({

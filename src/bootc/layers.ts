@@ -35,7 +35,7 @@ import { parseDirMeta, serializeXattrs } from "../ostree/objects.ts";
 import type { CommitInfo, OstreeRepo } from "../ostree/repo.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 import type { FileContent, LayerEntry } from "../tar/layer_tar.ts";
-import { mayHardlink } from "../tar/layer_tar.ts";
+import { bytesContent, mayHardlink } from "../tar/layer_tar.ts";
 import { comparePaths } from "../util/path_order.ts";
 
 /** Where the repository lives inside the image. */
@@ -387,19 +387,6 @@ export function bootcContent(content: ContentSource): { open(entry: BootcEntry):
       if (entry.data) return bytesContent(entry.data);
       return content.open(entry.source ?? (entry as unknown as TreeEntry));
     },
-  };
-}
-
-function bytesContent(bytes: Uint8Array): FileContent {
-  let offset = 0;
-  return {
-    read(into) {
-      const n = Math.min(into.length, bytes.length - offset);
-      into.set(bytes.subarray(offset, offset + n));
-      offset += n;
-      return n;
-    },
-    close() {},
   };
 }
 

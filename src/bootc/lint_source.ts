@@ -11,12 +11,11 @@
  * @module
  */
 
-import { createGunzip, createZstdDecompress } from "node:zlib";
 import { AptOstreeError } from "../errors.ts";
 import { DigestStream } from "../digest/digest.ts";
 import { openImageSource } from "../image/open.ts";
 import { type ImageSource, resolveImage, verifyingStream } from "../oci/image.ts";
-import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
+import { parseImageConfig } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { BlobMismatchError } from "../oci/verify.ts";
@@ -26,7 +25,7 @@ import type { TreeEntry } from "../ostree/tree.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { TarReader } from "../tar/reader.ts";
-import { throughNodeTransform } from "../util/node_stream.ts";
+import { openLayerTar } from "../oci/layer_stream.ts";
 import {
   checkLintRuleNames,
   type LintEntry,
@@ -156,34 +155,6 @@ function components(raw: string, where: string): string[] {
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw refused(where, raw, "the path leads outside the image with '..'");
   return parts;
-}
-
-function decompress(kind: LayerCompression, input: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  if (kind === "none") return input;
-  const node = kind === "gzip" ? createGunzip({ chunkSize: 1 << 20 }) : createZstdDecompress({ chunkSize: 1 << 20 });
-  return throughNodeTransform(input, node);
-}
-
-/** Reads the first chunk to learn the compression; gives the whole stream back. */
-async function sniff(stream: ReadableStream<Uint8Array>): Promise<[LayerCompression, ReadableStream<Uint8Array>]> {
-  const reader = stream.getReader();
-  const first = await reader.read();
-  const head = first.done ? new Uint8Array(0) : first.value;
-  let sent = first.done;
-  const out = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sent) {
-        sent = true;
-        controller.enqueue(head);
-        return;
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return [sniffCompression(head), out];
 }
 
 /** The image's tree, built layer by layer. */
@@ -401,10 +372,9 @@ async function applyBlob(
 ): Promise<void> {
   const what = `layer ${layer.digest} of ${source.description}`;
   const blob = (await source.openBlob(layer, 0, signal)).pipeThrough(verifyingStream(layer, source.description));
-  const [sniffed, stream] = await sniff(blob);
-  const kind = layerCompression(layer.mediaType) ?? sniffed;
+  const { kind, tar } = await openLayerTar(layer.mediaType, blob);
   const diff = new DigestStream();
-  const reader = new TarReader(decompress(kind, stream).pipeThrough(diff), `layer ${layer.digest}`);
+  const reader = new TarReader(tar.pipeThrough(diff), `layer ${layer.digest}`);
   try {
     await flat.applyLayer(reader, index, what, signal);
   } catch (error) {

@@ -19,7 +19,6 @@
  */
 
 import { createHash } from "node:crypto";
-import { createGunzip, createZstdDecompress } from "node:zlib";
 import { join } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
@@ -27,7 +26,8 @@ import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
 import { ObjectImporter } from "./ostree_objects.ts";
 import { BOOTC_LABELS } from "../bootc/layers.ts";
 import { TarReader } from "../tar/reader.ts";
-import { type LayerCompression, layerCompression, parseImageConfig, sniffCompression } from "../oci/manifest.ts";
+import { openLayerTar } from "../oci/layer_stream.ts";
+import { parseImageConfig } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, Platform } from "../oci/types.ts";
 import { commitDirectory } from "../ostree/commit.ts";
@@ -38,7 +38,6 @@ import { type ImageSource, resolveImage } from "../oci/image.ts";
 import { openImageSource } from "../image/open.ts";
 import { createLimiter } from "../util/concurrency.ts";
 import { collectLeftovers, makeOwnedDir } from "../util/leftovers.ts";
-import { throughNodeTransform } from "../util/node_stream.ts";
 import { type Progress, type ProgressTicker, progressTicker } from "../util/progress.ts";
 import { fsError, randomSuffix, removeQuietly } from "../util/fs.ts";
 import { recordBlobLocations } from "../registry/blob_locations.ts";
@@ -188,38 +187,6 @@ export function defaultBranchFor(location: ImageLocation, arch: string, imageNam
 
 function kernelArch(platform: Platform): string {
   return OCI_TO_KERNEL[platform.architecture] ?? platform.architecture;
-}
-
-function decompress(kind: LayerCompression, input: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  if (kind === "none") return input;
-  const node = kind === "gzip" ? createGunzip({ chunkSize: 1 << 20 }) : createZstdDecompress({ chunkSize: 1 << 20 });
-  return throughNodeTransform(input, node);
-}
-
-/** Reads the first chunk to learn the compression, then gives the whole stream back. */
-async function sniffStream(
-  stream: ReadableStream<Uint8Array>,
-): Promise<{ kind: LayerCompression; stream: ReadableStream<Uint8Array> }> {
-  const reader = stream.getReader();
-  const first = await reader.read();
-  const head = first.done ? new Uint8Array(0) : first.value;
-  let sentFirst = first.done;
-  const out = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sentFirst) {
-        sentFirst = true;
-        controller.enqueue(head);
-        return;
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return { kind: sniffCompression(head), stream: out };
 }
 
 /** A pass-through that fails as soon as more than `size` bytes arrive, and at the end unless exactly `size` did. */
@@ -585,11 +552,10 @@ export async function pullImageToBranch(
           const path = join(blobDir, `${i}-${digestHex(layer.digest)}`);
           compressed = (await Deno.open(path)).readable;
         }
-        const sniffed = await sniffStream(compressed);
-        const kind = layerCompression(layer.mediaType) ?? sniffed.kind;
+        const { kind, tar: layerTar } = await openLayerTar(layer.mediaType, compressed);
 
         const diff = new DigestStream();
-        const tar = decompress(kind, sniffed.stream).pipeThrough(sizeCap(what, caps, unpacked)).pipeThrough(diff);
+        const tar = layerTar.pipeThrough(sizeCap(what, caps, unpacked)).pipeThrough(diff);
         const reader = new TarReader(tar, `layer ${layer.digest}`);
         if (native && objects && i === native.layers) {
           // The first layer another tool added on top: start from the base commit's tree.

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FileContent } from "../tar/layer_tar.ts";
+import { bytesContent, type FileContent } from "../tar/layer_tar.ts";
 import { createReadStream, readFileSync } from "node:fs";
 import { createInflateRaw, inflateRawSync } from "node:zlib";
 import { AptOstreeError } from "../errors.ts";
@@ -39,18 +39,6 @@ function objectError(entry: TreeEntry, path: string, error: unknown): AptOstreeE
     solution: "Check the repository with: ostree fsck",
     cause: error,
   });
-}
-
-class BytesContent implements FileContent {
-  private offset = 0;
-  constructor(private readonly bytes: Uint8Array) {}
-  read(into: Uint8Array): number {
-    const n = Math.min(into.length, this.bytes.length - this.offset);
-    into.set(this.bytes.subarray(this.offset, this.offset + n));
-    this.offset += n;
-    return n;
-  }
-  close(): void {}
 }
 
 class InflatingObject implements FileContent {
@@ -102,7 +90,7 @@ export function contentSourceFor(repo: OstreeRepo): ContentSource {
           if (entry.size <= INFLATE_IN_ONE_GO) {
             const data = readFileSync(path);
             const headerLength = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-            return new BytesContent(inflateRawSync(data.subarray(8 + headerLength)));
+            return bytesContent(inflateRawSync(data.subarray(8 + headerLength)));
           }
           const head = new Uint8Array(4);
           const file = Deno.openSync(path);

@@ -22,6 +22,29 @@ export interface FileContent {
   close(): void;
 }
 
+/**
+ * The content of bytes held in memory.
+ *
+ * @example
+ * ```ts
+ * import { bytesContent } from "./layer_tar.ts";
+ * const content = bytesContent(new TextEncoder().encode("hello\n"));
+ * content.read(new Uint8Array(16)); // 6
+ * ```
+ */
+export function bytesContent(bytes: Uint8Array): FileContent {
+  let offset = 0;
+  return {
+    read(into) {
+      const n = Math.min(into.length, bytes.length - offset);
+      into.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return n;
+    },
+    close() {},
+  };
+}
+
 /** What the tar writer needs to know of an entry. */
 export interface LayerEntry {
   /** Path in the layer (relative, no leading slash). */

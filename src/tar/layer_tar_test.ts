@@ -1,21 +1,7 @@
 import assert from "node:assert/strict";
-import type { FileContent } from "./layer_tar.ts";
-import { createLayerTarStream, type LayerEntry, newTarStats } from "./layer_tar.ts";
+import { bytesContent, createLayerTarStream, type LayerEntry, newTarStats } from "./layer_tar.ts";
 
 const enc = new TextEncoder();
-
-function memoryContent(bytes: Uint8Array): FileContent {
-  let offset = 0;
-  return {
-    read(into) {
-      const n = Math.min(into.length, bytes.length - offset);
-      into.set(bytes.subarray(offset, offset + n));
-      offset += n;
-      return n;
-    },
-    close() {},
-  };
-}
 
 function entry(path: string, kind: LayerEntry["kind"], extra: Partial<LayerEntry> = {}): LayerEntry {
   return {
@@ -72,7 +58,7 @@ Deno.test("GNU tar reads back every kind of entry, with owners, modes and binary
       entry("ü/日本語.txt", "file", { size: 7 }),
     ];
     const stats = newTarStats();
-    const stream = createLayerTarStream(entries, (e) => memoryContent(contents.get(e.path)!), {
+    const stream = createLayerTarStream(entries, (e) => bytesContent(contents.get(e.path)!), {
       stats,
       batchSize: 64 * 1024,
     });
@@ -123,14 +109,14 @@ Deno.test("GNU tar reads back every kind of entry, with owners, modes and binary
 });
 
 Deno.test("content shorter than the recorded size is an error naming the path", async () => {
-  const stream = createLayerTarStream([entry("f", "file", { size: 10 })], () => memoryContent(enc.encode("short")));
+  const stream = createLayerTarStream([entry("f", "file", { size: 10 })], () => bytesContent(enc.encode("short")));
   await assert.rejects(() => new Response(stream).arrayBuffer(), /Content of f is shorter/);
 });
 
 Deno.test("an aborted signal stops the stream", async () => {
   const controller = new AbortController();
   controller.abort(new Error("stop"));
-  const stream = createLayerTarStream([entry("d", "directory")], () => memoryContent(new Uint8Array()), {
+  const stream = createLayerTarStream([entry("d", "directory")], () => bytesContent(new Uint8Array()), {
     signal: controller.signal,
   });
   await assert.rejects(() => new Response(stream).arrayBuffer(), /stop/);
@@ -138,7 +124,7 @@ Deno.test("an aborted signal stops the stream", async () => {
 
 Deno.test("an empty tree is just the end-of-archive marker", async () => {
   const bytes = new Uint8Array(
-    await new Response(createLayerTarStream([], () => memoryContent(new Uint8Array()))).arrayBuffer(),
+    await new Response(createLayerTarStream([], () => bytesContent(new Uint8Array()))).arrayBuffer(),
   );
   assert.deepEqual(bytes, new Uint8Array(1024));
 });
