@@ -288,11 +288,16 @@ const baseline = (label: string, compressor: string): Case => ({
   size: async (out) => (await Deno.stat(`${out}/blob`)).size,
 });
 
+/** The bench trees are not deployable (no /sysroot, no /var tmpfiles): the ostree-native rows skip those rules. */
+const BOOTC = ["--bootc", "--lint-skip", "baseimage-root", "--lint-skip", "api-base-directories"];
+
 function casesFor(): Case[] {
   const cases = [
-    ours("apt-ostree gzip, 64 layers", []),
-    ours("apt-ostree gzip, 1 layer", ["--max-layers", "1"]),
-    ours("apt-ostree zstd, 1 layer", ["--max-layers", "1", "--compression", "zstd"]),
+    ours("apt-ostree gzip, 64 layers", ["--no-bootc"]),
+    ours("apt-ostree --bootc gzip, 64 layers", BOOTC),
+    ours("apt-ostree gzip, 1 layer", ["--max-layers", "1", "--no-bootc"]),
+    ours("apt-ostree --bootc gzip, 1 layer", [...BOOTC, "--max-layers", "1"]),
+    ours("apt-ostree zstd, 1 layer", ["--max-layers", "1", "--compression", "zstd", "--no-bootc"]),
   ];
   if (!args["skip-baselines"]) {
     cases.push(baseline("baseline tar | gzip -6", "gzip -6"), baseline("baseline tar | pigz -p2 -6", "pigz -p2 -6"));
@@ -331,6 +336,8 @@ async function runCases(input: Input): Promise<Row[]> {
 }
 
 interface Rebuild {
+  /** Build settings, e.g. `--bootc`. */
+  label: string;
   coldSeconds: number;
   unchangedSeconds: number;
   changedSeconds: number;
@@ -338,7 +345,7 @@ interface Rebuild {
   layersWrittenOnChange: number;
 }
 
-async function rebuildCases(base: Input, changed: Input): Promise<Rebuild> {
+async function rebuildCases(base: Input, changed: Input, label: string, extra: string[]): Promise<Rebuild> {
   const out = `${work}/rebuild.oci`;
   const cold: number[] = [];
   const unchanged: number[] = [];
@@ -347,21 +354,26 @@ async function rebuildCases(base: Input, changed: Input): Promise<Rebuild> {
   let written = 0;
   for (let r = 0; r < RUNS; r++) {
     await sh(`rm -rf ${out}`);
-    cold.push((await measure(cli(["compose", "build-image", base.commit, "bench:1", "-o", out]))).seconds);
-    unchanged.push((await measure(cli(["compose", "build-image", base.commit, "bench:1", "-o", out]))).seconds);
-    const changedRun = await measure(cli(["compose", "build-image", changed.commit, "bench:1", "-o", out, "--json"]));
+    cold.push((await measure(cli(["compose", "build-image", base.commit, "bench:1", "-o", out, ...extra]))).seconds);
+    unchanged.push(
+      (await measure(cli(["compose", "build-image", base.commit, "bench:1", "-o", out, ...extra]))).seconds,
+    );
+    const changedRun = await measure(
+      cli(["compose", "build-image", changed.commit, "bench:1", "-o", out, "--json", ...extra]),
+    );
     change.push(changedRun.seconds);
     const result = JSON.parse(changedRun.stdout) as { layers: { reused: boolean }[] };
     layers = result.layers.length;
     written = result.layers.filter((l) => !l.reused).length;
     log(
-      `rebuild: cold ${cold.at(-1)!.toFixed(2)} s, unchanged ${unchanged.at(-1)!.toFixed(2)} s, one package ${
+      `rebuild ${label}: cold ${cold.at(-1)!.toFixed(2)} s, unchanged ${unchanged.at(-1)!.toFixed(2)} s, one package ${
         change.at(-1)!.toFixed(2)
       } s`,
     );
   }
   await sh(`rm -rf ${out}`);
   return {
+    label,
     coldSeconds: median(cold),
     unchangedSeconds: median(unchanged),
     changedSeconds: median(change),
@@ -517,7 +529,13 @@ for (const input of inputs) {
   log(`${input.name}: ${input.entries} entries, ${(input.contentBytes / 1e6).toFixed(0)} MB of content`);
   rows.push(...(await runCases(input)));
 }
-const rebuild = changedInput ? await rebuildCases(inputs.find((i) => i.name === "debian")!, changedInput) : undefined;
+const debianInput = inputs.find((i) => i.name === "debian");
+const rebuilds = changedInput && debianInput
+  ? [
+    await rebuildCases(debianInput, changedInput, "default settings", ["--no-bootc"]),
+    await rebuildCases(debianInput, changedInput, "--bootc", BOOTC),
+  ]
+  : [];
 
 // Ratios against the baselines of the same input, measured in the same run.
 const find = (input: string, tool: string) => rows.find((r) => r.input === input && r.tool.startsWith(tool));
@@ -540,9 +558,25 @@ for (const r of rows) {
     } | ${r.filesPerSecond.toFixed(0)} | ${r.peakRssMiB.toFixed(0)} |`,
   );
 }
-if (rebuild) {
+const bootcRows = rows.filter((r) => r.tool.includes("--bootc"));
+if (bootcRows.length > 0) {
+  table.push("");
+  table.push("| ostree-native cost | plain s | --bootc s | --bootc / plain |");
+  table.push("|---|---:|---:|---:|");
+  for (const b of bootcRows) {
+    const plain = rows.find((r) => r.input === b.input && r.tool === b.tool.replace("--bootc ", ""));
+    if (plain) {
+      table.push(
+        `| ${b.input}, ${plain.tool.replace("apt-ostree ", "")} | ${plain.seconds.toFixed(2)} | ${
+          b.seconds.toFixed(2)
+        } | ${(b.seconds / plain.seconds).toFixed(2)} |`,
+      );
+    }
+  }
+}
+for (const rebuild of rebuilds) {
   if (table.length > 0) table.push("");
-  table.push("| rebuild (debian, default settings) | s (median) | × faster than cold | layers written |");
+  table.push(`| rebuild (debian, ${rebuild.label}) | s (median) | × faster than cold | layers written |`);
   table.push("|---|---:|---:|---:|");
   table.push(`| cold build | ${rebuild.coldSeconds.toFixed(2)} | 1.00 | ${rebuild.layers} |`);
   table.push(
@@ -575,7 +609,7 @@ await Deno.writeTextFile(
       runs: RUNS,
       inputs,
       rows,
-      rebuild,
+      rebuilds,
       startup,
     },
     null,
