@@ -472,6 +472,16 @@ Deno.test({
         );
         assert.equal(pulled.commit, fx.commit);
       });
+      await t.step("a docker-archive pulls back to the same commit, into an archive-mode repository", async () => {
+        const tar = join(dir, "d.tar");
+        await build(fx.repo, ["os", "os:1", "-o", `docker-archive:${tar}`]);
+        const target = await createRepo("archive", join(dir, "dt"));
+        const pulled = JSON.parse(
+          (await runCliOk(["--repo", target, "--json", "image", "pull", `docker-archive:${tar}`, "--branch", "x"]))
+            .stdout,
+        );
+        assert.equal(pulled.commit, fx.commit);
+      });
       await t.step("--max-layers 1: one layer that still fscks", async () => {
         const one = await build(fx.repo, ["os", "os:1", "-o", join(dir, "one.oci"), "--max-layers", "1"]);
         assert.equal(one.layers!.length, 1);
