@@ -250,26 +250,27 @@ function parentOf(path: string): string {
 export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
   const { repo, commit, info, directories } = input;
 
-  // Every content object and its paths; each object goes to the chunk of its first path.
-  const objects = new Map<string, ContentObject>();
-  const chunkObjects: ContentObject[][] = input.chunks.map(() => []);
-  const allFiles: TreeEntry[] = [];
-  input.chunks.forEach((chunk) => {
-    for (const e of chunk.entries) if (e.kind !== "directory") allFiles.push(e);
-  });
-  allFiles.sort((a, b) => comparePaths(a.path, b.path));
-  const chunkOfPath = new Map<TreeEntry, number>();
+  // Every content object and its paths; each object goes to the chunk of its first path (in image order).
+  const objects = new Map<string, ContentObject & { chunk: number }>();
   input.chunks.forEach((chunk, i) => {
-    for (const e of chunk.entries) if (e.kind !== "directory") chunkOfPath.set(e, i);
-  });
-  for (const e of allFiles) {
-    let object = objects.get(e.checksum);
-    if (!object) {
-      object = { checksum: e.checksum, first: e, paths: [] };
-      objects.set(e.checksum, object);
-      chunkObjects[chunkOfPath.get(e)!].push(object);
+    for (const e of chunk.entries) {
+      if (e.kind === "directory") continue;
+      const object = objects.get(e.checksum);
+      if (!object) {
+        objects.set(e.checksum, { checksum: e.checksum, first: e, paths: [e], chunk: i });
+        continue;
+      }
+      object.paths.push(e);
+      if (comparePaths(e.path, object.first.path) < 0) {
+        object.first = e;
+        object.chunk = i;
+      }
     }
-    object.paths.push(e);
+  });
+  const chunkObjects: ContentObject[][] = input.chunks.map(() => []);
+  for (const object of objects.values()) {
+    if (object.paths.length > 1) object.paths.sort((a, b) => comparePaths(a.path, b.path));
+    chunkObjects[object.chunk].push(object);
   }
   for (const list of chunkObjects) list.sort(byChecksum);
 

@@ -118,7 +118,9 @@ export async function commitLintTree(
  * ```
  */
 export function treeLintTree(entries: readonly TreeEntry[], content: ContentSource): LintTree {
-  const byPath = new Map(entries.map((e) => [e.path, e]));
+  // Only the few files a rule reads are indexed (a million-entry tree needs no second map).
+  const byPath = new Map<string, TreeEntry>();
+  for (const e of entries) if (e.kind === "file" && lintNeedsContent(e.path)) byPath.set(e.path, e);
   return {
     // TreeEntry carries every field a LintEntry has: no copy of a million entries.
     entries,
