@@ -95,12 +95,12 @@ export function checkSignOptions(location: ImageLocation, options: SignOptions):
     }
     return;
   }
-  identityFor(location, options);
   if (options.signBy !== undefined && location.transport !== "docker" && options.signatureDir === undefined) {
     throw new UsageError(`A simple signature of a ${location.transport} needs a directory to go to`, {
       solution: "Add {signatureDir} DIR (signatures go to DIR/<repository>@sha256=<hex>/signature-N)",
     });
   }
+  identityFor(location, options);
   if (
     options.signBySigstorePrivateKey !== undefined && location.transport !== "docker" && location.transport !== "oci"
   ) {
