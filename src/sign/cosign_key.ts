@@ -78,6 +78,44 @@ function checkP256(key: KeyObject, where: string): KeyObject {
 }
 
 /**
+ * Decrypts the JSON body of cosign's encrypted key (the envelope of
+ * go-securesystemslib's `encrypted` package: scrypt, then nacl/secretbox).
+ *
+ * @example
+ * ```ts
+ * import { openEnvelope } from "./cosign_key.ts";
+ * // openEnvelope(bodyBytes, "passphrase", "cosign.key") → the PKCS#8 DER bytes
+ * ```
+ */
+export function openEnvelope(body: Uint8Array, passphrase: string, where: string): Uint8Array {
+  let env: Record<string, Record<string, unknown>>;
+  try {
+    env = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw badKey(where, "the encrypted key is not JSON");
+  }
+  const kdf = env.kdf as { name?: string; params?: { N?: number; r?: number; p?: number }; salt?: string };
+  const cipher = env.cipher as { name?: string; nonce?: string };
+  if (kdf?.name !== "scrypt") throw badKey(where, `unsupported key derivation ${kdf?.name}`);
+  if (cipher?.name !== "nacl/secretbox") throw badKey(where, `unsupported cipher ${cipher?.name}`);
+  const { N, r, p } = kdf.params ?? {};
+  if (!Number.isInteger(N) || !Number.isInteger(r) || !Number.isInteger(p) || N! < 2 || N! > 1 << 20) {
+    throw badKey(where, "bad scrypt parameters");
+  }
+  const salt = unb64(kdf.salt, "salt", where);
+  const nonce = unb64(cipher.nonce, "nonce", where);
+  const ciphertext = unb64((env as Record<string, unknown>).ciphertext, "ciphertext", where);
+  if (nonce.length !== nacl.secretbox.nonceLength) throw badKey(where, "the nonce is not 24 bytes");
+  const der = nacl.secretbox.open(ciphertext, nonce, scryptKey(passphrase, salt, N!, r!, p!));
+  if (der === null) {
+    throw new AptOstreeError(`Wrong passphrase for the private key ${where}`, {
+      solution: "Give the passphrase the key was made with ({signPassphraseFile} or COSIGN_PASSWORD)",
+    });
+  }
+  return der;
+}
+
+/**
  * Reads a private key: cosign's encrypted format (with `passphrase`) or
  * a plain PKCS#8 (or SEC1 `EC PRIVATE KEY`) PEM. `where` names the file in
  * errors. The passphrase is never printed.
@@ -98,30 +136,7 @@ export function readPrivateKey(pem: string, passphrase: string | undefined, wher
         solution: "Give {signPassphraseFile}, or set COSIGN_PASSWORD",
       });
     }
-    let env: Record<string, Record<string, unknown>>;
-    try {
-      env = JSON.parse(new TextDecoder().decode(block.body));
-    } catch {
-      throw badKey(where, "the encrypted key is not JSON");
-    }
-    const kdf = env.kdf as { name?: string; params?: { N?: number; r?: number; p?: number }; salt?: string };
-    const cipher = env.cipher as { name?: string; nonce?: string };
-    if (kdf?.name !== "scrypt") throw badKey(where, `unsupported key derivation ${kdf?.name}`);
-    if (cipher?.name !== "nacl/secretbox") throw badKey(where, `unsupported cipher ${cipher?.name}`);
-    const { N, r, p } = kdf.params ?? {};
-    if (!Number.isInteger(N) || !Number.isInteger(r) || !Number.isInteger(p) || N! < 2 || N! > 1 << 20) {
-      throw badKey(where, "bad scrypt parameters");
-    }
-    const salt = unb64(kdf.salt, "salt", where);
-    const nonce = unb64(cipher.nonce, "nonce", where);
-    const ciphertext = unb64((env as Record<string, unknown>).ciphertext, "ciphertext", where);
-    if (nonce.length !== nacl.secretbox.nonceLength) throw badKey(where, "the nonce is not 24 bytes");
-    const der = nacl.secretbox.open(ciphertext, nonce, scryptKey(passphrase, salt, N!, r!, p!));
-    if (der === null) {
-      throw new AptOstreeError(`Wrong passphrase for the private key ${where}`, {
-        solution: "Give the passphrase the key was made with ({signPassphraseFile} or COSIGN_PASSWORD)",
-      });
-    }
+    const der = openEnvelope(block.body, passphrase, where);
     return checkP256(createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }), where);
   }
   if (block.label === "PRIVATE KEY" || block.label === "EC PRIVATE KEY") {
