@@ -96,9 +96,12 @@ export function checkSignOptions(location: ImageLocation, options: SignOptions):
     return;
   }
   if (options.signBy !== undefined && location.transport !== "docker" && options.signatureDir === undefined) {
-    throw new UsageError(`A simple signature of an image in ${location.transport} (not a registry) needs a directory to go to`, {
-      solution: "Add {signatureDir} DIR (signatures go to DIR/<repository>@sha256=<hex>/signature-N)",
-    });
+    throw new UsageError(
+      `A simple signature of an image in ${location.transport} (not a registry) needs a directory to go to`,
+      {
+        solution: "Add {signatureDir} DIR (signatures go to DIR/<repository>@sha256=<hex>/signature-N)",
+      },
+    );
   }
   identityFor(location, options);
   if (
