@@ -31,6 +31,9 @@ export { copyImage, type CopyOptions, type CopyProgress, type CopyResult } from 
 export { openImageSink, openImageSource, type OpenSinkOptions } from "./src/image/open.ts";
 export { type ImageVerifyResult, verifyImage, type VerifyImageOptions } from "./src/image/verify.ts";
 export { MemoryImageStore } from "./src/image/memory.ts";
+export { type SignatureWritten, signImage, type SignOptions } from "./src/sign/sign.ts";
+export { type SignaturesResult, verifySignatures, type VerifySignaturesOptions } from "./src/sign/verify.ts";
+export { generateCosignKeyPair } from "./src/sign/cosign_key.ts";
 export {
   type BlobOpener,
   type BlobStore,

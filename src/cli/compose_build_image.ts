@@ -19,6 +19,17 @@ import { addPushOptions, planPush } from "./build_push.ts";
 import { pushSummary } from "./image_push.ts";
 import { uploadOptionsFrom } from "./registry_options.ts";
 import { findingLines } from "./lint.ts";
+import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
+import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
+
+/** Where a built image is, as a location (for signing it). */
+function builtLocation(format: string, output: string, image: string): ImageLocation {
+  if (format === "registry" || output.startsWith("docker://")) return parseImageLocation(output);
+  const tag = image.replace(/^.*:/, "");
+  if (format === "oci") return { transport: "oci", path: output, tag };
+  if (format === "oci-archive") return { transport: "oci-archive", path: output, tag: undefined };
+  return { transport: "docker-archive", path: output, ref: undefined };
+}
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -228,6 +239,13 @@ Environment:
       const output = push?.output ?? opts.output;
       // Used only when the output is a registry (`--push --no-local`, or `-o docker://…`).
       const registry = push?.registry ?? uploadOptionsFrom(opts as unknown as Record<string, unknown>, globals);
+      const sign = signOptionsFrom(opts as unknown as Record<string, unknown>);
+      const signTarget = (format: string, out: string) =>
+        push?.push ? push.destination : builtLocation(format, out, image.includes(":") ? image : `${image}:latest`);
+      const identity = image.includes(":") || image.includes("@") ? image : `${image}:latest`;
+      if (!opts.dryRun) {
+        await precheckSigning(signTarget(opts.format, output ?? "image.oci"), sign, push ? undefined : identity);
+      }
       try {
         const result = await withInterruptSignal((signal) =>
           buildImage({
@@ -261,13 +279,24 @@ Environment:
         }
         if (push?.push) {
           const pushed = await push.push(result);
-          ctx.result({ ...result, push: pushed }, () => [...humanLines(result), ...pushSummary(pushed)]);
+          const signatures = await signWritten(push.destination, pushed.digest, sign, registry);
+          ctx.result(
+            { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
+            () => [...humanLines(result), ...pushSummary(pushed), ...signatureLines(signatures)],
+          );
           return;
         }
-        ctx.result(result, () => humanLines(result));
+        const signatures = result.dryRun || result.digest === undefined
+          ? []
+          : await signWritten(signTarget(result.format, result.output), result.digest, sign, registry, identity);
+        ctx.result(
+          signatures.length > 0 ? { ...result, signatures } : result,
+          () => [...humanLines(result), ...signatureLines(signatures)],
+        );
       } finally {
         progress.done();
       }
     });
   addPushOptions(buildImageCommand);
+  addSignOptions(buildImageCommand);
 }

@@ -17,6 +17,7 @@ import type { CommandContext, GlobalOptions } from "./context.ts";
 import { createReporter, formatBytes, type Reporter } from "./progress.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom, uploadOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
 
 /** What a copy needs besides its two ends. */
 export interface RunCopyOptions {
@@ -127,7 +128,8 @@ export function registerImageCopy(image: Command, contextFor: (globals: GlobalOp
   addRegistryOptions(copy, "dest-", "the destination registry");
   addRegistryOptions(copy, "src-", "the source registry");
   addRetryOptions(copy)
-    .option("--chunk-size <size>", "upload blobs larger than this in chunks of this size (default 16MiB; 0: never)")
+    .option("--chunk-size <size>", "upload blobs larger than this in chunks of this size (default 16MiB; 0: never)");
+  addSignOptions(copy)
     .addHelpText(
       "after",
       `
@@ -140,7 +142,8 @@ and the tag last, so a copy that fails leaves no tag pointing at missing blobs.
 Examples:
   apt-ostree image copy oci:./web.oci:1.0 docker://registry.example.com/team/web:1.0
   apt-ostree image copy docker://localhost:5000/web:1 oci-archive:web.tar --src-tls-verify=false
-  apt-ostree image copy --all docker://registry.example.com/base:12 oci:./base.oci:12`,
+  apt-ostree image copy --all docker://registry.example.com/base:12 oci:./base.oci:12
+  apt-ostree image copy oci:./web.oci:1 docker://registry.example.com/web:1 --sign-by FINGERPRINT`,
     )
     .action(async (source: string, destination: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
@@ -152,12 +155,17 @@ Examples:
       }
       const sinkOptions: OpenSinkOptions = { ...uploadOptionsFrom(opts, globals, "dest"), force: opts.force === true };
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: sinkOptions.retry };
-      const result = await runCopy(sourceLocation, dest, {
+      const sign = signOptionsFrom(opts);
+      await precheckSigning(dest, sign);
+      const copied = await runCopy(sourceLocation, dest, {
         source: sourceOptions,
         sink: sinkOptions,
         all: opts.all === true,
         arch: opts.arch as string | undefined,
       }, globals);
-      ctx.result(result, () => copySummary(result));
+      const identity = dest.transport === "docker-archive" ? dest.ref?.fullName : undefined;
+      const signatures = await signWritten(dest, copied.digest, sign, sinkOptions, identity);
+      const result = signatures.length > 0 ? { ...copied, signatures } : copied;
+      ctx.result(result, () => [...copySummary(copied), ...signatureLines(signatures)]);
     });
 }

@@ -15,6 +15,7 @@ import { copySummary, runCopy } from "./image_copy.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import type { Reporter } from "./progress.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom, uploadOptionsFrom } from "./registry_options.ts";
+import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
 
 /**
  * Parses a push destination: it must be `docker://…`.
@@ -95,7 +96,8 @@ export function registerImagePush(image: Command, contextFor: (globals: GlobalOp
   addRegistryOptions(push, "", "the destination");
   addRegistryOptions(push, "src-", "a source registry");
   addRetryOptions(push)
-    .option("--chunk-size <size>", "upload blobs larger than this in chunks of this size (default 16MiB; 0: never)")
+    .option("--chunk-size <size>", "upload blobs larger than this in chunks of this size (default 16MiB; 0: never)");
+  addSignOptions(push)
     .addHelpText(
       "after",
       `
@@ -106,7 +108,8 @@ a push that fails leaves no tag pointing at missing blobs, and running it again 
 Examples:
   apt-ostree image push oci:./web.oci:1.0 docker://registry.example.com/team/web:1.0
   apt-ostree image push docker-archive:web.tar docker://localhost:5000/web:1 --tls-verify=false
-  apt-ostree image push oci:web.oci docker://registry.example.com/web:1 --authfile auth.json --json`,
+  apt-ostree image push oci:web.oci docker://registry.example.com/web:1 --authfile auth.json --json
+  apt-ostree image push oci:web.oci:1 docker://registry.example.com/web:1 --sign-by-sigstore-private-key cosign.key`,
     )
     .action(async (source: string, destination: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
@@ -114,7 +117,11 @@ Examples:
       const dest = parseDestination(destination);
       const options: OpenSinkOptions = uploadOptionsFrom(opts, globals);
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: options.retry };
-      const result = await runPush(source, dest, options, globals, sourceOptions);
-      ctx.result(result, () => pushSummary(result));
+      const sign = signOptionsFrom(opts);
+      await precheckSigning(dest, sign);
+      const pushed = await runPush(source, dest, options, globals, sourceOptions);
+      const signatures = await signWritten(dest, pushed.digest, sign, options);
+      const result = signatures.length > 0 ? { ...pushed, signatures } : pushed;
+      ctx.result(result, () => [...pushSummary(pushed), ...signatureLines(signatures)]);
     });
 }

@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "commander";
-import { AptOstreeError } from "../errors.ts";
+import { AptOstreeError, UsageError } from "../errors.ts";
 import type { ImageVerifyResult } from "../image/verify.ts";
 import type { VerifyResult } from "../layout/verify.ts";
 import { isImageLocation, parseImageLocation } from "../reference/transport.ts";
@@ -14,6 +14,17 @@ import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addVerifySignatureOptions, verifySignatureOptionsFrom } from "./sign_options.ts";
+import type { SignaturesResult } from "../sign/verify.ts";
+
+function signatureLines(result: SignaturesResult): string[] {
+  return [
+    `${result.accepted ? "SIGNED" : "NOT ACCEPTED"}: ${result.image} (${result.digest}) by ${result.scope}${
+      result.reference ? `, as ${result.reference}` : ""
+    }`,
+    ...result.requirements.map((r) => `  ${r.ok ? "ok" : "FAILED"} ${r.type}: ${r.message}`),
+  ];
+}
 
 function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
   const name = "layout" in result ? result.layout : result.image;
@@ -57,7 +68,8 @@ export function registerImageVerify(image: Command, contextFor: (globals: Global
       "oci:PATH (a whole layout, or a directory), oci:PATH:TAG, oci-archive:, docker-archive:, docker://",
     );
   addRegistryOptions(verify, "", "the registry");
-  addRetryOptions(verify)
+  addRetryOptions(verify);
+  addVerifySignatureOptions(verify)
     .addHelpText(
       "after",
       `
@@ -66,19 +78,38 @@ manifests to configs and layers, must name a blob that exists with the size it s
 its digest and path, and the exit code is 1. For a whole layout (oci:PATH without a tag, or a directory), every
 image of it is checked and blobs no image references are counted, but are not errors.
 
+With --key or --policy, the image's signatures are checked too: a GPG simple signature (from the
+lookaside of registries.d, or --signature-dir) or a cosign signature (the sha256-<hex>.sig tag) must
+verify with the key, sign this manifest's digest and name the image (as matchRepoDigestOrExact; or
+--identity exactly); --policy applies a containers-policy.json as skopeo does (signedBy, sigstoreSigned,
+insecureAcceptAnything, reject). A wrong key, a missing signature, another identity or a changed
+manifest exits 1. Details: docs/signing.md.
+
 Examples:
   apt-ostree image verify oci:./web.oci
   apt-ostree image verify ./web.oci --json
   apt-ostree image verify docker-archive:web.tar
-  apt-ostree image verify docker://registry.example.com/team/web:1.0`,
+  apt-ostree image verify docker://registry.example.com/team/web:1.0
+  apt-ostree image verify docker://registry.example.com/team/web:1.0 --key cosign.pub
+  apt-ostree image verify docker://registry.example.com/team/web:1.0 --policy /etc/containers/policy.json`,
     )
     .action(async (name: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const location = isImageLocation(name) ? parseImageLocation(name) : undefined;
+      const signing = verifySignatureOptionsFrom(opts);
+      if (
+        signing !== undefined &&
+        (location === undefined || (location.transport === "oci" && location.tag === undefined))
+      ) {
+        throw new UsageError("Signatures are checked for one image, not a whole layout", {
+          solution: "Name the image with its tag: oci:PATH:TAG",
+        });
+      }
       const reporter = ctx.reporter();
       const onProgress = reporter.onProgress;
       let result: VerifyResult | ImageVerifyResult;
+      let signatures: SignaturesResult | undefined;
       try {
         result = await withInterruptSignal(async (signal) => {
           const [{ verifyLayout }, { verifyImage }, { openImageSource }] = await Promise.all([
@@ -89,9 +120,16 @@ Examples:
           if (location === undefined || (location.transport === "oci" && location.tag === undefined)) {
             return await verifyLayout(location?.transport === "oci" ? location.path : name, { signal, onProgress });
           }
-          const source = await openImageSource(location, registryOptionsFrom(opts, globals));
+          const registry = registryOptionsFrom(opts, globals);
+          const source = await openImageSource(location, registry);
           try {
-            return await verifyImage(source, { signal, onProgress });
+            const checked = await verifyImage(source, { signal, onProgress });
+            if (signing !== undefined) {
+              const { verifySignatures } = await import("../sign/verify.ts");
+              const root = await source.root(signal);
+              signatures = await verifySignatures(location, root.digest, source.imageName, { ...signing, registry });
+            }
+            return checked;
           } finally {
             source.close();
           }
@@ -99,13 +137,23 @@ Examples:
       } finally {
         reporter.done();
       }
-      ctx.result(result, () => humanLines(result));
+      const signed = signatures;
+      ctx.result(
+        signed ? { ...result, signatures: signed } : result,
+        () => [...humanLines(result), ...(signed ? signatureLines(signed) : [])],
+      );
       if (result.problems.length > 0) {
         const what = "layout" in result ? `layout ${result.layout}` : `image ${result.image}`;
         throw new AptOstreeError(
           `The ${what} is damaged: ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}`,
           { solution: "Rebuild or copy the image again; the problems above name each blob and path" },
         );
+      }
+      if (signed && !signed.accepted) {
+        const failed = signed.requirements.filter((r) => !r.ok).map((r) => r.message);
+        throw new AptOstreeError(`The signatures of ${signed.image} are not accepted: ${failed.join("; ")}`, {
+          solution: "Check that the image was signed with this key and under this name ({key}, {policy}, {identity})",
+        });
       }
     });
 }

@@ -19,6 +19,7 @@ import { registerImageCopy } from "./image_copy.ts";
 import { registerImageInspect } from "./image_inspect.ts";
 import { registerImagePull } from "./image_pull.ts";
 import { registerImagePush } from "./image_push.ts";
+import { registerGenerateKey, registerImageSign } from "./image_sign.ts";
 import { registerImageVerify } from "./image_verify.ts";
 import { registerComposeLint, registerImageLint } from "./lint.ts";
 import { registerLogin } from "./login.ts";
@@ -75,13 +76,15 @@ export function buildProgram(): Command {
 
   const image = program
     .command("image")
-    .description("Copy, push, pull, inspect and verify images (registries, layouts, archives)")
+    .description("Copy, push, pull, inspect, sign and verify images (registries, layouts, archives)")
     .exitOverride();
   registerImageCopy(image, createContext);
   registerImagePush(image, createContext);
   registerImagePull(image, createContext);
   registerImageInspect(image, createContext);
   registerImageVerify(image, createContext);
+  registerImageSign(image, createContext);
+  registerGenerateKey(image, createContext);
   registerImageLint(image, createContext);
   registerLogin(program, createContext);
   return program;
