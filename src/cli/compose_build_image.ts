@@ -19,6 +19,7 @@ import { addPushOptions, planPush } from "./build_push.ts";
 import { pushSummary } from "./image_push.ts";
 import { uploadOptionsFrom } from "./registry_options.ts";
 import { findingLines } from "./lint.ts";
+import { parseSbomFormats } from "./sbom.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -43,6 +44,7 @@ interface BuildImageCliOptions {
   dryRun?: boolean;
   bootc?: boolean;
   lintSkip: string[];
+  sbom: string[];
   workers?: string;
   file?: string;
 }
@@ -110,6 +112,9 @@ function humanLines(result: BuildImageResult): string[] {
     `  output:  ${result.output}`,
     `  digest:  ${result.digest}`,
     `  layers:  ${layers.length} (${formatBytes(compressed)} compressed${content}; ${reused} reused)`,
+    ...(result.sbom ?? []).map((s) =>
+      `  sbom:    ${s.format} ${s.digest} (${formatBytes(s.size)}${s.written ? "" : ", attached already"})`
+    ),
     `Inspect it with: skopeo inspect ${transportOf(result)}`,
   ];
 }
@@ -161,6 +166,13 @@ export function registerBuildImage(
     .option(
       "--lint-skip <rule>",
       "bootc lint rule not to enforce on an ostree-native image (repeatable; see: apt-ostree image lint --list)",
+      collect,
+      [],
+    )
+    .option(
+      "--sbom <format>",
+      "attach an SBOM made from the commit's dpkg database: spdx (SPDX 2.3) or cyclonedx (CycloneDX 1.6); " +
+        "repeatable or comma-separated (an OCI layout or a registry; see docs/sbom.md)",
       collect,
       [],
     )
@@ -248,6 +260,7 @@ Environment:
             dryRun: opts.dryRun,
             bootc: opts.bootc,
             lintSkip: opts.lintSkip,
+            sbom: parseSbomFormats(opts.sbom),
             workers,
             signal,
             onProgress: progress.onProgress,

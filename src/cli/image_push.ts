@@ -65,11 +65,12 @@ export function runPush(
   globals: GlobalOptions,
   sourceOptions: RegistryOptions = options,
   reporter?: Reporter,
+  referrers = true,
 ): Promise<CopyResult> {
   return runCopy(
     source,
     destination,
-    { source: sourceOptions, sink: options, all: true, verb: "Pushing" },
+    { source: sourceOptions, sink: options, all: true, referrers, verb: "Pushing" },
     globals,
     reporter,
   );
@@ -91,7 +92,8 @@ export function registerImagePush(image: Command, contextFor: (globals: GlobalOp
     .command("push")
     .description("Push an image from a layout, an archive or a registry to a registry")
     .argument("<source>", "oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH or docker://…")
-    .argument("<destination>", "docker://HOST[:PORT]/NAME[:TAG]");
+    .argument("<destination>", "docker://HOST[:PORT]/NAME[:TAG]")
+    .option("--no-referrers", "leave out what is attached to the image (OCI referrers: SBOMs, signatures)");
   addRegistryOptions(push, "", "the destination");
   addRegistryOptions(push, "src-", "a source registry");
   addRetryOptions(push)
@@ -114,7 +116,7 @@ Examples:
       const dest = parseDestination(destination);
       const options: OpenSinkOptions = uploadOptionsFrom(opts, globals);
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: options.retry };
-      const result = await runPush(source, dest, options, globals, sourceOptions);
+      const result = await runPush(source, dest, options, globals, sourceOptions, undefined, opts.referrers !== false);
       ctx.result(result, () => pushSummary(result));
     });
 }

@@ -22,6 +22,7 @@ import { registerImagePush } from "./image_push.ts";
 import { registerImageVerify } from "./image_verify.ts";
 import { registerComposeLint, registerImageLint } from "./lint.ts";
 import { registerLogin } from "./login.ts";
+import { registerComposeSbom, registerImageSbom } from "./sbom.ts";
 
 export { CommanderError } from "commander";
 
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
   registerCreate(compose, createContext);
   registerList(compose, createContext);
   registerComposeLint(compose, createContext);
+  registerComposeSbom(compose, createContext);
 
   const image = program
     .command("image")
@@ -83,6 +85,7 @@ export function buildProgram(): Command {
   registerImageInspect(image, createContext);
   registerImageVerify(image, createContext);
   registerImageLint(image, createContext);
+  registerImageSbom(image, createContext);
   registerLogin(program, createContext);
   return program;
 }
