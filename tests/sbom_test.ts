@@ -415,3 +415,114 @@ Deno.test("registry without a referrers API: fallback tag appended to (an @sigst
     }
   });
 });
+
+/** Tracker entries for the fixture: fixed, unfixed, not affected, epochs and tildes, another release. */
+const ADVISORIES = {
+  bash: {
+    "CVE-2024-0001": {
+      releases: { bookworm: { status: "resolved", fixed_version: "5.2.15-2+deb12u1", urgency: "medium" } },
+    },
+    "CVE-2024-0002": { releases: { bookworm: { status: "resolved", fixed_version: "5.2.15-1", urgency: "high" } } },
+  },
+  shadow: {
+    "CVE-2024-0003": { releases: { bookworm: { status: "resolved", fixed_version: "4.13+dfsg1-2", urgency: "high" } } },
+    "CVE-2024-0004": {
+      releases: { bookworm: { status: "resolved", fixed_version: "1:4.13+dfsg1-2", urgency: "low" } },
+    },
+  },
+  tzdata: {
+    "CVE-2024-0005": {
+      releases: { bookworm: { status: "resolved", fixed_version: "2024a-0+deb12u1", urgency: "low" } },
+    },
+    "CVE-2024-0006": {
+      releases: { bookworm: { status: "resolved", fixed_version: "2024a-0+deb12u1~", urgency: "low" } },
+    },
+  },
+  glibc: { "CVE-2024-0007": { description: "x", releases: { bookworm: { status: "open", urgency: "unimportant" } } } },
+  perl: {
+    "CVE-2024-0008": { releases: { bookworm: { status: "undetermined", urgency: "high" } } },
+    "CVE-2024-0009": { releases: { bullseye: { status: "open", urgency: "high" } } },
+  },
+  "gcc-12": {
+    "CVE-2024-0010": { releases: { bookworm: { status: "resolved", fixed_version: "0", urgency: "high" } } },
+  },
+  ncurses: { "CVE-2024-0011": { releases: { bookworm: { status: "open", urgency: "high**" } } } },
+};
+
+const EXPECTED_FINDINGS = [
+  "bash CVE-2024-0001 resolved 5.2.15-2+deb12u1 medium",
+  "libc6 CVE-2024-0007 open - negligible",
+  "libc6 CVE-2024-0007 open - negligible",
+  "libtinfo6 CVE-2024-0011 open - high",
+  "passwd CVE-2024-0004 resolved 1:4.13+dfsg1-2 low",
+  "tzdata CVE-2024-0005 resolved 2024a-0+deb12u1 low",
+];
+
+Deno.test("image scan: tracker JSON fixture (fixed, unfixed, epoch, tilde, other release) on a commit and on an attached SBOM", async () => {
+  await withFixture(async (f) => {
+    const advisories = join(f.dir, "tracker.json");
+    await Deno.writeTextFile(advisories, JSON.stringify(ADVISORIES));
+    const out = join(f.dir, "scan.oci");
+    await runCliOk([
+      "--repo",
+      f.repo,
+      "compose",
+      "build-image",
+      "debian/12/x86_64",
+      "app:1",
+      "-o",
+      out,
+      "--sbom",
+      "cyclonedx",
+    ]);
+    await runCliOk([
+      "--repo",
+      f.repo,
+      "compose",
+      "build-image",
+      "debian/12/x86_64",
+      "app:2",
+      "-o",
+      out,
+      "--sbom",
+      "spdx",
+    ]);
+    for (const target of ["debian/12/x86_64", `oci:${out}:1`, `oci:${out}:2`]) {
+      const result = await runCliOk(["--repo", f.repo, "--json", "image", "scan", target, "--advisories", advisories]);
+      const json = JSON.parse(result.stdout);
+      assert.equal(json.release, "bookworm", target);
+      assert.deepEqual(
+        json.findings.map((x: Json) => `${x.package} ${x.cve} ${x.status} ${x.fixedVersion ?? "-"} ${x.severity}`),
+        EXPECTED_FINDINGS,
+        target,
+      );
+    }
+    const failing = await runCli([
+      "--repo",
+      f.repo,
+      "image",
+      "scan",
+      "debian/12/x86_64",
+      "--advisories",
+      advisories,
+      "--fail-on",
+      "high",
+    ]);
+    assert.equal(failing.code, 1, failing.stderr);
+    assert.match(failing.stderr, /1 finding\(s\) at or above high/);
+    assert.match(failing.stdout, /libtinfo6 6\.4-4 \(amd64, source ncurses 6\.4-4\): CVE-2024-0011 high, no fix yet/);
+    const other = await runCliOk([
+      "--repo",
+      f.repo,
+      "--json",
+      "image",
+      "scan",
+      "debian/12/x86_64",
+      "--advisories",
+      advisories,
+      "--release",
+      "bullseye",
+    ]);
+    assert.deepEqual(JSON.parse(other.stdout).findings.map((x: Json) => x.cve), ["CVE-2024-0009"]);
+  });
+});

@@ -22,7 +22,7 @@ import { registerImagePush } from "./image_push.ts";
 import { registerImageVerify } from "./image_verify.ts";
 import { registerComposeLint, registerImageLint } from "./lint.ts";
 import { registerLogin } from "./login.ts";
-import { registerComposeSbom, registerImageSbom } from "./sbom.ts";
+import { registerComposeSbom, registerImageSbom, registerImageScan } from "./sbom.ts";
 
 export { CommanderError } from "commander";
 
@@ -86,6 +86,7 @@ export function buildProgram(): Command {
   registerImageVerify(image, createContext);
   registerImageLint(image, createContext);
   registerImageSbom(image, createContext);
+  registerImageScan(image, createContext);
   registerLogin(program, createContext);
   return program;
 }

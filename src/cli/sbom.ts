@@ -192,3 +192,138 @@ Examples:
       });
     });
 }
+
+/** Severities for `--fail-on` (as `sbom/scan.ts` has them). */
+const SEVERITY_CHOICES = ["negligible", "low", "medium", "high", "unknown"];
+
+/**
+ * Adds `scan` to the `image` command.
+ *
+ * @example
+ * ```ts
+ * import { Command } from "commander";
+ * import { registerImageScan } from "./sbom.ts";
+ * import { createContext } from "./context.ts";
+ * registerImageScan(new Command("image"), createContext);
+ * ```
+ */
+export function registerImageScan(image: Command, contextFor: (globals: GlobalOptions) => CommandContext): void {
+  const command = image
+    .command("scan")
+    .description("List the known vulnerabilities of an image's or a commit's Debian packages (offline)")
+    .argument("<target>", "an image with an SBOM attached (oci:PATH[:TAG], docker://…) or an OSTree ref or commit")
+    .requiredOption("--advisories <file>", "the Debian Security Tracker's JSON (tracker/data/json), downloaded before")
+    .option("--release <name>", "the Debian release to match (default: from the distro: debian-12 is bookworm)")
+    .addOption(
+      shownChoices(
+        new Option("--fail-on <severity>", "exit 1 when a finding is at least this severe (unknown counts as high)"),
+        SEVERITY_CHOICES,
+      ),
+    )
+    .option("--arch <arch>", "platform of a multi-platform image (default: the host's)");
+  addRegistryOptions(command);
+  addRetryOptions(command).addHelpText(
+    "after",
+    `
+A package is affected by a CVE when the tracker's entry for its source package and the release is open (no fix
+yet) or resolved in a version later than the installed source version (dpkg's version order). An image is read
+through its attached SBOM (compose build-image --sbom); a ref through the commit's dpkg database. No network.
+
+Examples:
+  apt-ostree image scan oci:./web.oci:1 --advisories debian-security.json
+  apt-ostree image scan my-deployment --advisories debian-security.json --fail-on high --json`,
+  )
+    .action(async (target: string, opts: Record<string, unknown>, command: Command) => {
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      const ctx = contextFor(globals);
+      const scan = await import("../sbom/scan.ts");
+      const { isImageLocation } = await import("../reference/transport.ts");
+      const file = opts.advisories as string;
+      let text: string;
+      try {
+        text = await Deno.readTextFile(file);
+      } catch (error) {
+        throw new UsageError(`Cannot read the advisories ${file}: ${error instanceof Error ? error.message : error}`, {
+          solution: "Download https://security-tracker.debian.org/tracker/data/json and give its path",
+        });
+      }
+      const advisories = scan.parseAdvisories(text, file);
+      let packages: import("../sbom/scan.ts").ScanPackage[];
+      let distro: string | undefined;
+      if (isImageLocation(target)) {
+        const [{ openImageSource }, { readAttached }, { resolveImage }, { hostArch, ociPlatform }] = await Promise.all([
+          import("../image/open.ts"),
+          import("../image/referrers.ts"),
+          import("../oci/image.ts"),
+          import("../oci/platform.ts"),
+        ]);
+        const found = await withInterruptSignal(async (signal) => {
+          const source = await openImageSource(parseImageLocation(target), registryOptionsFrom(opts, globals));
+          try {
+            const { raw } = await resolveImage(
+              source,
+              ociPlatform((opts.arch as string | undefined) ?? hostArch()),
+              signal,
+            );
+            const subject = { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length };
+            const docs = await readAttached(source, subject, [ARTIFACT_TYPES.spdx, ARTIFACT_TYPES.cyclonedx], signal);
+            if (docs.length === 0) {
+              throw new AptOstreeError(`${source.description} has no SBOM attached to scan`, {
+                solution: "Build it with: apt-ostree compose build-image --sbom spdx, or scan the commit (its ref)",
+              });
+            }
+            return scan.sbomPackages(JSON.parse(new TextDecoder().decode(docs[0].bytes)));
+          } finally {
+            source.close();
+          }
+        });
+        packages = found.packages;
+        distro = found.distro;
+      } else {
+        const [{ readCommitPackages }, { defaultRepoPath, OstreeRepo }, { contentSourceFor }, { distroOf }] =
+          await Promise.all([
+            import("../sbom/commit.ts"),
+            import("../ostree/repo.ts"),
+            import("../ostree/content.ts"),
+            import("../sbom/documents.ts"),
+          ]);
+        const repo = await OstreeRepo.open(defaultRepoPath(globals.repo));
+        const commit = await repo.resolveCommit(target);
+        const found = await readCommitPackages(await repo.readTree(commit), contentSourceFor(repo), target);
+        packages = found.packages;
+        distro = distroOf(found.osRelease).distro;
+      }
+      const release = (opts.release as string | undefined) ?? (distro ? scan.releaseName(distro) : undefined);
+      if (release === undefined) {
+        throw new UsageError(`The release of ${target} is not known (no distro in its SBOM or os-release)`, {
+          solution: "Name it with --release, e.g. --release bookworm",
+        });
+      }
+      const findings = scan.scanPackages(packages, advisories, release);
+      const counts = Object.fromEntries(
+        scan.SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length]),
+      );
+      ctx.result({ target, release, packages: packages.length, counts, findings }, () => [
+        `${target}: ${packages.length} packages, release ${release}: ${findings.length} finding(s)` +
+        (findings.length > 0
+          ? ` (${scan.SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`).join(", ")})`
+          : ""),
+        ...findings.map((f) =>
+          `  ${f.package} ${f.version} (${f.arch}, source ${f.source} ${f.sourceVersion}): ${f.cve} ${f.severity}, ${
+            f.status === "open" ? "no fix yet" : `fixed in ${f.fixedVersion}`
+          }`
+        ),
+      ]);
+      const failOn = opts.failOn as string | undefined;
+      if (failOn !== undefined) {
+        const rank = (s: string) =>
+          s === "unknown" ? scan.SEVERITIES.indexOf("high") : scan.SEVERITIES.indexOf(s as never);
+        const failing = findings.filter((f) => rank(f.severity) >= rank(failOn));
+        if (failing.length > 0) {
+          throw new AptOstreeError(`${failing.length} finding(s) at or above ${failOn} in ${target}`, {
+            solution: "Rebuild with the fixed packages (compose create pulls the latest), or raise --fail-on",
+          });
+        }
+      }
+    });
+}

@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { fsError } from "../util/fs.ts";
-import { compareDebianVersions } from "./dpkg_version.ts";
+import { compareDebianVersions } from "../layers/dpkg_version.ts";
 
 /** An installed package. */
 export interface InstalledPackage {
