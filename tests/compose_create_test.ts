@@ -208,6 +208,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: name("--json lists the packages added and upgraded (old and new version), in a dry run and a real one"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const upgrade = [{ name: "base-files", arch: "amd64", oldVersion: "12.4", newVersion: "12.4+deb12u1-stub" }];
+      for (const dryRun of [true, false]) {
+        const args = ["--repo", repo, "--json", "compose", "create", "--base", "debian:12"];
+        const result = await runCli([...args, "--packages", "hello", "base-files", ...(dryRun ? ["--dry-run"] : [])]);
+        assert.equal(result.code, 0, result.stderr);
+        const json = JSON.parse(result.stdout);
+        assert.deepEqual(json.added, [{ name: "hello", version: "1.0-stub", arch: "amd64" }], `dry run: ${dryRun}`);
+        assert.deepEqual(json.upgraded, upgrade, `dry run: ${dryRun}`);
+        assert.deepEqual(json.downgraded, []);
+      }
+      const human = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "base-files",
+      ]);
+      assert.match(human.stdout, /^ {4}base-files 12\.4 -> 12\.4\+deb12u1-stub \(amd64\)$/m);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
   name: name("--dry-run reports what apt would install and the branch, and leaves the repository untouched"),
   ignore: skipReason !== undefined,
   async fn() {

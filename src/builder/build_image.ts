@@ -15,7 +15,12 @@ import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import { openImageSink } from "../image/open.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
-import { rawManifest } from "../oci/manifest.ts";
+import { rawDescriptor, rawManifest } from "../oci/manifest.ts";
+import { ANNOTATION_CREATED, artifactManifest } from "../oci/referrers.ts";
+import { attachArtifact, type AttachResult } from "../image/referrers.ts";
+import { commitSbom } from "../sbom/commit.ts";
+import { SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/documents.ts";
+import type { TreeEntry } from "../ostree/tree.ts";
 import type { RegistrySinkOptions } from "../registry/sink.ts";
 import {
   formatImageLocation,
@@ -132,6 +137,11 @@ export interface BuildImageOptions {
   arch?: string;
   /** Creation time; default: the commit's timestamp. */
   created?: Date;
+  /**
+   * SBOMs to make from the commit's dpkg database and attach to the image as
+   * OCI referrers (an OCI layout or a registry).
+   */
+  sbom?: SbomFormat[];
   /** Resolve and plan only; write nothing. */
   dryRun?: boolean;
   /** Compression threads, the calling one included (default: one per CPU). Output does not depend on it. */
@@ -190,6 +200,8 @@ export interface BuildImageResult {
   lintWarnings?: LintFinding[];
   /** Creation time, RFC 3339. */
   created: string;
+  /** The SBOMs attached to the image (with `sbom`). */
+  sbom?: (AttachResult & { format: SbomFormat; size: number })[];
   /** Entries in the image's tree (absent when a whole image was reused). */
   entries?: number;
   /** Bytes of file content in the tree (absent when a whole image was reused). */
@@ -399,6 +411,33 @@ function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
   }));
 }
 
+/** Refuses SBOMs for an output that cannot hold referrers (an archive), before any work. */
+function checkSbomOutput(location: ImageLocation, sink: ImageSink | undefined): void {
+  const holds = sink ? sink.putReferrer !== undefined : location.transport === "oci" || location.transport === "docker";
+  if (!holds) {
+    throw new UsageError(`${sink?.description ?? location.transport} cannot hold an SBOM attached to the image`, {
+      solution:
+        "Write an OCI layout or to a registry with {sbom}, or write the SBOM to a file with: apt-ostree compose sbom",
+    });
+  }
+}
+
+/** Attaches each SBOM to the image as a referrer (an unchanged one is left as it is). */
+async function attachSboms(
+  sink: ImageSink,
+  subject: Descriptor,
+  sboms: Map<SbomFormat, Uint8Array>,
+  created: string,
+  signal: AbortSignal | undefined,
+): Promise<(AttachResult & { format: SbomFormat; size: number })[]> {
+  const out = [];
+  for (const [format, bytes] of sboms) {
+    const artifact = artifactManifest(subject, SBOM_MEDIA_TYPES[format], bytes, { [ANNOTATION_CREATED]: created });
+    out.push({ format, size: bytes.length, ...(await attachArtifact(sink, subject, artifact, signal)) });
+  }
+  return out;
+}
+
 /**
  * Builds an image from an OSTree commit.
  *
@@ -420,6 +459,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   phases.start("resolve");
   const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const location = outputLocation(options.output, ref, format);
+  const sbomFormats = [...new Set(options.sbom ?? [])];
+  if (sbomFormats.length > 0 && !options.dryRun) checkSbomOutput(location, options.sink);
   if (location.transport === "docker-archive" && compression === "zstd" && !options.allowZstdDocker) {
     throw new UsageError(
       "A docker-archive with zstd layers cannot be loaded by Docker before 23.0 (Debian 12 ships 20.10), and skopeo does not write one",
@@ -472,9 +513,23 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   });
 
   const content = contentSourceFor(repo);
+  let listedTree: TreeEntry[] | undefined;
+  const makeSboms = async () => {
+    if (sbomFormats.length === 0) return undefined;
+    phases.start("sbom");
+    return await commitSbom(repo, {
+      commit: commitChecksum,
+      name: ref.fullName,
+      image: true,
+      formats: sbomFormats,
+      entries: listedTree,
+      signal,
+    });
+  };
   const planTree = async (previous: StoredImage[]): Promise<TreePlan> => {
     phases.start("list");
     const listed = await repo.readTree(commitChecksum, { signal });
+    listedTree = listed;
     // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
     const directories = listed.filter((e) => e.kind === "directory");
     const entries = toImageRootfs(listed);
@@ -590,7 +645,9 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     // Nothing changed since an earlier build: tag that image again.
     const same = imageWithFingerprint(previous, fingerprint);
     if (same && (await allBlobsPresent(target, same, signal))) {
+      const sboms = await makeSboms();
       await target.commit(same.raw, signal);
+      const sbom = sboms && await attachSboms(target, same.descriptor, sboms, created, signal);
       return {
         ...base,
         dryRun: false,
@@ -602,6 +659,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         digest: same.descriptor.digest,
         config: same.manifest.config,
         layers: layerResults(same, true),
+        ...(sbom ? { sbom } : {}),
         durations: phases.finish(3),
       };
     }
@@ -609,6 +667,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const plan = await planTree(previous);
     totalEntries = plan.entries;
     totalBytes = plan.contentBytes;
+    // Before any layer: a commit without a dpkg database fails here, with nothing written.
+    const sboms = await makeSboms();
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";
@@ -678,6 +738,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     checkImageJsonSize(raw.bytes, "manifest", settings);
     signal?.throwIfAborted();
     await target.commit(raw, signal);
+    const sbom = sboms && await attachSboms(target, rawDescriptor(raw), sboms, created, signal);
     return {
       ...base,
       dryRun: false,
@@ -695,6 +756,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         bin: plan.layers[i].id,
         reused: l.reused,
       })),
+      ...(sbom ? { sbom } : {}),
       entries: totalEntries,
       contentBytes: totalBytes,
       durations: phases.finish(3),

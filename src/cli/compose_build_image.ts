@@ -30,6 +30,7 @@ function builtLocation(format: string, output: string, image: string): ImageLoca
   if (format === "oci-archive") return { transport: "oci-archive", path: output, tag: undefined };
   return { transport: "docker-archive", path: output, ref: undefined };
 }
+import { parseSbomFormats } from "./sbom.ts";
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -54,6 +55,7 @@ interface BuildImageCliOptions {
   dryRun?: boolean;
   bootc?: boolean;
   lintSkip: string[];
+  sbom: string[];
   workers?: string;
   file?: string;
 }
@@ -121,6 +123,9 @@ function humanLines(result: BuildImageResult): string[] {
     `  output:  ${result.output}`,
     `  digest:  ${result.digest}`,
     `  layers:  ${layers.length} (${formatBytes(compressed)} compressed${content}; ${reused} reused)`,
+    ...(result.sbom ?? []).map((s) =>
+      `  sbom:    ${s.format} ${s.digest} (${formatBytes(s.size)}${s.written ? "" : ", attached already"})`
+    ),
     `Inspect it with: skopeo inspect ${transportOf(result)}`,
   ];
 }
@@ -172,6 +177,13 @@ export function registerBuildImage(
     .option(
       "--lint-skip <rule>",
       "bootc lint rule not to enforce on an ostree-native image (repeatable; see: apt-ostree image lint --list)",
+      collect,
+      [],
+    )
+    .option(
+      "--sbom <format>",
+      "attach an SBOM made from the commit's dpkg database: spdx (SPDX 2.3) or cyclonedx (CycloneDX 1.6); " +
+        "repeatable or comma-separated (an OCI layout or a registry; see docs/sbom.md)",
       collect,
       [],
     )
@@ -266,6 +278,7 @@ Environment:
             dryRun: opts.dryRun,
             bootc: opts.bootc,
             lintSkip: opts.lintSkip,
+            sbom: parseSbomFormats(opts.sbom),
             workers,
             signal,
             onProgress: progress.onProgress,

@@ -57,7 +57,10 @@ function humanLines(result: ComposeCreateResult): string[] {
     `  version:  ${result.version}`,
     `  base:     ${base}`,
     `  installed ${result.installed.length} package(s):`,
-    ...packageLines(result.installed),
+    ...packageLines(result.added),
+    ...[...result.upgraded, ...result.downgraded].map((p) =>
+      `    ${p.name} ${p.oldVersion} -> ${p.newVersion}${p.arch ? ` (${p.arch})` : ""}`
+    ),
     ...(result.removed.length > 0
       ? [`  removed ${result.removed.length} package(s):`, ...packageLines(result.removed)]
       : []),
