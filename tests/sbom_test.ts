@@ -283,7 +283,8 @@ Deno.test("registry without a referrers API: fallback tag appended to (an @sigst
     const creds = ["--creds", "alice:s3cret", "--tls-verify=false"];
     try {
       const dest = `docker://${registry.host}/team/app:1`;
-      // The image first, plain; then @sigstore/oci attaches its own artifact (an auth challenge: Basic).
+      // The image first, plain (no SBOM: it is on by default); then @sigstore/oci attaches its own artifact
+      // (an auth challenge: Basic).
       const plain = JSON.parse(
         (await runCliOk([
           "--repo",
@@ -295,6 +296,7 @@ Deno.test("registry without a referrers API: fallback tag appended to (an @sigst
           "app:1",
           "-o",
           dest,
+          "--no-sbom",
           ...creds,
         ]))
           .stdout,
@@ -524,5 +526,132 @@ Deno.test("image scan: tracker JSON fixture (fixed, unfixed, epoch, tilde, other
       "bullseye",
     ]);
     assert.deepEqual(JSON.parse(other.stdout).findings.map((x: Json) => x.cve), ["CVE-2024-0009"]);
+  });
+});
+
+Deno.test("build-image attaches an SPDX SBOM by default: layout, oci-archive; none for a docker-archive or without dpkg; same image digest", async () => {
+  await withFixture(async (f) => {
+    const build = async (out: string, ...extra: string[]) =>
+      JSON.parse(
+        (await runCliOk([
+          "--repo",
+          f.repo,
+          "--json",
+          "compose",
+          "build-image",
+          "debian/12/x86_64",
+          "app:1",
+          "-o",
+          out,
+          ...extra,
+        ])).stdout,
+      );
+    // A layout: SPDX by default, the manifest digest is the one without an SBOM.
+    const layout = join(f.dir, "app.oci");
+    const first = await build(layout);
+    assert.deepEqual(first.sbom.map((s: Json) => [s.format, s.written]), [["spdx", true]]);
+    const plain = await build(join(f.dir, "plain.oci"), "--no-sbom");
+    assert.equal(plain.sbom, undefined);
+    assert.equal(plain.digest, first.digest, "the SBOM does not change the image");
+    const plainIndex = JSON.parse(await Deno.readTextFile(join(f.dir, "plain.oci", "index.json")));
+    assert.equal(plainIndex.manifests.length, 1);
+    // An unchanged rebuild keeps the SBOM without making it again, and writes nothing.
+    const before = await Deno.readTextFile(join(layout, "index.json"));
+    const again = await build(layout);
+    assert.equal(again.reusedImage, true);
+    assert.deepEqual(again.sbom.map((s: Json) => [s.format, s.written, s.digest]), [[
+      "spdx",
+      false,
+      first.sbom[0].digest,
+    ]]);
+    assert.equal(again.durations.sbom, undefined, "no SBOM was made");
+    assert.equal(await Deno.readTextFile(join(layout, "index.json")), before);
+    // Asking for another format adds it (and keeps the first).
+    const both = await build(layout, "--sbom-format", "spdx,cyclonedx");
+    assert.deepEqual(both.sbom.map((s: Json) => [s.format, s.written]), [["spdx", false], ["cyclonedx", true]]);
+
+    // An oci-archive is a layout in a tar: the referrer entry and the fallback tag are in it.
+    const archive = join(f.dir, "app-oci.tar");
+    const archived = await build(`oci-archive:${archive}`);
+    assert.equal(archived.digest, first.digest);
+    assert.deepEqual(archived.sbom.map((s: Json) => s.digest), [first.sbom[0].digest]);
+    const listed = await skopeoRaw(`oci-archive:${archive}:sha256-${first.digest.slice(7)}`);
+    assert.deepEqual(listed.manifests.map((m: Json) => [m.digest, m.artifactType]), [[first.sbom[0].digest, SPDX]]);
+    const printed = JSON.parse((await runCliOk(["image", "sbom", `oci-archive:${archive}:1`])).stdout);
+    validateSpdxSchema(printed);
+    assert.equal(printed.name, "docker.io/library/app:1");
+    // skopeo still reads the image (the tag is not confused with the referrers).
+    assert.equal(JSON.parse(await runOk("skopeo", ["inspect", `oci-archive:${archive}:1`])).Digest, first.digest);
+    // image copy carries the SBOM from a layout into an oci-archive.
+    const copied = join(f.dir, "copied.tar");
+    await runCliOk(["image", "copy", `oci:${layout}:1`, `oci-archive:${copied}:1`]);
+    const copiedList = await skopeoRaw(`oci-archive:${copied}:sha256-${first.digest.slice(7)}`);
+    assert.deepEqual(copiedList.manifests.map((m: Json) => m.artifactType).sort(), [SPDX, CDX].sort());
+
+    // A docker-archive cannot hold referrers: none by default (said in --json), a usage error when asked for.
+    const docker = await build(`docker-archive:${join(f.dir, "app.tar")}`);
+    assert.equal(docker.sbom, undefined);
+    assert.match(docker.sbomSkipped, /cannot hold referrers/);
+    assert.equal(docker.digest, first.digest);
+    const refused = await runCli([
+      "--repo",
+      f.repo,
+      "compose",
+      "build-image",
+      "debian/12/x86_64",
+      "app:1",
+      "-o",
+      `docker-archive:${join(f.dir, "refused.tar")}`,
+      "--sbom-format",
+      "spdx",
+    ]);
+    assert.equal(refused.code, 2, refused.stderr);
+    const contradiction = await runCli([
+      "--repo",
+      f.repo,
+      "compose",
+      "build-image",
+      "debian/12/x86_64",
+      "app:1",
+      "--no-sbom",
+      "--sbom-format",
+      "spdx",
+    ]);
+    assert.equal(contradiction.code, 2, contradiction.stderr);
+
+    // A commit without a dpkg database: no SBOM, no error (an error only when asked for).
+    const bare = join(f.dir, "bare");
+    await makeSmallTree(bare);
+    await commitTree(f.repo, "bare", bare);
+    const nodpkg = JSON.parse(
+      (await runCliOk([
+        "--repo",
+        f.repo,
+        "--json",
+        "compose",
+        "build-image",
+        "bare",
+        "bare:1",
+        "-o",
+        join(f.dir, "bare.oci"),
+      ]))
+        .stdout,
+    );
+    assert.equal(nodpkg.sbom, undefined);
+    assert.equal(nodpkg.sbomSkipped, "the commit has no dpkg database");
+    const asked = await runCli([
+      "--repo",
+      f.repo,
+      "compose",
+      "build-image",
+      "bare",
+      "bare:1",
+      "-o",
+      join(f.dir, "bare2.oci"),
+      "--sbom-format",
+      "spdx",
+    ]);
+    assert.equal(asked.code, 1, asked.stderr);
+    assert.match(asked.stderr, /no dpkg database/);
   });
 });

@@ -18,6 +18,7 @@ import type { ImageSink, StoredImage } from "../oci/image.ts";
 import { rawDescriptor, rawManifest } from "../oci/manifest.ts";
 import { ANNOTATION_CREATED, artifactManifest } from "../oci/referrers.ts";
 import { attachArtifact, type AttachResult } from "../image/referrers.ts";
+import { attachedSboms } from "./attached.ts";
 import { commitSbom } from "../sbom/commit.ts";
 import { SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/documents.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
@@ -142,6 +143,12 @@ export interface BuildImageOptions {
    * OCI referrers (an OCI layout or a registry).
    */
   sbom?: SbomFormat[];
+  /**
+   * The SBOMs are the default, not asked for: a commit without a dpkg
+   * database, or an output that cannot hold referrers (a docker-archive),
+   * gets none (said in `sbomSkipped`) instead of an error.
+   */
+  sbomOptional?: boolean;
   /** Resolve and plan only; write nothing. */
   dryRun?: boolean;
   /** Compression threads, the calling one included (default: one per CPU). Output does not depend on it. */
@@ -202,6 +209,8 @@ export interface BuildImageResult {
   created: string;
   /** The SBOMs attached to the image (with `sbom`). */
   sbom?: (AttachResult & { format: SbomFormat; size: number })[];
+  /** Why no SBOM was attached although it was the default (`sbomOptional`). */
+  sbomSkipped?: string;
   /** Entries in the image's tree (absent when a whole image was reused). */
   entries?: number;
   /** Bytes of file content in the tree (absent when a whole image was reused). */
@@ -411,13 +420,17 @@ function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
   }));
 }
 
-/** Refuses SBOMs for an output that cannot hold referrers (an archive), before any work. */
+/** Whether an output can hold referrers (not a docker-archive). */
+function holdsSbom(location: ImageLocation, sink: ImageSink | undefined): boolean {
+  return sink ? sink.putReferrer !== undefined : location.transport !== "docker-archive";
+}
+
+/** Refuses SBOMs for an output that cannot hold referrers (a docker-archive), before any work. */
 function checkSbomOutput(location: ImageLocation, sink: ImageSink | undefined): void {
-  const holds = sink ? sink.putReferrer !== undefined : location.transport === "oci" || location.transport === "docker";
-  if (!holds) {
+  if (!holdsSbom(location, sink)) {
     throw new UsageError(`${sink?.description ?? location.transport} cannot hold an SBOM attached to the image`, {
       solution:
-        "Write an OCI layout or to a registry with {sbom}, or write the SBOM to a file with: apt-ostree compose sbom",
+        "Write an OCI layout, an oci-archive or to a registry with {sbom}, or write the SBOM to a file with: apt-ostree compose sbom",
     });
   }
 }
@@ -459,8 +472,14 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   phases.start("resolve");
   const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const location = outputLocation(options.output, ref, format);
-  const sbomFormats = [...new Set(options.sbom ?? [])];
-  if (sbomFormats.length > 0 && !options.dryRun) checkSbomOutput(location, options.sink);
+  let sbomFormats = [...new Set(options.sbom ?? [])];
+  let sbomSkipped: string | undefined;
+  if (sbomFormats.length > 0 && !options.dryRun) {
+    if (options.sbomOptional && !holdsSbom(location, options.sink)) {
+      sbomSkipped = `${options.sink?.description ?? location.transport} cannot hold referrers`;
+      sbomFormats = [];
+    } else checkSbomOutput(location, options.sink);
+  }
   if (location.transport === "docker-archive" && compression === "zstd" && !options.allowZstdDocker) {
     throw new UsageError(
       "A docker-archive with zstd layers cannot be loaded by Docker before 23.0 (Debian 12 ships 20.10), and skopeo does not write one",
@@ -517,14 +536,18 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const makeSboms = async () => {
     if (sbomFormats.length === 0) return undefined;
     phases.start("sbom");
-    return await commitSbom(repo, {
+    const made = await commitSbom(repo, {
       commit: commitChecksum,
       name: ref.fullName,
       image: true,
       formats: sbomFormats,
       entries: listedTree,
       signal,
+      ifDpkgDatabase: options.sbomOptional,
     });
+    if (made.size > 0) return made;
+    sbomSkipped = "the commit has no dpkg database";
+    return undefined;
   };
   const planTree = async (previous: StoredImage[]): Promise<TreePlan> => {
     phases.start("list");
@@ -645,9 +668,15 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     // Nothing changed since an earlier build: tag that image again.
     const same = imageWithFingerprint(previous, fingerprint);
     if (same && (await allBlobsPresent(target, same, signal))) {
+      // SBOMs attached by the earlier build are kept as they are, without making them again.
+      const kept = options.sink
+        ? []
+        : await attachedSboms(location, ref, options.registry, same.descriptor, sbomFormats);
+      sbomFormats = sbomFormats.filter((f) => !kept.some((k) => k.format === f));
       const sboms = await makeSboms();
       await target.commit(same.raw, signal);
-      const sbom = sboms && await attachSboms(target, same.descriptor, sboms, created, signal);
+      const attached = sboms && await attachSboms(target, same.descriptor, sboms, created, signal);
+      const sbom = kept.length > 0 || attached ? [...kept, ...(attached ?? [])] : undefined;
       return {
         ...base,
         dryRun: false,
@@ -660,6 +689,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         config: same.manifest.config,
         layers: layerResults(same, true),
         ...(sbom ? { sbom } : {}),
+        ...(sbomSkipped ? { sbomSkipped } : {}),
         durations: phases.finish(3),
       };
     }
@@ -737,8 +767,11 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const raw = rawManifest(jsonBytes(manifest), MEDIA_TYPE_MANIFEST);
     checkImageJsonSize(raw.bytes, "manifest", settings);
     signal?.throwIfAborted();
+    // An archive writes its referrers with the image; elsewhere they follow it.
+    const early = target.referrersBeforeCommit === true;
+    let sbom = early && sboms ? await attachSboms(target, rawDescriptor(raw), sboms, created, signal) : undefined;
     await target.commit(raw, signal);
-    const sbom = sboms && await attachSboms(target, rawDescriptor(raw), sboms, created, signal);
+    if (!early) sbom = sboms && await attachSboms(target, rawDescriptor(raw), sboms, created, signal);
     return {
       ...base,
       dryRun: false,
@@ -757,6 +790,7 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
         reused: l.reused,
       })),
       ...(sbom ? { sbom } : {}),
+      ...(sbomSkipped ? { sbomSkipped } : {}),
       entries: totalEntries,
       contentBytes: totalBytes,
       durations: phases.finish(3),

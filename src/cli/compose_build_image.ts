@@ -31,6 +31,25 @@ function builtLocation(format: string, output: string, image: string): ImageLoca
   return { transport: "docker-archive", path: output, ref: undefined };
 }
 import { parseSbomFormats } from "./sbom.ts";
+import type { SbomFormat } from "../sbom/documents.ts";
+import { UsageError } from "../errors.ts";
+
+/**
+ * The SBOMs asked for: `--sbom-format`/`--sbom` (an error where none can be
+ * made), none with `--no-sbom`, else SPDX where the commit and the output
+ * allow it.
+ */
+function sbomChoice(opts: BuildImageCliOptions): { sbom: SbomFormat[]; sbomOptional: boolean } {
+  const named = [...(opts.sbom || []), ...opts.sbomFormat];
+  if (opts.sbom === false) {
+    if (named.length > 0) {
+      throw new UsageError("--no-sbom and --sbom-format contradict each other", { solution: "Give one of them" });
+    }
+    return { sbom: [], sbomOptional: false };
+  }
+  if (opts.dryRun || named.length === 0) return { sbom: opts.dryRun ? [] : ["spdx"], sbomOptional: true };
+  return { sbom: parseSbomFormats(named), sbomOptional: false };
+}
 
 /** Options of the build-image command as commander collects them. */
 interface BuildImageCliOptions {
@@ -55,7 +74,8 @@ interface BuildImageCliOptions {
   dryRun?: boolean;
   bootc?: boolean;
   lintSkip: string[];
-  sbom: string[];
+  sbom: string[] | false;
+  sbomFormat: string[];
   workers?: string;
   file?: string;
 }
@@ -126,6 +146,7 @@ function humanLines(result: BuildImageResult): string[] {
     ...(result.sbom ?? []).map((s) =>
       `  sbom:    ${s.format} ${s.digest} (${formatBytes(s.size)}${s.written ? "" : ", attached already"})`
     ),
+    ...(result.sbomSkipped ? [`  sbom:    none (${result.sbomSkipped})`] : []),
     `Inspect it with: skopeo inspect ${transportOf(result)}`,
   ];
 }
@@ -181,12 +202,15 @@ export function registerBuildImage(
       [],
     )
     .option(
-      "--sbom <format>",
-      "attach an SBOM made from the commit's dpkg database: spdx (SPDX 2.3) or cyclonedx (CycloneDX 1.6); " +
-        "repeatable or comma-separated (an OCI layout or a registry; see docs/sbom.md)",
+      "--sbom-format <format>",
+      "the SBOM attached to the image, made from the commit's dpkg database: spdx (SPDX 2.3, the default) or " +
+        "cyclonedx (CycloneDX 1.6); repeatable or comma-separated. Without it, an SPDX SBOM is attached when the " +
+        "commit has a dpkg database and the output can hold it (not a docker-archive); see docs/sbom.md",
       collect,
       [],
     )
+    .option("--sbom <format>", "the same as --sbom-format (the older spelling)", collect, [])
+    .option("--no-sbom", "attach no SBOM")
     .optionsGroup("Layers:")
     .addOption(
       shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
@@ -278,7 +302,7 @@ Environment:
             dryRun: opts.dryRun,
             bootc: opts.bootc,
             lintSkip: opts.lintSkip,
-            sbom: parseSbomFormats(opts.sbom),
+            ...sbomChoice(opts),
             workers,
             signal,
             onProgress: progress.onProgress,

@@ -157,9 +157,13 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
         if (await sink.putManifest(raw, signal)) manifestsWritten++;
       }
       signal?.throwIfAborted();
+      // An archive writes its referrers with the image; elsewhere they are listed once the image is there.
+      const early = options.referrers && sink.referrersBeforeCommit === true
+        ? await copyReferrers(source, sink, manifests.map(rawDescriptor), signal)
+        : undefined;
       const tagged = await sink.commit(root, signal);
       const referrers = options.referrers
-        ? await copyReferrers(source, sink, manifests.map(rawDescriptor), signal)
+        ? early ?? await copyReferrers(source, sink, manifests.map(rawDescriptor), signal)
         : undefined;
       return {
         source: source.description,

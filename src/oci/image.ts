@@ -127,9 +127,15 @@ export interface ImageSink {
    * {@linkcode ImageSink.commit}: through the referrers API where the
    * registry has it, else by appending to the `sha256-<hex>` fallback index
    * (other entries stay). Resolves to false when it was listed already.
-   * Absent where the format cannot hold referrers (archives).
+   * Absent where the format cannot hold referrers (a docker-archive).
    */
   putReferrer?(referrer: RawManifest, subject: Descriptor, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * True where referrers are written together with the image (an
+   * oci-archive): {@linkcode ImageSink.putReferrer} is called before
+   * {@linkcode ImageSink.commit} then, not after.
+   */
+  readonly referrersBeforeCommit?: boolean;
   /** Removes whatever this sink wrote; the destination is as before. */
   abort(): Promise<void>;
   /** Releases files and connections. */

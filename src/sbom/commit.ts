@@ -63,6 +63,22 @@ function findFile(byPath: Map<string, TreeEntry>, path: string): TreeEntry | und
   return entry?.kind === "file" ? entry : undefined;
 }
 
+/**
+ * Whether a commit's tree (as listed by `readTree`) has a dpkg database,
+ * that is, whether an SBOM can be made from it.
+ *
+ * @example
+ * ```ts
+ * import { hasDpkgDatabase } from "./commit.ts";
+ * hasDpkgDatabase([]); // false
+ * ```
+ */
+export function hasDpkgDatabase(entries: readonly TreeEntry[]): boolean {
+  const byPath = new Map<string, TreeEntry>();
+  for (const e of entries) byPath.set(e.sourcePath, e);
+  return DPKG_DATABASE_DIRS.some((dir) => findFile(byPath, `${dir}/status`) !== undefined);
+}
+
 /** The packages, os-release and licences of a commit's tree. */
 export interface CommitPackages {
   /** Installed packages, sorted. */
@@ -143,6 +159,8 @@ export interface CommitSbomOptions {
   entries?: readonly TreeEntry[];
   /** Aborts the reading. */
   signal?: AbortSignal;
+  /** Make nothing (an empty map) for a commit without a dpkg database, instead of failing. */
+  ifDpkgDatabase?: boolean;
 }
 
 /**
@@ -165,6 +183,7 @@ export async function commitSbom(
 ): Promise<Map<SbomFormat, Uint8Array>> {
   const info = await repo.readCommit(options.commit, { signal: options.signal });
   const entries = options.entries ?? await repo.readTree(options.commit, { signal: options.signal });
+  if (options.ifDpkgDatabase && !hasDpkgDatabase(entries)) return new Map();
   const found = await readCommitPackages(entries, contentSourceFor(repo), options.name);
   const input: SbomInput = {
     name: options.name,
