@@ -20,7 +20,7 @@ import { pushSummary } from "./image_push.ts";
 import { uploadOptionsFrom } from "./registry_options.ts";
 import { findingLines } from "./lint.ts";
 import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
-import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
+import { type ImageLocation, isImageLocation, parseImageLocation } from "../reference/transport.ts";
 
 /** Where a built image is, as a location (for signing it). */
 function builtLocation(format: string, output: string, image: string): ImageLocation {
@@ -31,6 +31,8 @@ function builtLocation(format: string, output: string, image: string): ImageLoca
   return { transport: "docker-archive", path: output, ref: undefined };
 }
 import { parseSbomFormats } from "./sbom.ts";
+import { addProvenanceOption, attachBuildProvenance, precheckProvenance } from "./build_provenance.ts";
+import type { ProvenanceAttached } from "../provenance/attach.ts";
 import type { SbomFormat } from "../sbom/documents.ts";
 import { UsageError } from "../errors.ts";
 
@@ -49,6 +51,30 @@ function sbomChoice(opts: BuildImageCliOptions): { sbom: SbomFormat[]; sbomOptio
   }
   if (opts.dryRun || named.length === 0) return { sbom: opts.dryRun ? [] : ["spdx"], sbomOptional: true };
   return { sbom: parseSbomFormats(named), sbomOptional: false };
+}
+
+/** The options a provenance statement records: those that decide the image (no paths of keys or passphrases). */
+function provenanceOptions(opts: BuildImageCliOptions): Record<string, unknown> {
+  const picked: Record<string, unknown> = {
+    format: opts.format,
+    compression: opts.compression,
+    compressionLevel: opts.compressionLevel,
+    maxLayers: opts.maxLayers,
+    arch: opts.arch,
+    bootc: opts.bootc,
+    lintSkip: opts.lintSkip.length > 0 ? opts.lintSkip : undefined,
+    sbom: opts.sbom === false ? false : [...opts.sbom, ...opts.sbomFormat],
+  };
+  return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
+}
+
+function provenanceLines(provenance: ProvenanceAttached | undefined): string[] {
+  if (!provenance) return [];
+  return [
+    `  provenance: ${provenance.predicateType} ${provenance.digest} (DSSE, ${provenance.signatures} signature${
+      provenance.signatures === 1 ? "" : "s"
+    }${provenance.written ? "" : ", attached already"})`,
+  ];
 }
 
 /** Options of the build-image command as commander collects them. */
@@ -78,6 +104,7 @@ interface BuildImageCliOptions {
   sbomFormat: string[];
   workers?: string;
   file?: string;
+  provenance?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -281,6 +308,10 @@ Environment:
       const identity = image.includes(":") || image.includes("@") ? image : `${image}:latest`;
       if (!opts.dryRun) {
         await precheckSigning(signTarget(opts.format, output ?? "image.oci"), sign, push ? undefined : identity);
+        const built = output !== undefined && isImageLocation(output)
+          ? parseImageLocation(output)
+          : builtLocation(opts.format === "docker-archive" ? "docker" : opts.format, output ?? "image.oci", identity);
+        precheckProvenance(opts.provenance, sign, built.transport);
       }
       try {
         const result = await withInterruptSignal((signal) =>
@@ -309,6 +340,22 @@ Environment:
           })
         );
         progress.done();
+        // Attached to what was built (a layout that --push then copies with its referrers, or the registry image).
+        const provenance = opts.provenance && !result.dryRun
+          ? await attachBuildProvenance(
+            result,
+            builtLocation(result.format, result.output, identity),
+            {
+              repo: defaultRepoPath(globals.repo),
+              source,
+              composeFile: opts.file,
+              settings,
+              options: provenanceOptions(opts),
+            },
+            sign,
+            registry,
+          )
+          : undefined;
         if (!globals.json) {
           for (const finding of result.lintWarnings ?? []) {
             for (const line of findingLines(finding)) console.error(line);
@@ -316,19 +363,39 @@ Environment:
         }
         if (push?.push) {
           const pushed = await push.push(result);
-          const signatures = await signWritten(push.destination, pushed.digest, sign, registry);
+          // A rebuild of an unchanged image keeps a valid signature by the same key (no second one).
+          const signatures = await signWritten(
+            push.destination,
+            pushed.digest,
+            { ...sign, keepExisting: true },
+            registry,
+          );
           ctx.result(
-            { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
-            () => [...humanLines(result), ...pushSummary(pushed), ...signatureLines(signatures)],
+            {
+              ...result,
+              ...(provenance ? { provenance } : {}),
+              push: pushed,
+              ...(signatures.length > 0 ? { signatures } : {}),
+            },
+            () => [
+              ...humanLines(result),
+              ...provenanceLines(provenance),
+              ...pushSummary(pushed),
+              ...signatureLines(signatures),
+            ],
           );
           return;
         }
-        const signatures = result.dryRun || result.digest === undefined
-          ? []
-          : await signWritten(signTarget(result.format, result.output), result.digest, sign, registry, identity);
+        const signatures = result.dryRun || result.digest === undefined ? [] : await signWritten(
+          signTarget(result.format, result.output),
+          result.digest,
+          { ...sign, keepExisting: true },
+          registry,
+          identity,
+        );
         ctx.result(
-          signatures.length > 0 ? { ...result, signatures } : result,
-          () => [...humanLines(result), ...signatureLines(signatures)],
+          { ...result, ...(provenance ? { provenance } : {}), ...(signatures.length > 0 ? { signatures } : {}) },
+          () => [...humanLines(result), ...provenanceLines(provenance), ...signatureLines(signatures)],
         );
       } finally {
         progress.done();
@@ -336,4 +403,5 @@ Environment:
     });
   addPushOptions(buildImageCommand);
   addSignOptions(buildImageCommand);
+  addProvenanceOption(buildImageCommand);
 }
