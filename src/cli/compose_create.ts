@@ -16,6 +16,7 @@ import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addCommitSignOptions, commitSignOptionsFrom } from "./commit_sign_options.ts";
 
 interface CreateCliOptions {
   base?: string;
@@ -109,6 +110,7 @@ export function registerCreate(
     .option("--pull", "refresh the base from the remote even when it is cached")
     .option("--install-recommends", "install recommended packages too (default: --no-install-recommends)")
     .option("--dry-run", "simulate the install with apt and report; write nothing to the repository");
+  addCommitSignOptions(create);
   addRetryOptions(addRegistryOptions(create, "", "the base image's registry"));
   create
     .addHelpText(
@@ -144,6 +146,7 @@ Examples:
         });
       }
       const packages = [...(file?.packages ?? []), ...splitList(opts.packages)];
+      const signing = commitSignOptionsFrom(opts as Record<string, unknown>);
       const result = await withInterruptSignal((signal) =>
         composeCreate({
           repo: defaultRepoPath(globals.repo),
@@ -160,6 +163,7 @@ Examples:
           onLine: reporter.onLine,
           progress: reporter.logs,
           registry: registryOptionsFrom(opts as Record<string, unknown>, globals),
+          ...signing,
         })
       );
       ctx.result(result, () => humanLines(result));

@@ -63,6 +63,10 @@ export interface ComposeCreateOptions {
   timestamp?: number;
   /** Cancels the run; nothing is committed and the work tree is removed. */
   signal?: AbortSignal;
+  /** GPG keys to sign the commit with (`ostree commit --gpg-sign`). */
+  gpgSign?: readonly string[];
+  /** The GnuPG home holding those keys (`--gpg-homedir`; default `GNUPGHOME`). */
+  gpgHomedir?: string;
   /** Every line apt prints. */
   onLine?: (line: string) => void;
   /** Told at each step. */
@@ -405,6 +409,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         parent: parent ?? "none",
         timestamp,
         signal,
+        gpgSign: options.gpgSign,
+        gpgHomedir: options.gpgHomedir,
       });
       return {
         dryRun: false,
