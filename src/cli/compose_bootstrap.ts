@@ -19,6 +19,7 @@ interface BootstrapCliOptions {
   packages?: string[];
   mirror?: string;
   suite?: string;
+  bootable?: boolean;
 }
 
 function humanLines(result: BootstrapResult): string[] {
@@ -29,6 +30,7 @@ function humanLines(result: BootstrapResult): string[] {
     `  parent:   ${result.parent ?? "none"}`,
     `  version:  ${result.version}`,
     `  packages: ${result.packages.length}`,
+    ...(result.bootable ? [`  bootable: kernel ${result.kernels.join(", ")}, dracut initramfs, OSTree layout`] : []),
     `Create a deployment with: apt-ostree compose create --base ${result.ref} --packages PACKAGE…`,
   ];
 }
@@ -57,17 +59,24 @@ export function registerBootstrap(
     .option("--packages <names...>", "extra packages to include (several values; repeatable)")
     .option("--mirror <url>", "mirror URL (or a full 'deb …' line) instead of mmdebstrap's default mirrors")
     .option("--suite <codename>", "archive suite, for a release whose codename apt-ostree does not know")
+    .option(
+      "--bootable",
+      "make a commit that deploys and boots: kernel, systemd, ostree, dracut initramfs, OSTree layout",
+    )
     .addHelpText(
       "after",
       `
 The tree is committed to the branch <distribution>/<version>/<arch> (debian:bookworm and
 debian:12 are both debian/12/<arch>) in deployment layout: configuration in /usr/etc, no device
-nodes, no machine-id, logs, apt lists or caches. A repository path that does not exist is
-created (mode bare-user).
+nodes, no machine-id, logs, apt lists or caches, dpkg's database in /usr/lib/sysimage/dpkg.
+With --bootable it also gets linux-image-<arch>, systemd, udev, ostree, ostree-boot and dracut,
+an initramfs built by dracut, the kernel in /usr/lib/modules/<kver>/, and /var as tmpfiles.d
+entries. A repository path that does not exist is created (mode bare-user).
 
 Examples:
   sudo apt-ostree compose bootstrap debian:12
   sudo apt-ostree compose bootstrap debian:bookworm --packages ca-certificates curl
+  sudo apt-ostree compose bootstrap debian:12 --bootable
   sudo apt-ostree --repo ./repo compose bootstrap debian:12 --mirror http://deb.debian.org/debian
 
 Environment:
@@ -91,6 +100,7 @@ Environment:
           packages: splitList(opts.packages),
           mirror: opts.mirror,
           suite: opts.suite,
+          bootable: opts.bootable,
           signal,
           onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,
