@@ -54,9 +54,10 @@ export async function commitMarkerUnit(repoPath: string, from: string, branch: s
       join(units, "multi-user.target.wants/apt-ostree-marker.service"),
     );
     const metadata = Object.fromEntries(
-      [...info.metadata].filter(([, v]) =>
-        typeof v === "string" || typeof v === "boolean" ||
-        (Array.isArray(v) && v.every((x) => typeof x === "string"))
+      [...info.metadata].filter(([k, v]) =>
+        !k.startsWith("ostree.ref-binding") && !k.startsWith("ostree.collection-binding") &&
+        (typeof v === "string" || typeof v === "boolean" ||
+          (Array.isArray(v) && v.every((x) => typeof x === "string")))
       ),
     ) as Record<string, string | boolean | string[]>;
     return await commitDirectory(repo, {
