@@ -164,6 +164,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: `bootable: the same SOURCE_DATE_EPOCH gives the same bootable commit (initramfs included)${
+    skipReason ? ` [SKIPPED: ${skipReason}]` : ""
+  }`,
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo, base } = await bootableFixture();
+    const again = join(dir, "repo-again");
+    const result = await runCli(["--repo", again, "--json", "compose", "bootstrap", "debian:12", "--bootable"], {
+      env: { SOURCE_DATE_EPOCH: String(EPOCH) },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const second = JSON.parse(result.stdout);
+    if (
+      await metadataText(repo, base.commit, "apt-ostree.packages") !==
+        await metadataText(again, second.commit, "apt-ostree.packages")
+    ) {
+      console.warn("The Debian archive changed between the two bootstraps; the commits cannot be compared");
+    } else {
+      assert.equal(second.commit, base.commit, "same packages, same SOURCE_DATE_EPOCH: the same commit");
+    }
+    await removeTree(again);
+  },
+});
+
+Deno.test({
   name: `bootable: create on a bootable base, deploy, upgrade with the /etc merge, dpkg-query on the deployment${
     skipReason ? ` [SKIPPED: ${skipReason}]` : ""
   }`,

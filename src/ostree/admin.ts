@@ -57,32 +57,54 @@ export async function runOstreeInUserNamespace(args: string[]): Promise<AdminOut
     });
   }
   const own = await namespaceOf("self");
-  // The child waits for a line on stdin (sent once its maps are written), then becomes ostree.
+  if (own === undefined) throw new AptOstreeError("Cannot read /proc/self/ns/user: is /proc mounted?");
+  // The child waits for a line on stdin (sent once its maps are written), checks that it is
+  // root in its namespace (an unmapped uid would make every chown fail with EINVAL), then
+  // becomes ostree.
+  const script = 'read -r _ && if [ "$(id -u):$(id -g)" = 0:0 ]; then exec "$@"; else ' +
+    'echo "error: the user namespace has no uid/gid map (running as $(id -u):$(id -g))" >&2; exit 125; fi';
   const child = commandDyingWithUs("unshare", {
-    args: ["--user", "--", "sh", "-c", 'read -r _ && exec "$@"', "sh", "ostree", ...args],
+    args: ["--user", "--", "sh", "-c", script, "sh", "ostree", ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     env: { LC_ALL: "C.UTF-8" },
   }).spawn();
-  const output = child.output();
+  let exited = false;
+  const output = child.output().finally(() => exited = true);
   const writer = child.stdin.getWriter();
   try {
-    // Wait until unshare has entered its namespace (or exited).
+    // Wait until unshare has entered its namespace (a read that fails, as during an exec, is tried again).
+    const deadline = Date.now() + 30_000;
     let ns = await namespaceOf(child.pid);
-    while (ns !== undefined && ns === own) {
+    while ((ns === undefined || ns === own) && !exited) {
+      if (Date.now() > deadline) {
+        throw new AptOstreeError("unshare --user did not enter a user namespace within 30 s", {
+          solution: "Check that user namespaces are enabled (sysctl user.max_user_namespaces)",
+        });
+      }
       await new Promise((resolve) => setTimeout(resolve, 5));
       ns = await namespaceOf(child.pid);
     }
-    if (ns !== undefined) {
-      await Deno.writeTextFile(`/proc/${child.pid}/uid_map`, `0 0 ${MAPPED_IDS}\n`);
-      await Deno.writeTextFile(`/proc/${child.pid}/gid_map`, `0 0 ${MAPPED_IDS}\n`);
-    }
+    if (exited) return decode(await output); // unshare failed: its own message
+    await Deno.writeTextFile(`/proc/${child.pid}/uid_map`, `0 0 ${MAPPED_IDS}\n`);
+    await Deno.writeTextFile(`/proc/${child.pid}/gid_map`, `0 0 ${MAPPED_IDS}\n`);
     await writer.write(new TextEncoder().encode("go\n"));
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await output.catch(() => {});
+    throw error;
   } finally {
     await writer.close().catch(() => {});
   }
-  const out = await output;
+  return decode(await output);
+}
+
+function decode(out: Deno.CommandOutput): AdminOutput {
   const decoder = new TextDecoder();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr).trim() };
 }
