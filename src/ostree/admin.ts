@@ -9,7 +9,8 @@
  * namespace whose uid and gid maps (0–65535, one to one) are written from
  * outside: file owners stay right, but the freeze needs a capability that a
  * user namespace does not give, is refused, and ostree falls back to
- * `syncfs`. Needs root (to write the maps) and util-linux's `unshare`.
+ * `syncfs`. Needs root (to write the maps), util-linux's `unshare`, and
+ * Deno's `--allow-all` (Deno gives access to `/proc/PID` only with it).
  *
  * @module
  */
@@ -34,8 +35,14 @@ export interface AdminOutput {
 async function namespaceOf(pid: number | "self"): Promise<string | undefined> {
   try {
     return await Deno.readLink(`/proc/${pid}/ns/user`);
-  } catch {
-    return undefined; // the process has exited
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new AptOstreeError("Deno lets a program read and write /proc/PID only with --allow-all", {
+        solution: "Run the program that deploys with --allow-all (-A): it writes the user namespace's uid and gid maps",
+        cause: error,
+      });
+    }
+    return undefined; // the process has exited (or is in the middle of an exec)
   }
 }
 
