@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   tar             # GNU tar: reads our tar back in unit tests
   util-linux      # setpriv: children die with the tool
   procps          # ps: the chaos test checks that no child outlives the tool
+  e2fsprogs       # mkfs.ext4 -d, chattr: disk image and scratch sysroot of the boot demo and tests
+  qemu-system-x86 # boots a deployment in the boot demo and the boot test
   ca-certificates
   curl
   git

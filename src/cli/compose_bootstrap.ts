@@ -12,7 +12,7 @@ import { splitList } from "./compose_output.ts";
 import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { withInterruptSignal } from "./signals.ts";
-import { commitSignOptionsFrom } from "./commit_sign_options.ts";
+import { addCommitSignOptions, commitSignOptionsFrom } from "./commit_sign_options.ts";
 
 interface BootstrapCliOptions {
   arch?: string;
@@ -20,6 +20,7 @@ interface BootstrapCliOptions {
   packages?: string[];
   mirror?: string;
   suite?: string;
+  bootable?: boolean;
 }
 
 function humanLines(result: BootstrapResult): string[] {
@@ -30,6 +31,7 @@ function humanLines(result: BootstrapResult): string[] {
     `  parent:   ${result.parent ?? "none"}`,
     `  version:  ${result.version}`,
     `  packages: ${result.packages.length}`,
+    ...(result.bootable ? [`  bootable: kernel ${result.kernels.join(", ")}, dracut initramfs, OSTree layout`] : []),
     `Create a deployment with: apt-ostree compose create --base ${result.ref} --packages PACKAGE…`,
   ];
 }
@@ -49,33 +51,35 @@ export function registerBootstrap(
   compose: Command,
   contextFor: (globals: GlobalOptions) => CommandContext,
 ): void {
-  compose
-    .command("bootstrap")
-    .description("Create a base image commit from the distribution's archive with mmdebstrap (needs root)")
-    .argument("<ref>", "base image reference, e.g. debian:12, debian:bookworm, ubuntu:24.04, debian/12/aarch64")
-    .option("--arch <arch>", "architecture (default: the reference's, else the host's)")
-    .option("--variant <variant>", "mmdebstrap variant", "minbase")
-    .option("--packages <names...>", "extra packages to include (several values; repeatable)")
-    .option("--mirror <url>", "mirror URL (or a full 'deb …' line) instead of mmdebstrap's default mirrors")
-    .option("--suite <codename>", "archive suite, for a release whose codename apt-ostree does not know")
-    .option(
-      "--gpg-sign <keyid>",
-      "sign the commit with this GPG key, as ostree commit --gpg-sign (repeatable; the key must be usable without a prompt)",
-      (value: string, previous: string[]) => [...previous, value],
-      [],
-    )
-    .option("--gpg-homedir <dir>", "GnuPG home holding the key (default: $GNUPGHOME, else ~/.gnupg)")
+  addCommitSignOptions(
+    compose
+      .command("bootstrap")
+      .description("Create a base image commit from the distribution's archive with mmdebstrap (needs root)")
+      .argument("<ref>", "base image reference, e.g. debian:12, debian:bookworm, ubuntu:24.04, debian/12/aarch64")
+      .option("--arch <arch>", "architecture (default: the reference's, else the host's)")
+      .option("--variant <variant>", "mmdebstrap variant", "minbase")
+      .option("--packages <names...>", "extra packages to include (several values; repeatable)")
+      .option("--mirror <url>", "mirror URL (or a full 'deb …' line) instead of mmdebstrap's default mirrors")
+      .option("--suite <codename>", "archive suite, for a release whose codename apt-ostree does not know")
+      .option(
+        "--bootable",
+        "make a commit that deploys and boots: kernel, systemd, ostree, dracut initramfs, OSTree layout",
+      ),
+  )
     .addHelpText(
       "after",
       `
 The tree is committed to the branch <distribution>/<version>/<arch> (debian:bookworm and
 debian:12 are both debian/12/<arch>) in deployment layout: configuration in /usr/etc, no device
-nodes, no machine-id, logs, apt lists or caches. A repository path that does not exist is
-created (mode bare-user).
+nodes, no machine-id, logs, apt lists or caches, dpkg's database in /usr/lib/sysimage/dpkg.
+With --bootable it also gets linux-image-<arch>, systemd, udev, ostree, ostree-boot and dracut,
+an initramfs built by dracut, the kernel in /usr/lib/modules/<kver>/, and /var as tmpfiles.d
+entries. A repository path that does not exist is created (mode bare-user).
 
 Examples:
   sudo apt-ostree compose bootstrap debian:12
   sudo apt-ostree compose bootstrap debian:bookworm --packages ca-certificates curl
+  sudo apt-ostree compose bootstrap debian:12 --bootable
   sudo apt-ostree --repo ./repo compose bootstrap debian:12 --mirror http://deb.debian.org/debian
 
 Environment:
@@ -100,6 +104,7 @@ Environment:
           mirror: opts.mirror,
           suite: opts.suite,
           ...commitSignOptionsFrom(opts as unknown as Record<string, unknown>),
+          bootable: opts.bootable,
           signal,
           onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,

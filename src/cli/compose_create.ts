@@ -29,6 +29,7 @@ interface CreateCliOptions {
   pull?: boolean;
   installRecommends?: boolean;
   dryRun?: boolean;
+  bootable?: boolean;
 }
 
 function packageLines(packages: ComposeCreateResult["installed"]): string[] {
@@ -57,6 +58,7 @@ function humanLines(result: ComposeCreateResult): string[] {
     `  parent:   ${result.parent ?? "none"}`,
     `  version:  ${result.version}`,
     `  base:     ${base}`,
+    ...(result.bootable ? [`  bootable: kernel ${(result.kernels ?? []).join(", ")}`] : []),
     `  installed ${result.installed.length} package(s):`,
     ...packageLines(result.added),
     ...[...result.upgraded, ...result.downgraded].map((p) =>
@@ -109,7 +111,11 @@ export function registerCreate(
     .option("--remote <name>", "remote to pull the base from when it is not in the repository")
     .option("--pull", "refresh the base from the remote even when it is cached")
     .option("--install-recommends", "install recommended packages too (default: --no-install-recommends)")
-    .option("--dry-run", "simulate the install with apt and report; write nothing to the repository");
+    .option("--dry-run", "simulate the install with apt and report; write nothing to the repository")
+    .option(
+      "--bootable",
+      "make the deployment bootable (kernel, systemd, ostree, dracut initramfs, OSTree layout); implied by a bootable base",
+    );
   addCommitSignOptions(create);
   addRetryOptions(addRegistryOptions(create, "", "the base image's registry"));
   create
@@ -123,6 +129,7 @@ package names joined with "_" ("+" written as "plus"), "base" for no packages, a
 Examples:
   sudo apt-ostree compose create --base debian:12 --packages nginx curl --output web
   sudo apt-ostree compose create --base debian:12 --packages hello --dry-run
+  sudo apt-ostree compose create --base debian:12 --bootable --packages hello
   sudo apt-ostree compose create --file compose.yaml
   sudo apt-ostree compose create --base debian:12 --remote origin --pull --packages vim
   sudo apt-ostree compose create --base docker://registry.example.com/debian:12 --packages nginx`,
@@ -158,6 +165,7 @@ Examples:
           pull: opts.pull,
           installRecommends: opts.installRecommends ?? file?.installRecommends,
           dryRun: opts.dryRun,
+          bootable: opts.bootable ?? file?.bootable,
           signal,
           onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,

@@ -2,8 +2,10 @@
  * `compose bootstrap`: a base commit from the distribution's archive.
  * mmdebstrap builds the root file system (as root, in its own mount and pid
  * namespaces so that no mount outlives it); the tree is made reproducible,
- * converted to deployment layout (`/usr/etc`, no device nodes) and
- * committed to the base branch `<distribution>/<version>/<arch>`.
+ * converted to deployment layout (`/usr/etc`, dpkg's database under
+ * `/usr`, no device nodes; with `bootable`, a kernel and a dracut initramfs
+ * and the rest of what `ostree admin deploy` needs) and committed to the
+ * base branch `<distribution>/<version>/<arch>`.
  *
  * @module
  */
@@ -19,6 +21,8 @@ import { formatPackages, nativeArchOf, readInstalledPackages } from "./dpkg_stat
 import { errorLines, requireProgram, runLogged } from "./process.ts";
 import { requireRoot } from "./root.ts";
 import { cleanRootfs, toDeploymentLayout } from "./rootfs_cleanup.ts";
+import { bootablePackages, buildInitramfs } from "./ostree_layout.ts";
+import { sandboxEnv } from "./sandbox.ts";
 import { validatePackageNames } from "./packages.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
 import { exactRefHead } from "./resolve_base.ts";
@@ -56,6 +60,8 @@ export interface BootstrapOptions {
   mirror?: string;
   /** Archive suite, for a release whose codename apt-ostree does not know. */
   suite?: string;
+  /** Make a commit that deploys and boots: kernel, systemd, ostree, dracut initramfs, OSTree layout. */
+  bootable?: boolean;
   /** Commit time and version date (seconds); default `SOURCE_DATE_EPOCH`, else now. */
   timestamp?: number;
   /** Cancels the bootstrap; the work tree is removed and no ref moves. */
@@ -92,13 +98,17 @@ export interface BootstrapResult {
   arch: string;
   /** mmdebstrap variant. */
   variant: string;
+  /** Whether the commit is bootable. */
+  bootable: boolean;
+  /** Kernel versions (bootable commits). */
+  kernels: string[];
   /** Installed packages, `name=version`. */
   packages: string[];
   /** Whether the repository was created. */
   createdRepository: boolean;
   /** The repository path. */
   repo: string;
-  /** Seconds each phase took: mmdebstrap, cleanup, commit. */
+  /** Seconds each phase took: mmdebstrap, (initramfs,) cleanup, commit. */
   durations: Record<string, number>;
 }
 
@@ -137,6 +147,8 @@ export interface MmdebstrapPlan {
   mirrors: string[];
   /** Keyring file to pass, if any. */
   keyring?: string;
+  /** Whether the tree is made bootable (the packages include {@linkcode bootablePackages}). */
+  bootable: boolean;
 }
 
 /**
@@ -168,7 +180,11 @@ export function planBootstrap(options: BootstrapOptions): MmdebstrapPlan {
   if (options.suite !== undefined && !/^[a-z0-9][a-z0-9.+~-]*$/.test(options.suite)) {
     throw new UsageError(`Invalid --suite value: ${options.suite}`, { solution: "Use a codename like bookworm" });
   }
-  const packages = validatePackageNames(options.packages ?? []);
+  const bootable = options.bootable ?? false;
+  const packages = validatePackageNames([
+    ...(options.packages ?? []),
+    ...(bootable ? bootablePackages(base.distribution, debianArch(base.arch)) : []),
+  ]);
   let mirrors: string[];
   if (options.mirror !== undefined) {
     if (!/^(deb |[a-z+]+:\/\/)/.test(options.mirror) || /[\n\r]/.test(options.mirror)) {
@@ -187,7 +203,7 @@ export function planBootstrap(options: BootstrapOptions): MmdebstrapPlan {
     mirrors = known;
   }
   const keyring = KEYRINGS[base.distribution];
-  return { base, suite, variant, packages, mirrors, keyring: keyring?.path };
+  return { base, suite, variant, packages: [...new Set(packages)], mirrors, keyring: keyring?.path, bootable };
 }
 
 /**
@@ -292,6 +308,7 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
   const timestamp = options.timestamp ?? composeTimestamp();
   await requireProgram("unshare", "apt-get install util-linux");
   await requireProgram("mmdebstrap", "apt-get install mmdebstrap");
+  if (plan.bootable) await requireProgram("bwrap", "apt-get install bubblewrap"); // dracut runs in the sandbox
   const { repo, created } = typeof options.repo === "string"
     ? await openOrCreateRepo(options.repo)
     : { repo: options.repo, created: false };
@@ -340,7 +357,8 @@ async function bootstrapInto(
         killSignal: "SIGKILL",
         onLine: options.onLine,
         // The commit's time is the tree's time too (mmdebstrap honours it).
-        env: { LC_ALL: "C.UTF-8", SOURCE_DATE_EPOCH: String(timestamp) },
+        // INITRD=No: the kernel package builds no initramfs of its own (dracut's comes after).
+        env: { LC_ALL: "C.UTF-8", SOURCE_DATE_EPOCH: String(timestamp), ...(plan.bootable ? { INITRD: "No" } : {}) },
         installHint: "apt-get install util-linux",
       },
     );
@@ -351,8 +369,17 @@ async function bootstrapInto(
       );
     }
     signal?.throwIfAborted();
+    if (plan.bootable) {
+      timer.start("initramfs");
+      step("Building the initramfs with dracut");
+      await buildInitramfs(rootfs, {
+        signal,
+        onLine: options.onLine,
+        env: { ...sandboxEnv({}), SOURCE_DATE_EPOCH: String(timestamp) },
+      });
+    }
     timer.start("cleanup");
-    step("Cleaning the tree and moving /etc to /usr/etc");
+    step(`Cleaning the tree and moving /etc to /usr/etc${plan.bootable ? " (bootable layout)" : ""}`);
     const installed = await readInstalledPackages(rootfs);
     const osRelease = await readOsRelease(rootfs);
     let osVersion = osRelease.get("VERSION_ID") ?? "";
@@ -362,7 +389,7 @@ async function bootstrapInto(
       // not Debian: keep VERSION_ID
     }
     await cleanRootfs(rootfs, { hostFiles: true });
-    await toDeploymentLayout(rootfs);
+    const { kernels } = await toDeploymentLayout(rootfs, { bootable: plan.bootable });
     signal?.throwIfAborted();
 
     const nativeArch = nativeArchOf(installed) || debianArch(plan.base.arch);
@@ -386,12 +413,18 @@ async function bootstrapInto(
         [COMMIT_METADATA.packages]: packages,
       };
       if (osVersion) metadata[COMMIT_METADATA.osVersion] = osVersion;
+      if (plan.bootable) {
+        metadata[COMMIT_METADATA.bootable] = true;
+        metadata[COMMIT_METADATA.linux] = kernels[kernels.length - 1];
+      }
       if (options.mirror !== undefined) metadata[COMMIT_METADATA.mirror] = options.mirror;
       const name = osRelease.get("NAME") ?? capitalize(plan.base.distribution);
       const commit = await commitDirectory(repo, {
         tree: rootfs,
         branch: plan.base.branch,
-        subject: `${name} ${plan.base.version} (${plan.suite}) ${plan.base.arch} base, ${plan.variant}`,
+        subject: `${name} ${plan.base.version} (${plan.suite}) ${plan.base.arch} base, ${plan.variant}${
+          plan.bootable ? ", bootable" : ""
+        }`,
         body: `Bootstrapped by apt-ostree with mmdebstrap: ${installed.length} packages.`,
         metadata,
         parent: parent ?? "none",
@@ -411,6 +444,8 @@ async function bootstrapInto(
         suite: plan.suite,
         arch: plan.base.arch,
         variant: plan.variant,
+        bootable: plan.bootable,
+        kernels,
         packages,
         createdRepository: created,
         repo: repo.path,

@@ -69,3 +69,29 @@ Deno.test("SOURCE_DATE_EPOCH sets the commit time", () => {
   assert.ok(Math.abs(now - Date.now() / 1000) < 5);
   assert.throws(() => composeTimestamp({ SOURCE_DATE_EPOCH: "yesterday" }), UsageError);
 });
+
+Deno.test("--bootable adds the kernel of the architecture, systemd, ostree, ostree-boot and dracut", () => {
+  const amd64 = planBootstrap({ repo: "r", ref: "debian:12", arch: "x86_64", bootable: true, packages: ["curl"] });
+  assert.equal(amd64.bootable, true);
+  assert.deepEqual(amd64.packages, [
+    "curl",
+    "linux-image-amd64",
+    "systemd",
+    "systemd-sysv",
+    "udev",
+    "ostree",
+    "ostree-boot",
+    "dracut",
+  ]);
+  assert.ok(
+    planBootstrap({ repo: "r", ref: "debian:12", arch: "aarch64", bootable: true }).packages.includes(
+      "linux-image-arm64",
+    ),
+  );
+  assert.ok(
+    planBootstrap({ repo: "r", ref: "ubuntu:24.04", arch: "x86_64", bootable: true }).packages.includes(
+      "linux-image-generic",
+    ),
+  );
+  assert.equal(planBootstrap({ repo: "r", ref: "debian:12", arch: "x86_64" }).bootable, false);
+});

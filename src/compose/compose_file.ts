@@ -8,6 +8,7 @@
  * base: debian:12
  * packages: [nginx, curl]
  * output: web-server
+ * bootable: false
  * image:
  *   cmd: ["nginx", "-g", "daemon off;"]
  *   expose: [80]
@@ -40,6 +41,8 @@ export interface ComposeFile {
   output?: string;
   /** Install recommended packages. */
   installRecommends?: boolean;
+  /** Make the deployment bootable (`compose create --bootable`). */
+  bootable?: boolean;
   /** Image settings for build-image. */
   image: ImageSettings;
 }
@@ -52,6 +55,7 @@ export const COMPOSE_FILE_KEYS: Readonly<Record<string, string>> = {
   packages: "a list of package names",
   output: "a branch name",
   "install-recommends": "true or false",
+  bootable: "true or false",
   image: "a mapping of image settings",
 };
 
@@ -267,6 +271,12 @@ export function parseComposeFile(text: string, path: string): ComposeFile {
           throw r.error(value as Node, `"install-recommends" must be true or false, not ${describe(value)}`);
         }
         file.installRecommends = value.value;
+        break;
+      case "bootable":
+        if (!isScalar(value) || typeof value.value !== "boolean") {
+          throw r.error(value as Node, `"bootable" must be true or false, not ${describe(value)}`);
+        }
+        file.bootable = value.value;
         break;
       case "image":
         file.image = readImage(r, value);

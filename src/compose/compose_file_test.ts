@@ -50,6 +50,11 @@ Deno.test("a full compose file reads into create inputs and image settings", () 
   });
 });
 
+Deno.test("bootable: true reads into create inputs", () => {
+  assert.equal(parseComposeFile("base: debian:12\nbootable: true\n", "c.yaml").bootable, true);
+  assert.equal(parseComposeFile("base: debian:12\n", "c.yaml").bootable, undefined);
+});
+
 Deno.test("an empty file and env as a list are fine", () => {
   assert.deepEqual(parseComposeFile("", "c.yaml"), { path: "c.yaml", packages: [], image: {} });
   assert.deepEqual(parseComposeFile("image:\n  env: [A=1, B=x=y]\n", "c.yaml").image.env, ["A=1", "B=x=y"]);
@@ -87,6 +92,7 @@ Deno.test("wrong types name the file, the line and the key", () => {
   assertFileError("packages:\n  - hello\n  - [nested]\n", 3, /"packages\[1\]" must be a string, not a list$/);
   assertFileError("base: 12\n", 1, /"base" must be a base image reference like debian:12, not a number$/);
   assertFileError("install-recommends: yes please\n", 1, /"install-recommends" must be true or false, not a string$/);
+  assertFileError("base: debian:12\nbootable: 1\n", 2, /"bootable" must be true or false, not a number$/);
   assertFileError("image: [cmd]\n", 1, /"image" must be a mapping of image settings, not a list$/);
   assertFileError("image:\n  labels: [a=b]\n", 2, /"image\.labels" must be a mapping of names to values, not a list$/);
   assertFileError("image:\n  expose: 80\n", 2, /"image\.expose" must be a list of ports/);

@@ -3,7 +3,9 @@
  * is checked out as a private copy (never hardlinked to the repository's
  * objects), `/usr/etc` goes back to `/etc`, apt installs the packages in
  * the sandbox, the tree is cleaned as a bootstrap is, `/etc` goes back to
- * `/usr/etc`, and the result is committed to the output branch with the
+ * `/usr/etc` (and dpkg's database under `/usr`; a bootable deployment gets
+ * its initramfs built and its OSTree layout, see `ostree_layout.ts`), and
+ * the result is committed to the output branch with the
  * branch's previous commit as parent. Any failure or Ctrl-C: no commit, no
  * ref moved, the work tree removed.
  *
@@ -15,7 +17,7 @@ import { AptOstreeError, UsageError } from "../errors.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import { type BaseImageRef, parseBaseImageRef } from "../reference/base_ref.ts";
+import { type BaseImageRef, debianArch, parseBaseImageRef } from "../reference/base_ref.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { composeTimestamp } from "./bootstrap.ts";
 import {
@@ -35,6 +37,7 @@ import { requireRoot } from "./root.ts";
 import { cleanRootfs, fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
 import { phaseTimer } from "../util/phase_timer.ts";
 import { prepareSandboxRoot, runInSandbox, sandboxEnv } from "./sandbox.ts";
+import { bootablePackages, buildInitramfs } from "./ostree_layout.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
@@ -57,6 +60,11 @@ export interface ComposeCreateOptions {
   pull?: boolean;
   /** Install recommended packages too. */
   installRecommends?: boolean;
+  /**
+   * Make the deployment bootable (kernel, systemd, ostree, dracut initramfs,
+   * OSTree layout). A bootable base gives a bootable deployment without it.
+   */
+  bootable?: boolean;
   /** Simulate the install and report; write nothing to the repository. */
   dryRun?: boolean;
   /** Commit time (seconds); default `SOURCE_DATE_EPOCH`, else now. */
@@ -123,9 +131,17 @@ export interface ComposeCreateResult {
   upgraded: PackageUpgrade[];
   /** Of `installed`: the packages the base had in a later version. */
   downgraded: PackageUpgrade[];
+  /** Whether the deployment is bootable. */
+  bootable: boolean;
+  /** Kernel versions of a bootable deployment (absent in a dry run). */
+  kernels?: string[];
   /** Seconds each phase took: resolve (and pull), checkout, update, install, cleanup, commit. */
   durations: Record<string, number>;
 }
+
+/** Packages whose files go into the initramfs: when a compose changes one, every kernel's initramfs is rebuilt. */
+const INITRAMFS_PACKAGE_RE =
+  /^(linux-image-.*|dracut|dracut-core|systemd|udev|libsystemd0|libudev1|ostree|ostree-boot|libostree-1-1|kmod|libkmod2|libc6|util-linux|mount|libmount1|libblkid1)$/;
 
 const APT_OPTIONS = [
   "-q",
@@ -293,6 +309,17 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     await repo.checkoutCopy(base.commit, rootfs, { signal });
     await fromDeploymentLayout(rootfs);
     const before = await readInstalledPackages(rootfs);
+    const bootable = options.bootable === true || baseCommit.metadata.get(COMMIT_METADATA.bootable) === true;
+    const installedNames = new Set(before.map((p) => p.name));
+    const toInstall = [
+      ...requested,
+      ...(bootable
+        ? bootablePackages(
+          metadataString(baseCommit, COMMIT_METADATA.distribution) ?? ref.distribution,
+          nativeArchOf(before) || debianArch(ref.arch),
+        ).filter((name) => !installedNames.has(name) && !requested.includes(name))
+        : []),
+    ];
     const restore = await prepareSandboxRoot(rootfs);
     let installed: PackageVersion[] = [];
     let removed: PackageVersion[] = [];
@@ -300,7 +327,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     // The commit's time is also the time packages see (dates in /etc/shadow,
     // generated files): the same inputs give the same tree on any day.
     const timestamp = options.timestamp ?? composeTimestamp();
-    const env = { ...sandboxEnv(), SOURCE_DATE_EPOCH: String(timestamp) };
+    // INITRD=No: a kernel package builds no initramfs of its own (dracut's comes after).
+    const env = { ...sandboxEnv(), SOURCE_DATE_EPOCH: String(timestamp), ...(bootable ? { INITRD: "No" } : {}) };
     try {
       timer.start("update");
       step("Updating the package lists (apt-get update)");
@@ -318,12 +346,12 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
           "Check the network and the base's /etc/apt/sources.list (apt's own lines are above)",
         );
       }
-      if (requested.length > 0) {
+      if (toInstall.length > 0) {
         timer.start("install");
-        step(`${options.dryRun ? "Simulating" : "Installing"} ${requested.join(" ")} (apt-get install)`);
+        step(`${options.dryRun ? "Simulating" : "Installing"} ${toInstall.join(" ")} (apt-get install)`);
         const install = await runInSandbox(
           rootfs,
-          aptInstallCommand(requested, { installRecommends, simulate: options.dryRun ?? false }),
+          aptInstallCommand(toInstall, { installRecommends, simulate: options.dryRun ?? false }),
           { signal, onLine: options.onLine, env },
         );
         if (install.code !== 0) {
@@ -347,6 +375,13 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         const changes = diffPackages(before, after);
         installed = toVersions(changes.installed);
         removed = toVersions(changes.removed);
+        if (bootable) {
+          timer.start("initramfs");
+          // A kernel without one gets its initramfs; all are rebuilt when what goes into them changed.
+          const rebuild = [...changes.installed, ...changes.removed].some((p) => INITRAMFS_PACKAGE_RE.test(p.name));
+          const built = await buildInitramfs(rootfs, { signal, onLine: options.onLine, env, onlyMissing: !rebuild });
+          if (built.length > 0) step(`Built the initramfs with dracut for ${built.join(", ")}`);
+        }
       }
     } finally {
       await restore();
@@ -363,14 +398,15 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         installed,
         removed: [],
         ...changesOf(before, installed),
+        bootable,
         durations,
       };
     }
 
     timer.start("cleanup");
-    step("Cleaning the tree and moving /etc to /usr/etc");
+    step(`Cleaning the tree and moving /etc to /usr/etc${bootable ? " (bootable layout)" : ""}`);
     await cleanRootfs(rootfs);
-    await toDeploymentLayout(rootfs);
+    const { kernels } = await toDeploymentLayout(rootfs, { bootable });
     signal?.throwIfAborted();
 
     const nativeArch = nativeArchOf(after);
@@ -399,6 +435,10 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
       if (suite) metadata[COMMIT_METADATA.suite] = suite;
       if (nativeArch) metadata[COMMIT_METADATA.debianArch] = nativeArch;
       if (base.remote) metadata[COMMIT_METADATA.baseRemote] = base.remote;
+      if (bootable) {
+        metadata[COMMIT_METADATA.bootable] = true;
+        metadata[COMMIT_METADATA.linux] = kernels[kernels.length - 1];
+      }
       const commit = await commitDirectory(repo, {
         tree: rootfs,
         branch,
@@ -424,6 +464,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         installed,
         removed,
         ...changesOf(before, installed),
+        bootable,
+        ...(bootable ? { kernels } : {}),
         durations: timer.finish(),
       };
     }, signal);

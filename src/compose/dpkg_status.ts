@@ -1,12 +1,14 @@
 /**
  * The installed packages of a Debian tree, read from dpkg's database
- * (`/var/lib/dpkg/status`): what bootstrap and create record in commit
+ * (`/usr/lib/sysimage/dpkg/status` in the commits apt-ostree makes,
+ * `/var/lib/dpkg/status` in older ones and plain Debian trees): what bootstrap and create record in commit
  * metadata, and what changed between a base and a deployment.
  *
  * @module
  */
 
 import { join } from "node:path";
+import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
 import { fsError } from "../util/fs.ts";
 import { compareDebianVersions } from "../layers/dpkg_version.ts";
 
@@ -48,8 +50,9 @@ export function parseDpkgStatus(text: string): InstalledPackage[] {
 }
 
 /**
- * Reads the installed packages of the tree at `root`; a tree without a dpkg
- * database has none.
+ * Reads the installed packages of the tree at `root`, from the first of
+ * {@linkcode DPKG_DATABASE_DIRS} that has a status file; a tree without a
+ * dpkg database has none.
  *
  * @example
  * ```ts
@@ -58,13 +61,16 @@ export function parseDpkgStatus(text: string): InstalledPackage[] {
  * ```
  */
 export async function readInstalledPackages(root: string): Promise<InstalledPackage[]> {
-  const path = join(root, "var/lib/dpkg/status");
-  try {
-    return parseDpkgStatus(await Deno.readTextFile(path));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw fsError("read", path, error);
+  for (const dir of DPKG_DATABASE_DIRS) {
+    const path = join(root, dir, "status");
+    try {
+      return parseDpkgStatus(await Deno.readTextFile(path));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) continue;
+      throw fsError("read", path, error);
+    }
   }
+  return [];
 }
 
 /**

@@ -1,15 +1,19 @@
 /**
  * Turning a freshly installed root file system into a commit-ready tree:
  * reproducible (no machine id, logs, apt lists or caches), without device
- * nodes, and in deployment layout (configuration in `/usr/etc`), and back
- * again (`/usr/etc` → `/etc`) before apt runs on a checkout.
+ * nodes, and in deployment layout (configuration in `/usr/etc`, dpkg's
+ * database under `/usr`, and for bootable trees the rest of what OSTree
+ * needs, see `ostree_layout.ts`), and back again before apt runs on a
+ * checkout.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
+import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
 import { fsError, statOrUndefined } from "../util/fs.ts";
+import { fromBootableLayout, relocateDpkgDatabase, restoreDpkgDatabase, toBootableLayout } from "./ostree_layout.ts";
 
 /** What {@linkcode cleanRootfs} removes besides the defaults. */
 export interface CleanRootfsOptions {
@@ -148,8 +152,10 @@ export async function cleanRootfs(root: string, options: CleanRootfsOptions = {}
   await emptyDirectory(await p("var/cache/apt/archives/partial"));
   await removeFile("var/cache/ldconfig/aux-cache");
   await removeMatching(await p("var/cache/debconf"), /-old$/);
-  await removeMatching(await p("var/lib/dpkg"), /-old$|^lock(-frontend)?$/);
-  await removeFile("var/lib/dpkg/triggers/Lock");
+  for (const dpkg of DPKG_DATABASE_DIRS) {
+    await removeMatching(await p(dpkg), /-old$|^lock(-frontend)?$/);
+    await removeFile(`${dpkg}/triggers/Lock`);
+  }
   await emptyDirectory(await p("tmp"));
   await emptyDirectory(await p("var/tmp"));
   await emptyDirectory(await p("run"));
@@ -166,17 +172,42 @@ async function requireRealUsr(root: string): Promise<void> {
   }
 }
 
+/** Options for {@linkcode toDeploymentLayout}. */
+export interface DeploymentLayoutOptions {
+  /** Lay the tree out to deploy and boot (kernel, initramfs, `/var` as tmpfiles entries, …; see `ostree_layout.ts`). */
+  bootable?: boolean;
+}
+
+/** What {@linkcode toDeploymentLayout} found. */
+export interface DeploymentLayout {
+  /** Kernel versions (bootable trees only; else empty). */
+  kernels: string[];
+}
+
 /**
- * Moves `/etc` to `/usr/etc` (deployment layout). A tree that already has
- * `/usr/etc` and no `/etc` is left as it is; a tree with both is an error.
+ * Moves `/etc` to `/usr/etc` (deployment layout) and dpkg's database from
+ * `/var/lib/dpkg` to `/usr/lib/sysimage/dpkg` (see
+ * {@linkcode relocateDpkgDatabase}); with `bootable`, also lays the tree
+ * out to deploy and boot ({@linkcode toBootableLayout}). A tree that
+ * already has `/usr/etc` and no `/etc` keeps it; a tree with both is an
+ * error.
  *
  * @example
  * ```ts
  * import { toDeploymentLayout } from "./rootfs_cleanup.ts";
- * await toDeploymentLayout("/var/tmp/rootfs");
+ * await toDeploymentLayout("/var/tmp/rootfs", { bootable: true }); // { kernels: ["6.1.0-18-amd64"] }
  * ```
  */
-export async function toDeploymentLayout(root: string): Promise<void> {
+export async function toDeploymentLayout(
+  root: string,
+  options: DeploymentLayoutOptions = {},
+): Promise<DeploymentLayout> {
+  await moveEtcToUsr(root);
+  await relocateDpkgDatabase(root);
+  return { kernels: options.bootable ? await toBootableLayout(root) : [] };
+}
+
+async function moveEtcToUsr(root: string): Promise<void> {
   await requireRealUsr(root);
   const etc = await statOrUndefined(join(root, "etc"));
   const usrEtc = await statOrUndefined(join(root, "usr/etc"));
@@ -195,8 +226,11 @@ export async function toDeploymentLayout(root: string): Promise<void> {
 
 /**
  * Moves `/usr/etc` back to `/etc`, so that apt and dpkg find their
- * configuration where they expect it. A tree with only `/etc` is left as
- * it is; a tree with both is an error.
+ * configuration where they expect it, recreates a bootable tree's `/var`
+ * from its tmpfiles entries ({@linkcode fromBootableLayout}), and makes
+ * `/var/lib/dpkg` lead to dpkg's database ({@linkcode restoreDpkgDatabase}).
+ * Trees from before the database moved (a real `/var/lib/dpkg`) work as
+ * they are. A tree with only `/etc` keeps it; a tree with both is an error.
  *
  * @example
  * ```ts
@@ -213,8 +247,11 @@ export async function fromDeploymentLayout(root: string): Promise<void> {
       solution: "A deployment keeps its configuration in /usr/etc only; rebuild the base",
     });
   }
-  if (!usrEtc) return;
-  await Deno.rename(join(root, "usr/etc"), join(root, "etc")).catch((error) => {
-    throw fsError("move /usr/etc to /etc in", root, error);
-  });
+  if (usrEtc) {
+    await Deno.rename(join(root, "usr/etc"), join(root, "etc")).catch((error) => {
+      throw fsError("move /usr/etc to /etc in", root, error);
+    });
+  }
+  await fromBootableLayout(root);
+  await restoreDpkgDatabase(root);
 }

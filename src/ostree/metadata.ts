@@ -64,6 +64,10 @@ export const COMMIT_METADATA = {
   imageConfigDigest: "apt-ostree.image.config-digest",
   /** The image config (JSON), when under 64 KiB. */
   imageConfig: "apt-ostree.image.config",
+  /** ostree's own key: the commit has a kernel and initramfs and can be deployed and booted (a boolean). */
+  bootable: "ostree.bootable",
+  /** ostree's own key: the kernel version of a bootable commit. */
+  linux: "ostree.linux",
 } as const;
 
 /**
