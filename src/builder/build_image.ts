@@ -15,7 +15,7 @@ import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import { openImageSink } from "../image/open.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
-import { rawManifest } from "../oci/manifest.ts";
+import { type RawManifest, rawManifest } from "../oci/manifest.ts";
 import type { RegistrySinkOptions } from "../registry/sink.ts";
 import {
   formatImageLocation,
@@ -31,7 +31,7 @@ import {
   jsonBytes,
   validateImageSettings,
 } from "../oci/image_config.ts";
-import { hostArch, ociPlatform } from "../oci/platform.ts";
+import { hostArch, ociPlatform, samePlatform } from "../oci/platform.ts";
 import { ANNOTATION_CONTAINERD_NAME, type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
@@ -213,7 +213,16 @@ export function defaultOutputPath(ref: ImageReference, format: ImageFormat): str
   return `${lastNameComponent(ref)}${format === "oci" ? ".oci" : ".tar"}`;
 }
 
-function commitArch(commit: CommitInfo): string | undefined {
+/**
+ * The architecture a commit records in its metadata (any naming), if any.
+ *
+ * @example
+ * ```ts
+ * import { commitArch } from "./build_image.ts";
+ * commitArch({ metadata: new Map([["apt-ostree.arch", "aarch64"]]) }); // "aarch64"
+ * ```
+ */
+export function commitArch(commit: Pick<CommitInfo, "metadata">): string | undefined {
   for (const key of ARCH_METADATA_KEYS) {
     const value = commit.metadata.get(key);
     if (typeof value === "string" && value.length > 0) return value;
@@ -400,21 +409,51 @@ function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
 }
 
 /**
- * Builds an image from an OSTree commit.
+ * A build resolved and checked before anything is written: the commit,
+ * its platform and the fingerprint of the image it gives. Made by
+ * {@linkcode prepareBuild}, written by {@linkcode writeBuild}.
+ */
+export interface PreparedBuild {
+  /** The options it was made from. */
+  options: BuildImageOptions;
+  /** The image name. */
+  ref: ImageReference;
+  /** Where it goes. */
+  location: ImageLocation;
+  /** The opened repository. */
+  repo: OstreeRepo;
+  /** The commit checksum. */
+  commitChecksum: string;
+  /** The commit. */
+  commit: CommitInfo;
+  /** The architecture the commit records, if any. */
+  recordedArch?: string;
+  /** The image's platform. */
+  platform: Platform;
+  /** Fingerprint of everything that decides the image. */
+  fingerprint: string;
+  /** What every result reports. */
+  base: Pick<BuildImageResult, "commit" | "image" | "format" | "output" | "platform" | "created">;
+  compression: Compression;
+  level: number;
+  maxLayers: number;
+  settings: ImageSettings;
+  created: string;
+  started: number;
+  phases: ReturnType<typeof phaseTimer>;
+}
+
+/**
+ * Checks the options and resolves the commit, writing nothing.
  *
  * @example
  * ```ts
- * import { buildImage } from "./build_image.ts";
- * const result = await buildImage({
- *   repo: "/var/lib/apt-ostree/repo",
- *   source: "my-deployment",
- *   image: "my-image:latest",
- *   format: "oci",
- * });
- * console.log(result.digest, result.output);
+ * import { prepareBuild } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * console.log(prepared.platform, prepared.fingerprint);
  * ```
  */
-export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
+export async function prepareBuild(options: BuildImageOptions): Promise<PreparedBuild> {
   const started = performance.now();
   const phases = phaseTimer();
   phases.start("resolve");
@@ -433,7 +472,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const commitChecksum = await repo.resolveCommit(options.source, { signal });
   const commit = await repo.readCommit(commitChecksum, { signal });
-  const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
+  const recordedArch = commitArch(commit);
+  const platform = ociPlatform(options.arch ?? recordedArch ?? hostArch());
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
   const output = options.sink?.description ??
     (location.transport === "docker" ? formatImageLocation(location) : resolve(location.path));
@@ -448,15 +488,192 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     platform,
     created,
   });
-  const base = {
-    commit: commitChecksum,
-    image: ref.fullName,
-    format: locationFormat(location),
-    output,
+  return {
+    options,
+    ref,
+    location,
+    repo,
+    commitChecksum,
+    commit,
+    ...(recordedArch !== undefined ? { recordedArch } : {}),
     platform,
+    fingerprint,
+    base: { commit: commitChecksum, image: ref.fullName, format: locationFormat(location), output, platform, created },
+    compression,
+    level,
+    maxLayers,
+    settings,
     created,
+    started,
+    phases,
   };
+}
 
+/** Lists the commit's tree and plans its layers, seeded with the bins of `previous` builds. */
+async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promise<TreePlan> {
+  const { options, repo, commitChecksum, commit, phases, ref, compression, level, maxLayers } = prepared;
+  const signal = options.signal;
+  const content = contentSourceFor(repo);
+  phases.start("list");
+  const listed = await repo.readTree(commitChecksum, { signal });
+  // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
+  const directories = listed.filter((e) => e.kind === "directory");
+  const entries = toImageRootfs(listed);
+  const kernels = treeKernels(entries);
+  const bootc = options.bootc ?? kernels.length > 0;
+  // A host could not deploy a commit that breaks a fatal rule: refuse it before writing anything.
+  const lint = bootc
+    ? await assertLintClean(treeLintTree(entries, content), {
+      skip: options.lintSkip,
+      skipOption: "lintSkip",
+    })
+    : [];
+  phases.start("plan");
+  const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
+  const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
+  const budget = { compression, level };
+  // Bins are carried from a build of the same platform only (an index holds several under one name).
+  const samePlatformBuilds = previous.filter((image) =>
+    samePlatform(prepared.platform, {
+      architecture: image.config.architecture,
+      os: image.config.os,
+      ...(image.config.variant ? { variant: image.config.variant } : {}),
+    })
+  );
+  if (!bootc) {
+    const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(samePlatformBuilds, ref, maxLayers) });
+    return {
+      bootc,
+      lint,
+      entries: entries.length,
+      contentBytes: entries.reduce((n, e) => n + e.size, 0),
+      layers: plan.map((layer) => {
+        const key = layerKey(layer.entries, compression, level);
+        return {
+          id: layer.id,
+          key,
+          contentBytes: layer.contentBytes,
+          entryCount: layer.entries.length,
+          annotations: layerAnnotations(layer, key),
+          write: (blobs, write) => buildLayer(layer.entries, content, blobs, { ...budget, ...write }),
+        };
+      }),
+    };
+  }
+  const planKey = `${maxLayers}/bootc`;
+  const single = maxLayers === 1;
+  const chunks = planLayers(entries, {
+    maxLayers: single ? 1 : maxLayers - 1,
+    unitOf,
+    previous: previousBins(samePlatformBuilds, ref, planKey)?.filter((b) => b.id !== COMMIT_LAYER_ID),
+  });
+  const layers = planOstreeContainer({
+    repo,
+    commit: commitChecksum,
+    info: commit,
+    directories,
+    chunks,
+    single,
+    compression,
+    level,
+  });
+  const open = bootcContent(content);
+  return {
+    bootc,
+    lint,
+    kernel: kernels[0],
+    planKey,
+    entries: layers.reduce((n, l) => n + l.entryCount, 0),
+    contentBytes: layers.reduce((n, l) => n + l.contentBytes, 0),
+    layers: layers.map((layer) => ({
+      id: layer.id,
+      key: layer.key,
+      contentBytes: layer.contentBytes,
+      entryCount: layer.entryCount,
+      annotations: {
+        [ANNOTATION_LAYER_BIN]: layer.id,
+        ...(layer.key ? { [ANNOTATION_LAYER_KEY]: layer.key } : {}),
+        [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
+        ...(layer.units.length > 0 ? { [BOOTC_LABELS.components]: layer.units.join(",") } : {}),
+      },
+      write: (blobs, write) =>
+        buildLayer(layer.entries(), open, blobs, { ...budget, ...write, linkEqualContent: false }),
+    })),
+  };
+}
+
+/**
+ * What a dry run reports: the plan of a prepared build, nothing written.
+ *
+ * @example
+ * ```ts
+ * import { planBuild, prepareBuild } from "./build_image.ts";
+ * const plan = await planBuild(await prepareBuild({ repo: "repo", source: "main", image: "app:1", dryRun: true }));
+ * console.log(plan.plannedLayers);
+ * ```
+ */
+export async function planBuild(prepared: PreparedBuild): Promise<BuildImageResult> {
+  const plan = await planTree(prepared, []);
+  return {
+    ...prepared.base,
+    dryRun: true,
+    reusedImage: false,
+    bootc: plan.bootc,
+    ...(plan.kernel ? { kernel: plan.kernel } : {}),
+    ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
+    entries: plan.entries,
+    contentBytes: plan.contentBytes,
+    plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
+    durations: prepared.phases.finish(3),
+  };
+}
+
+/** What {@linkcode writeBuild} wrote: the manifest (stored, not committed) and the report. */
+export interface WrittenBuild {
+  /** The manifest, stored in the sink by digest. */
+  raw: RawManifest;
+  /** What the build did. */
+  result: BuildImageResult;
+}
+
+/** What {@linkcode writeBuild} shares with other builds into the same sink. */
+export interface WriteBuildContext {
+  /** The images already at the destination (from {@linkcode ImageSink.previousImages}, named). */
+  previous: StoredImage[];
+  /** The compression threads. */
+  pool: DeflatePool;
+}
+
+/**
+ * Writes a prepared build's layers, config and manifest into an open sink
+ * and stores the manifest by digest, without committing: the caller
+ * commits it (a single image) or an index that lists it. An image of the
+ * same fingerprint already in the sink is reused as it is.
+ *
+ * @example
+ * ```ts
+ * import { prepareBuild, writeBuild } from "./build_image.ts";
+ * import { DeflatePool } from "../compress/deflate_pool.ts";
+ * import { openImageSink } from "../image/open.ts";
+ * import { parseImageLocation } from "../reference/transport.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openImageSink(parseImageLocation("oci:app.oci:1"));
+ * const pool = new DeflatePool(2);
+ * const { raw } = await writeBuild(prepared, sink, { previous: await sink.previousImages(), pool });
+ * await sink.commit(raw);
+ * pool.terminate();
+ * sink.close();
+ * ```
+ */
+export async function writeBuild(
+  prepared: PreparedBuild,
+  target: ImageSink,
+  context: WriteBuildContext,
+): Promise<WrittenBuild> {
+  const { options, phases, base, fingerprint, commitChecksum, commit, settings, created, platform, maxLayers } =
+    prepared;
+  const { previous, pool } = context;
+  const signal = options.signal;
   const stats: TarStats = newTarStats();
   let phase = "listing";
   let totalEntries = 0;
@@ -468,145 +685,34 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     done: stats.contentBytes + reusedBytes,
     total: totalBytes,
     count: { done: stats.entries + reusedEntries, total: totalEntries, of: "files" },
-    elapsedMs: performance.now() - started,
+    elapsedMs: performance.now() - prepared.started,
   });
-
-  const content = contentSourceFor(repo);
-  const planTree = async (previous: StoredImage[]): Promise<TreePlan> => {
-    phases.start("list");
-    const listed = await repo.readTree(commitChecksum, { signal });
-    // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
-    const directories = listed.filter((e) => e.kind === "directory");
-    const entries = toImageRootfs(listed);
-    const kernels = treeKernels(entries);
-    const bootc = options.bootc ?? kernels.length > 0;
-    // A host could not deploy a commit that breaks a fatal rule: refuse it before writing anything.
-    const lint = bootc
-      ? await assertLintClean(treeLintTree(entries, content), {
-        skip: options.lintSkip,
-        skipOption: "lintSkip",
-      })
-      : [];
-    phases.start("plan");
-    const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
-    const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
-    const budget = { compression, level };
-    if (!bootc) {
-      const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(previous, ref, maxLayers) });
-      return {
-        bootc,
-        lint,
-        entries: entries.length,
-        contentBytes: entries.reduce((n, e) => n + e.size, 0),
-        layers: plan.map((layer) => {
-          const key = layerKey(layer.entries, compression, level);
-          return {
-            id: layer.id,
-            key,
-            contentBytes: layer.contentBytes,
-            entryCount: layer.entries.length,
-            annotations: layerAnnotations(layer, key),
-            write: (blobs, write) => buildLayer(layer.entries, content, blobs, { ...budget, ...write }),
-          };
-        }),
-      };
-    }
-    const planKey = `${maxLayers}/bootc`;
-    const single = maxLayers === 1;
-    const chunks = planLayers(entries, {
-      maxLayers: single ? 1 : maxLayers - 1,
-      unitOf,
-      previous: previousBins(previous, ref, planKey)?.filter((b) => b.id !== COMMIT_LAYER_ID),
-    });
-    const layers = planOstreeContainer({
-      repo,
-      commit: commitChecksum,
-      info: commit,
-      directories,
-      chunks,
-      single,
-      compression,
-      level,
-    });
-    const open = bootcContent(content);
-    return {
-      bootc,
-      lint,
-      kernel: kernels[0],
-      planKey,
-      entries: layers.reduce((n, l) => n + l.entryCount, 0),
-      contentBytes: layers.reduce((n, l) => n + l.contentBytes, 0),
-      layers: layers.map((layer) => ({
-        id: layer.id,
-        key: layer.key,
-        contentBytes: layer.contentBytes,
-        entryCount: layer.entryCount,
-        annotations: {
-          [ANNOTATION_LAYER_BIN]: layer.id,
-          ...(layer.key ? { [ANNOTATION_LAYER_KEY]: layer.key } : {}),
-          [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
-          ...(layer.units.length > 0 ? { [BOOTC_LABELS.components]: layer.units.join(",") } : {}),
-        },
-        write: (blobs, write) =>
-          buildLayer(layer.entries(), open, blobs, { ...budget, ...write, linkEqualContent: false }),
-      })),
-    };
-  };
-
-  if (options.dryRun) {
-    const plan = await planTree([]);
-    totalEntries = plan.entries;
-    totalBytes = plan.contentBytes;
-    return {
-      ...base,
-      dryRun: true,
-      reusedImage: false,
-      bootc: plan.bootc,
-      ...(plan.kernel ? { kernel: plan.kernel } : {}),
-      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
-      entries: totalEntries,
-      contentBytes: totalBytes,
-      plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
-      durations: phases.finish(3),
-    };
-  }
-
-  signal?.throwIfAborted();
-  const target = options.sink ?? await openImageSink(location, {
-    ...options.registry,
-    signal,
-    tag: ref.tag ?? "latest",
-    name: ref.fullName,
-    repoTag: ref.familiarName,
-    force: options.force === true,
-    protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
-  });
-  const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   const ticker = progressTicker(progress, options.onProgress);
   const report = ticker.tick;
   try {
-    const previous = (await target.previousImages(signal)).map((image) => named(image, ref));
-
-    // Nothing changed since an earlier build: tag that image again.
+    // Nothing changed since an earlier build: that image again.
     const same = imageWithFingerprint(previous, fingerprint);
     if (same && (await allBlobsPresent(target, same, signal))) {
-      await target.commit(same.raw, signal);
+      await target.putManifest(same.raw, signal);
       return {
-        ...base,
-        dryRun: false,
-        reusedImage: true,
-        bootc: same.config.config?.Labels?.[BOOTC_LABELS.finalDiffId] !== undefined,
-        ...(same.config.config?.Labels?.[BOOTC_LABELS.linux]
-          ? { kernel: same.config.config.Labels[BOOTC_LABELS.linux] }
-          : {}),
-        digest: same.descriptor.digest,
-        config: same.manifest.config,
-        layers: layerResults(same, true),
-        durations: phases.finish(3),
+        raw: same.raw,
+        result: {
+          ...base,
+          dryRun: false,
+          reusedImage: true,
+          bootc: same.config.config?.Labels?.[BOOTC_LABELS.finalDiffId] !== undefined,
+          ...(same.config.config?.Labels?.[BOOTC_LABELS.linux]
+            ? { kernel: same.config.config.Labels[BOOTC_LABELS.linux] }
+            : {}),
+          digest: same.descriptor.digest,
+          config: same.manifest.config,
+          layers: layerResults(same, true),
+          durations: phases.finish(3),
+        },
       };
     }
 
-    const plan = await planTree(previous);
+    const plan = await planTree(prepared, previous);
     totalEntries = plan.entries;
     totalBytes = plan.contentBytes;
     const cache = layerCache(previous);
@@ -677,33 +783,109 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const raw = rawManifest(jsonBytes(manifest), MEDIA_TYPE_MANIFEST);
     checkImageJsonSize(raw.bytes, "manifest", settings);
     signal?.throwIfAborted();
-    await target.commit(raw, signal);
+    await target.putManifest(raw, signal);
     return {
-      ...base,
-      dryRun: false,
-      reusedImage: false,
-      bootc: plan.bootc,
-      ...(plan.kernel ? { kernel: plan.kernel } : {}),
-      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
-      digest: raw.digest,
-      config: manifest.config,
-      layers: layers.map((l, i) => ({
-        mediaType: l.descriptor.mediaType,
-        digest: l.descriptor.digest,
-        size: l.descriptor.size,
-        diffId: l.diffId,
-        bin: plan.layers[i].id,
-        reused: l.reused,
-      })),
-      entries: totalEntries,
-      contentBytes: totalBytes,
-      durations: phases.finish(3),
+      raw,
+      result: {
+        ...base,
+        dryRun: false,
+        reusedImage: false,
+        bootc: plan.bootc,
+        ...(plan.kernel ? { kernel: plan.kernel } : {}),
+        ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
+        digest: raw.digest,
+        config: manifest.config,
+        layers: layers.map((l, i) => ({
+          mediaType: l.descriptor.mediaType,
+          digest: l.descriptor.digest,
+          size: l.descriptor.size,
+          diffId: l.diffId,
+          bin: plan.layers[i].id,
+          reused: l.reused,
+        })),
+        entries: totalEntries,
+        contentBytes: totalBytes,
+        durations: phases.finish(3),
+      },
     };
+  } finally {
+    ticker.stop();
+  }
+}
+
+/**
+ * Opens the sink a build writes into (the given one, or its output).
+ *
+ * @example
+ * ```ts
+ * import { openBuildSink, prepareBuild } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openBuildSink(prepared);
+ * const previous = await sink.previousImages(); // named after the image where unnamed
+ * sink.close();
+ * ```
+ */
+export async function openBuildSink(prepared: PreparedBuild): Promise<ImageSink> {
+  const { options, location, ref, repo } = prepared;
+  options.signal?.throwIfAborted();
+  return options.sink ?? await openImageSink(location, {
+    ...options.registry,
+    signal: options.signal,
+    tag: ref.tag ?? "latest",
+    name: ref.fullName,
+    repoTag: ref.familiarName,
+    force: options.force === true,
+    protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
+  });
+}
+
+/**
+ * The images already at a build's destination, those without a recorded
+ * name taken as the image's own (see {@linkcode writeBuild}).
+ *
+ * @example
+ * ```ts
+ * import { openBuildSink, prepareBuild, previousBuilds } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openBuildSink(prepared);
+ * console.log((await previousBuilds(sink, prepared)).length);
+ * ```
+ */
+export async function previousBuilds(sink: ImageSink, prepared: PreparedBuild): Promise<StoredImage[]> {
+  return (await sink.previousImages(prepared.options.signal)).map((image) => named(image, prepared.ref));
+}
+
+/**
+ * Builds an image from an OSTree commit.
+ *
+ * @example
+ * ```ts
+ * import { buildImage } from "./build_image.ts";
+ * const result = await buildImage({
+ *   repo: "/var/lib/apt-ostree/repo",
+ *   source: "my-deployment",
+ *   image: "my-image:latest",
+ *   format: "oci",
+ * });
+ * console.log(result.digest, result.output);
+ * ```
+ */
+export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
+  const prepared = await prepareBuild(options);
+  if (options.dryRun) return await planBuild(prepared);
+  const signal = options.signal;
+  const target = await openBuildSink(prepared);
+  const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
+  try {
+    const previous = await previousBuilds(target, prepared);
+    const { raw, result } = await writeBuild(prepared, target, { previous, pool });
+    signal?.throwIfAborted();
+    await target.commit(raw, signal);
+    return result;
   } catch (error) {
     await target.abort();
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    ticker.stop();
     pool.terminate();
     target.close();
   }
