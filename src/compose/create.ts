@@ -27,6 +27,7 @@ import {
 } from "./dpkg_status.ts";
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
 import { isImageBase, resolveImageBase } from "./image_base.ts";
+import { formatPlatform, hostArch, ociPlatform } from "../oci/platform.ts";
 import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
@@ -104,6 +105,8 @@ export interface ComposeCreateResult {
     source: ResolvedBase["source"];
     remote?: string;
     version?: string;
+    /** For an image base (`docker://…`): the platform picked from it (`--arch`, default the host's). */
+    platform?: string;
   };
   /** The packages asked for. */
   requested: string[];
@@ -247,7 +250,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
       dryRun: options.dryRun,
       registry: options.registry,
       signal,
-      onPull: (image, b) => step(`Importing ${image} as ${b}`),
+      onPull: (image, b) =>
+        step(`Importing ${image} (${formatPlatform(ociPlatform(options.arch ?? hostArch()))}) as ${b}`),
     })
     : await resolveNamedBase(repo, options);
   const branchDerived = options.output === undefined;
@@ -262,6 +266,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     source: base.source,
     ...(base.remote ? { remote: base.remote } : {}),
     ...(baseCommit.version ? { version: baseCommit.version } : {}),
+    ...(imageBase ? { platform: formatPlatform(ociPlatform(ref.arch)) } : {}),
   };
 
   // A dry run works outside the repository entirely.
