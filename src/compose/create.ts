@@ -28,6 +28,7 @@ import {
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
 import { isImageBase, resolveImageBase } from "./image_base.ts";
 import { formatPlatform, hostArch, ociPlatform } from "../oci/platform.ts";
+import { checkEmulation } from "./emulation.ts";
 import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
@@ -236,6 +237,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     });
   }
   await requireProgram("bwrap", "apt-get install bubblewrap");
+  // apt and dpkg run the base's own programs: another architecture's need emulation, checked before any work.
+  if (options.arch !== undefined) await checkEmulation(options.arch);
   const signal = options.signal;
   const step = options.onStep ?? (() => {});
   const installRecommends = options.installRecommends ?? false;
@@ -268,6 +271,10 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     ...(baseCommit.version ? { version: baseCommit.version } : {}),
     ...(imageBase ? { platform: formatPlatform(ociPlatform(ref.arch)) } : {}),
   };
+
+  if (options.arch === undefined) {
+    await checkEmulation(metadataString(baseCommit, COMMIT_METADATA.debianArch) ?? ref.arch);
+  }
 
   // A dry run works outside the repository entirely.
   const work = options.dryRun
