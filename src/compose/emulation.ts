@@ -9,21 +9,34 @@
  * @module
  */
 
-import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import { architecture } from "../oci/platform.ts";
-import { statOrUndefined } from "../util/fs.ts";
 
 /** Where the kernel's binfmt_misc file system is mounted. */
 export const BINFMT_DIR = "/proc/sys/fs/binfmt_misc";
 
+/** The state of a binfmt handler, as `update-binfmts --display` reports it. */
+export type HandlerState = "enabled" | "disabled" | "unknown";
+
+/**
+ * How {@linkcode checkEmulation} looks at the host. Each is a program run
+ * (the CLI may run programs, not read `/proc/sys`); undefined means the
+ * program is not installed.
+ */
+export interface EmulationProbes {
+  /** `arch-test ARCH`: its exit code and output. */
+  archTest(debianArch: string): Promise<{ code: number; output: string } | undefined>;
+  /** `mountpoint -q /proc/sys/fs/binfmt_misc`: whether binfmt_misc is mounted. */
+  binfmtMounted(): Promise<boolean | undefined>;
+  /** `update-binfmts --display HANDLER`: the handler's state. */
+  handler(name: string): Promise<HandlerState | undefined>;
+}
+
 /** Options for {@linkcode checkEmulation}. */
 export interface CheckEmulationOptions {
-  /** binfmt_misc's mount point (default {@linkcode BINFMT_DIR}). */
-  binfmtDir?: string;
-  /** Runs `arch-test ARCH`; resolves to its exit code and output, or undefined when it is not installed. */
-  archTest?: (debianArch: string) => Promise<{ code: number; output: string } | undefined>;
-  /** The host's Debian architecture (default: from the running program). */
+  /** How to look at the host (default: run arch-test, mountpoint and update-binfmts). */
+  probes?: Partial<EmulationProbes>;
+  /** The host's Debian architecture (default: the running program's). */
   hostArch?: string;
 }
 
@@ -31,39 +44,37 @@ export interface CheckEmulationOptions {
 export interface EmulationStatus {
   /** The Debian architecture checked. */
   arch: string;
-  /** `native` (the host's own), or `binfmt` (another architecture the host runs). */
-  how: "native" | "binfmt";
-  /** The binfmt handler used, when one is registered (`qemu-aarch64`). */
-  handler?: string;
+  /** `native` (the host's own), or `foreign` (another architecture the host runs, through binfmt or natively). */
+  how: "native" | "foreign";
 }
 
 const SETUP = "apt-get install qemu-user-static binfmt-support arch-test";
 
-async function runArchTest(debianArch: string): Promise<{ code: number; output: string } | undefined> {
+async function output(program: string, args: string[]): Promise<{ code: number; output: string } | undefined> {
   try {
-    const out = await new Deno.Command("arch-test", { args: [debianArch], stdout: "piped", stderr: "piped" })
-      .output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return { code: out.code, output: text.trim() };
+    const out = await new Deno.Command(program, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+    const decoder = new TextDecoder();
+    return { code: out.code, output: (decoder.decode(out.stdout) + decoder.decode(out.stderr)).trim() };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function unavailable(arch: string, what: string, commands: string[]): AptOstreeError {
-  return new AptOstreeError(`Cannot run ${arch} programs on this ${hostDebianArch()} host: ${what}`, {
-    solution: `Enable emulation (as root), then run again: ${commands.join(" && ")}`,
-  });
-}
+const HOST_PROBES: EmulationProbes = {
+  archTest: (arch) => output("arch-test", [arch]),
+  binfmtMounted: async () => {
+    const out = await output("mountpoint", ["-q", BINFMT_DIR]);
+    return out === undefined ? undefined : out.code === 0;
+  },
+  handler: async (name) => {
+    const out = await output("update-binfmts", ["--display", name]);
+    if (out === undefined) return undefined;
+    if (new RegExp(`^${name} \\(enabled\\)`, "m").test(out.output)) return "enabled";
+    if (new RegExp(`^${name} \\(disabled\\)`, "m").test(out.output)) return "disabled";
+    return "unknown";
+  },
+};
 
 function hostDebianArch(): string {
   return architecture(Deno.build.arch).debian;
@@ -72,55 +83,53 @@ function hostDebianArch(): string {
 /**
  * Checks that programs of Debian architecture `arch` can run here (the
  * host's own, or through a binfmt handler such as qemu-user), and throws
- * an error naming what is missing (arch-test, the binfmt_misc mount, the
- * handler, qemu-user-static) with the commands that enable it.
+ * an error naming what is missing (arch-test, the binfmt_misc mount,
+ * binfmt-support, qemu-user-static, the handler) with the commands that
+ * enable it.
  *
  * @example
  * ```ts
  * import { checkEmulation } from "./emulation.ts";
  * const status = await checkEmulation("arm64"); // throws when arm64 programs cannot run
- * console.log(status.how); // "binfmt" on an amd64 host
+ * console.log(status.how); // "foreign" on an amd64 host
  * ```
  */
 export async function checkEmulation(arch: string, options: CheckEmulationOptions = {}): Promise<EmulationStatus> {
   const wanted = architecture(arch);
   const host = options.hostArch ?? hostDebianArch();
   if (wanted.debian === host) return { arch: wanted.debian, how: "native" };
-  const dir = options.binfmtDir ?? BINFMT_DIR;
-  const handler = `qemu-${wanted.qemu}`;
-  const registered = await readText(join(dir, handler));
-  const test = await (options.archTest ?? runArchTest)(wanted.debian);
+  const probes: EmulationProbes = { ...HOST_PROBES, ...options.probes };
+  const test = await probes.archTest(wanted.debian);
   if (test === undefined) {
     throw new AptOstreeError(`arch-test is not installed: it checks that ${wanted.debian} programs can run here`, {
       solution: `Install it (mmdebstrap needs it for a foreign architecture): ${SETUP}`,
     });
   }
-  if (test.code === 0) {
-    return { arch: wanted.debian, how: "binfmt", ...(registered?.startsWith("enabled") ? { handler } : {}) };
-  }
-  // Why not: the first missing piece, and everything from there on.
+  if (test.code === 0) return { arch: wanted.debian, how: "foreign" };
+  // Why not: the first missing piece, and every command from there on.
+  const handler = `qemu-${wanted.qemu}`;
   const enable = `update-binfmts --enable ${handler}`;
-  const mount = `mount -t binfmt_misc binfmt_misc ${dir}`;
-  if (!(await statOrUndefined(join(dir, "status")))) {
-    throw unavailable(wanted.debian, `binfmt_misc is not mounted at ${dir}`, [mount, enable]);
-  }
-  if ((await readText(join(dir, "status")))?.trim() === "disabled") {
-    throw unavailable(wanted.debian, "binfmt_misc is disabled", [`echo 1 > ${join(dir, "status")}`, enable]);
-  }
-  if (!(await statOrUndefined(`/usr/bin/qemu-${wanted.qemu}-static`)) && registered === undefined) {
-    throw unavailable(wanted.debian, `qemu-user-static is not installed (no qemu-${wanted.qemu}-static)`, [
-      SETUP,
+  const fail = (what: string, commands: string[]) =>
+    new AptOstreeError(`Cannot run ${wanted.debian} programs on this ${host} host: ${what}`, {
+      solution: `Enable emulation (as root), then run again: ${commands.join(" && ")}`,
+    });
+  if ((await probes.binfmtMounted()) === false) {
+    throw fail(`binfmt_misc is not mounted at ${BINFMT_DIR}`, [
+      `mount -t binfmt_misc binfmt_misc ${BINFMT_DIR}`,
       enable,
     ]);
   }
-  if (registered === undefined) {
-    throw unavailable(wanted.debian, `no binfmt handler ${handler} is registered`, [enable]);
+  const state = await probes.handler(handler);
+  if (state === undefined) throw fail("binfmt-support is not installed (no update-binfmts)", [SETUP, enable]);
+  if (state === "unknown") {
+    throw fail(`qemu-user-static is not installed (no binfmt handler ${handler})`, [SETUP, enable]);
   }
-  if (!registered.startsWith("enabled")) {
-    throw unavailable(wanted.debian, `the binfmt handler ${handler} is disabled`, [enable]);
-  }
-  throw unavailable(wanted.debian, `arch-test ${wanted.debian} fails (${test.output || `exit ${test.code}`})`, [
-    SETUP,
-    enable,
-  ]);
+  if (state === "disabled") throw fail(`the binfmt handler ${handler} is not enabled`, [enable]);
+  throw fail(
+    `arch-test ${wanted.debian} fails although ${handler} is enabled (${test.output || `exit ${test.code}`})`,
+    [
+      SETUP,
+      enable,
+    ],
+  );
 }
