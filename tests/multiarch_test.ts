@@ -76,10 +76,11 @@ async function buildIndex(repo: string, args: string[]): Promise<IndexJson> {
 
 const PLATFORMS = ["--platform", "linux/amd64=deploy/amd64", "--platform", "linux/arm64=deploy/arm64"];
 
-async function rawIndex(
-  location: string,
-  extra: string[] = [],
-): Promise<{ digest: string; json: Record<string, any> }> {
+interface RawIndex {
+  manifests: { digest: string; size: number; mediaType: string; platform: { os: string; architecture: string } }[];
+}
+
+async function rawIndex(location: string, extra: string[] = []): Promise<{ digest: string; json: RawIndex }> {
   const out = await run("skopeo", ["inspect", "--raw", ...extra, location]);
   assert.equal(out.code, 0, out.stderr);
   return { digest: sha256(out.stdoutBytes), json: JSON.parse(out.stdout) };
