@@ -65,7 +65,13 @@ interface IndexJson {
   digest: string;
   mediaType: string;
   reusedImage: boolean;
-  images: { digest: string; commit: string; platform: { architecture: string }; reusedImage: boolean }[];
+  images: {
+    digest: string;
+    commit: string;
+    platform: { architecture: string };
+    reusedImage: boolean;
+    bootc: boolean;
+  }[];
 }
 
 async function buildIndex(repo: string, args: string[]): Promise<IndexJson> {
@@ -232,6 +238,45 @@ Deno.test("multi-platform image index: build, read back with skopeo and podman, 
       await runOk("ostree", ["checkout", `--repo=${fx.repo}`, "-U", fx.arm64, original]);
       await runOk("ostree", ["checkout", `--repo=${fx.repo}`, "-U", "pulled/arm64", imported]);
       assert.deepEqual(comparable(await scanTree(imported)), comparable(await scanTree(original)));
+    });
+
+    await t.step("--bootc applies per platform: each bootable commit comes back whole from its own image", async () => {
+      const bootable = async (name: string, metadata: Record<string, string>) => {
+        const tree = join(fx.dir, `bootable-${name}`);
+        await makeSmallTree(tree, name);
+        for (const d of ["dev", "proc", "sys", "run", "tmp", "var", "sysroot", "usr/lib/modules/6.1.0-test"]) {
+          await Deno.mkdir(join(tree, d), { recursive: true });
+        }
+        await Deno.writeTextFile(join(tree, "usr/lib/modules/6.1.0-test/vmlinuz"), `kernel for ${name}\n`);
+        await Deno.symlink("sysroot/ostree", join(tree, "ostree"));
+        return await commitTree(fx.repo, `bootable/${name}`, tree, { metadata });
+      };
+      const commits = { amd64: await bootable("amd64", AMD64), arm64: await bootable("arm64", ARM64) };
+      const out = join(fx.dir, "bootable.oci");
+      const json = await buildIndex(fx.repo, [
+        "os:1",
+        "--platform",
+        "linux/amd64=bootable/amd64",
+        "--platform",
+        "linux/arm64=bootable/arm64",
+        "-o",
+        `oci:${out}`,
+      ]);
+      assert.deepEqual(json.images.map((i) => i.bootc), [true, true]);
+      const pulled = await runCli([
+        "--repo",
+        fx.repo,
+        "--json",
+        "image",
+        "pull",
+        `oci:${out}:1`,
+        "--platform",
+        "linux/arm64",
+        "--branch",
+        "pulled/bootable-arm64",
+      ]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.equal(JSON.parse(pulled.stdout).commit, commits.arm64, "the very same arm64 commit");
     });
 
     const registryReason = !(await hasProgram("docker-registry")) ? "docker-registry not installed" : undefined;
