@@ -372,7 +372,7 @@ Environment:
           if (!globals.json) {
             for (const one of result.images) {
               for (const finding of one.lintWarnings ?? []) {
-                for (const line of findingLines(finding)) console.error(line);
+                for (const line of findingLines(finding)) console.error(`${formatPlatform(one.platform)}: ${line}`);
               }
             }
           }
