@@ -17,6 +17,8 @@ export interface Architecture {
   debian: string;
   /** The kernel's name (`uname -m`): `aarch64`. */
   kernel: string;
+  /** The name in OSTree branch names (`debian/12/aarch64`): the kernel's, but Debian's for the 32-bit ARMs and others. */
+  branch: string;
   /** OCI (Go) architecture: `arm64`. */
   oci: string;
   /** OCI variant, when the architecture has one: `v7` for armhf. */
@@ -37,16 +39,16 @@ export interface Architecture {
  * ```
  */
 export const ARCHITECTURES: readonly Architecture[] = [
-  { debian: "amd64", kernel: "x86_64", oci: "amd64", qemu: "x86_64" },
-  { debian: "arm64", kernel: "aarch64", oci: "arm64", qemu: "aarch64" },
-  { debian: "armhf", kernel: "armv7l", oci: "arm", variant: "v7", qemu: "arm" },
-  { debian: "armel", kernel: "armv5tel", oci: "arm", variant: "v5", qemu: "arm" },
-  { debian: "i386", kernel: "i686", oci: "386", qemu: "i386" },
-  { debian: "ppc64el", kernel: "ppc64le", oci: "ppc64le", qemu: "ppc64le" },
-  { debian: "s390x", kernel: "s390x", oci: "s390x", qemu: "s390x" },
-  { debian: "riscv64", kernel: "riscv64", oci: "riscv64", qemu: "riscv64" },
-  { debian: "mips64el", kernel: "mips64", oci: "mips64le", qemu: "mips64el" },
-  { debian: "loong64", kernel: "loongarch64", oci: "loong64", qemu: "loongarch64" },
+  { debian: "amd64", kernel: "x86_64", branch: "x86_64", oci: "amd64", qemu: "x86_64" },
+  { debian: "arm64", kernel: "aarch64", branch: "aarch64", oci: "arm64", qemu: "aarch64" },
+  { debian: "armhf", kernel: "armv7l", branch: "armhf", oci: "arm", variant: "v7", qemu: "arm" },
+  { debian: "armel", kernel: "armv5tel", branch: "armel", oci: "arm", variant: "v5", qemu: "arm" },
+  { debian: "i386", kernel: "i686", branch: "i386", oci: "386", qemu: "i386" },
+  { debian: "ppc64el", kernel: "ppc64le", branch: "ppc64le", oci: "ppc64le", qemu: "ppc64le" },
+  { debian: "s390x", kernel: "s390x", branch: "s390x", oci: "s390x", qemu: "s390x" },
+  { debian: "riscv64", kernel: "riscv64", branch: "riscv64", oci: "riscv64", qemu: "riscv64" },
+  { debian: "mips64el", kernel: "mips64", branch: "mips64el", oci: "mips64le", qemu: "mips64el" },
+  { debian: "loong64", kernel: "loongarch64", branch: "loong64", oci: "loong64", qemu: "loongarch64" },
 ];
 
 /** Other names people write: kernel variants, branch forms, OCI `arch/variant` pairs. */
@@ -65,7 +67,15 @@ const ALIASES: Record<string, string> = {
 
 const BY_NAME = new Map<string, Architecture>();
 for (const arch of [...ARCHITECTURES].reverse()) {
-  for (const name of [arch.kernel, arch.oci, arch.variant ? `${arch.oci}/${arch.variant}` : arch.oci, arch.debian]) {
+  for (
+    const name of [
+      arch.kernel,
+      arch.oci,
+      arch.variant ? `${arch.oci}/${arch.variant}` : arch.oci,
+      arch.branch,
+      arch.debian,
+    ]
+  ) {
     BY_NAME.set(name, arch);
   }
 }
