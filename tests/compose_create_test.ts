@@ -208,6 +208,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: name("--json lists the packages added and upgraded (old and new version), in a dry run and a real one"),
+  ignore: skipReason !== undefined,
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    try {
+      const upgrade = [{ name: "base-files", arch: "amd64", oldVersion: "12.4", newVersion: "12.4+deb12u1-stub" }];
+      for (const dryRun of [true, false]) {
+        const args = ["--repo", repo, "--json", "compose", "create", "--base", "debian:12"];
+        const result = await runCli([...args, "--packages", "hello", "base-files", ...(dryRun ? ["--dry-run"] : [])]);
+        assert.equal(result.code, 0, result.stderr);
+        const json = JSON.parse(result.stdout);
+        assert.deepEqual(json.added, [{ name: "hello", version: "1.0-stub", arch: "amd64" }], `dry run: ${dryRun}`);
+        assert.deepEqual(json.upgraded, upgrade, `dry run: ${dryRun}`);
+        assert.deepEqual(json.downgraded, []);
+      }
+      const human = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "base-files",
+      ]);
+      assert.match(human.stdout, /^ {4}base-files 12\.4 -> 12\.4\+deb12u1-stub \(amd64\)$/m);
+    } finally {
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
   name: name("--dry-run reports what apt would install and the branch, and leaves the repository untouched"),
   ignore: skipReason !== undefined,
   async fn() {
@@ -543,6 +576,144 @@ Deno.test({
       await assertFsckClean(other);
     } finally {
       await registry.stop().catch(() => {});
+      await removeTree(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: name(
+    "compose create --gpg-sign: ostree verifies the commit's signature; a --bootc image carries .commitmeta and the pulled commit verifies",
+  ),
+  ignore: skipReason !== undefined || !(await hasProgram("gpg")),
+  async fn() {
+    const { dir, repo } = await repoWithStubBase();
+    const home = join(dir, "gnupg");
+    try {
+      await Deno.mkdir(home, { mode: 0o700 });
+      await runOk("gpg", [
+        "--homedir",
+        home,
+        "--batch",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "apt-ostree commit signer <signer@example.com>",
+        "ed25519",
+        "sign",
+        "never",
+      ]);
+      const colons = await runOk("gpg", ["--homedir", home, "--batch", "--with-colons", "--list-secret-keys"]);
+      const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1];
+      const publicKey = join(dir, "signer.asc");
+      await Deno.writeTextFile(publicKey, await runOk("gpg", ["--homedir", home, "--armor", "--export", fingerprint]));
+
+      const created = await runCli([
+        "--repo",
+        repo,
+        "--json",
+        "compose",
+        "create",
+        "--base",
+        "debian:bookworm",
+        "--packages",
+        "alpha",
+        "--branch",
+        "signed",
+        "--gpg-sign",
+        fingerprint,
+        "--gpg-homedir",
+        home,
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const commit = parseJson(created.stdout).commit!;
+      const commitmeta = (r: string) => join(r, "objects", commit.slice(0, 2), `${commit.slice(2)}.commitmeta`);
+      assert.ok(await Deno.stat(commitmeta(repo)), "the signature is in the commit's detached metadata");
+      // ostree itself checks the signature against a keyring holding only the signer's public key…
+      const verifyHome = join(dir, "verify-gnupg");
+      await Deno.mkdir(verifyHome, { mode: 0o700 });
+      // (ostree reads the keyring trustedkeys.gpg of --gpg-homedir)
+      await runOk("gpg", ["--batch", "--output", join(verifyHome, "trustedkeys.gpg"), "--dearmor", publicKey]);
+      const shown = await runOk("ostree", ["show", `--repo=${repo}`, `--gpg-homedir=${verifyHome}`, "signed"]);
+      assert.match(shown, /Good signature from "apt-ostree commit signer <signer@example\.com>"/);
+      assert.match(shown, new RegExp(fingerprint.slice(-16)));
+      // …and cannot with another keyring (no such public key).
+      const emptyHome = join(dir, "empty-gnupg");
+      await Deno.mkdir(emptyHome, { mode: 0o700 });
+      const unknown = await runOk("ostree", ["show", `--repo=${repo}`, `--gpg-homedir=${emptyHome}`, "signed"]);
+      assert.doesNotMatch(unknown, /Good signature/);
+      // A --homedir without a key is a usage error; a key gpg does not have fails the commit, the branch stays.
+      const noKey = await runCli(["--repo", repo, "compose", "create", "--base", "debian:12", "--gpg-homedir", home]);
+      assert.equal(noKey.code, 2, noKey.stderr);
+      const wrong = await runCli([
+        "--repo",
+        repo,
+        "compose",
+        "create",
+        "--base",
+        "debian:12",
+        "--packages",
+        "alpha",
+        "--branch",
+        "signed",
+        "--gpg-sign",
+        "0000000000000000000000000000000000000000",
+        "--gpg-homedir",
+        home,
+      ]);
+      assert.equal(wrong.code, 1, wrong.stderr);
+      assert.match(wrong.stderr, /^Solution: Check --gpg-sign/m);
+      assert.equal((await runOk("ostree", ["rev-parse", `--repo=${repo}`, "signed"])).trim(), commit);
+
+      // The ostree-native image (the stub is not bootable: its lint finding is skipped) carries the detached metadata; a pull gives the same commit, and the remote's
+      // keyring (ostree remote add --gpg-import) verifies the very same signature there.
+      const layout = join(dir, "signed.oci");
+      const built = await runCli([
+        "--repo",
+        repo,
+        "--json",
+        "compose",
+        "build-image",
+        "signed",
+        "signed:1",
+        "-o",
+        layout,
+        "--bootc",
+        "--lint-skip",
+        "baseimage-root",
+      ]);
+      assert.equal(built.code, 0, built.stderr);
+      const target = join(dir, "target");
+      await Deno.mkdir(target);
+      await runOk("ostree", ["init", `--repo=${target}`, "--mode=archive"]);
+      const pulled = await runCli([
+        "--repo",
+        target,
+        "--json",
+        "image",
+        "pull",
+        `oci:${layout}:1`,
+        "--branch",
+        "signed",
+      ]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.equal(JSON.parse(pulled.stdout).ostreeCommit, commit, pulled.stdout);
+      assert.equal((await runOk("ostree", ["rev-parse", `--repo=${target}`, "signed"])).trim(), commit, pulled.stdout);
+      assert.deepEqual(await Deno.readFile(commitmeta(target)), await Deno.readFile(commitmeta(repo)));
+      await runOk("ostree", [
+        "remote",
+        "add",
+        `--repo=${target}`,
+        `--gpg-import=${publicKey}`,
+        "origin",
+        "file:///nonexistent",
+      ]);
+      const verified = await runOk("ostree", ["show", `--repo=${target}`, "--gpg-verify-remote=origin", "signed"]);
+      assert.match(verified, /Good signature from "apt-ostree commit signer <signer@example\.com>"/);
+    } finally {
+      await run("gpgconf", ["--homedir", home, "--kill", "gpg-agent"]);
       await removeTree(dir);
     }
   },

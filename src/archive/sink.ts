@@ -26,7 +26,8 @@ import {
   tagInIndex,
 } from "../layout/oci_layout.ts";
 import { jsonBytes } from "../oci/image_config.ts";
-import type { DockerArchiveManifestEntry } from "../oci/types.ts";
+import type { Descriptor, DockerArchiveManifestEntry, ImageIndex } from "../oci/types.ts";
+import { appendReferrer, indexManifest, referrerDescriptor, referrersTag } from "../oci/referrers.ts";
 import { encodeTarHeader, END_OF_ARCHIVE, paddingFor } from "../tar/tar_header.ts";
 import { digestHex } from "../digest/digest.ts";
 import { assertReplaceable, type ReplaceGuardOptions } from "../util/replace_guard.ts";
@@ -55,7 +56,12 @@ type ArchiveMember = { name: string; bytes: Uint8Array } | { name: string; path:
 /**
  * Writes one image as a docker-archive or oci-archive tar file. Blobs are
  * stored in a staging directory beside the output; the tar is written and
- * renamed onto the output at {@linkcode ArchiveSink.commit}.
+ * renamed onto the output at {@linkcode ArchiveSink.commit}. An
+ * oci-archive holds referrers (an SBOM) as an OCI layout does (an
+ * `index.json` entry each and the `sha256-<hex>` fallback tag); they are
+ * written with the image, so they are given before the commit
+ * ({@linkcode ImageSink.referrersBeforeCommit}). A docker-archive holds
+ * none.
  *
  * @example
  * ```ts
@@ -65,6 +71,14 @@ type ArchiveMember = { name: string; bytes: Uint8Array } | { name: string; path:
  * ```
  */
 export class ArchiveSink implements ImageSink {
+  /** Referrers given before the commit, in order. */
+  private readonly attached: { referrer: RawManifest; subject: Descriptor }[] = [];
+  private committed = false;
+  /** An oci-archive's referrers go into the tar with the image: they are given before the commit. */
+  readonly referrersBeforeCommit: boolean;
+  /** Present for an oci-archive (a docker-archive holds no referrers). */
+  readonly putReferrer?: (referrer: RawManifest, subject: Descriptor) => Promise<boolean>;
+
   private constructor(
     /** The archive path. */
     readonly path: string,
@@ -73,7 +87,41 @@ export class ArchiveSink implements ImageSink {
     private readonly replace: boolean,
     private readonly options: OpenArchiveOptions,
     readonly blobs: DirBlobStore,
-  ) {}
+  ) {
+    this.referrersBeforeCommit = format === "oci-archive";
+    if (format === "oci-archive") this.putReferrer = (referrer, subject) => this.addReferrer(referrer, subject);
+  }
+
+  /** Records a referrer to write with the image (its blobs are in {@linkcode ArchiveSink.blobs} already). */
+  private async addReferrer(referrer: RawManifest, subject: Descriptor): Promise<boolean> {
+    if (this.committed) {
+      throw new AptOstreeError(`${this.description} is written already: referrers must be attached before the commit`);
+    }
+    if (this.attached.some((a) => a.referrer.digest === referrer.digest && a.subject.digest === subject.digest)) {
+      return false;
+    }
+    await this.blobs.putBytes(referrer.bytes);
+    this.attached.push({ referrer, subject });
+    return true;
+  }
+
+  /** index.json: the image under its tag, then each referrer and each subject's fallback index, as a layout has them. */
+  private async archiveIndex(root: RawManifest, tag: string, name: string | undefined): Promise<ImageIndex> {
+    let index = tagInIndex(emptyIndex(), rawDescriptor(root), tag, name);
+    const fallback = new Map<string, ImageIndex | undefined>();
+    for (const { referrer, subject } of this.attached) {
+      const descriptor = referrerDescriptor(referrer);
+      index = { ...index, manifests: [...index.manifests, descriptor] };
+      fallback.set(subject.digest, appendReferrer(fallback.get(subject.digest), descriptor));
+    }
+    for (const [digest, list] of fallback) {
+      if (!list) continue;
+      const raw = indexManifest(list);
+      await this.blobs.putBytes(raw.bytes);
+      index = tagInIndex(index, rawDescriptor(raw), referrersTag(digest));
+    }
+    return index;
+  }
 
   /** `oci-archive:PATH` or `docker-archive:PATH`. */
   get description(): string {
@@ -140,6 +188,9 @@ export class ArchiveSink implements ImageSink {
       });
     }
     await this.blobs.putBytes(root.bytes);
+    const { tag = "latest", name, repoTag } = this.options;
+    const index = await this.archiveIndex(root, tag, name);
+    this.committed = true;
     const members: ArchiveMember[] = [];
     const blobDir = join(this.blobs.root, "blobs", "sha256");
     const names = (await Array.fromAsync(Deno.readDir(blobDir), (e) => e.name)).sort();
@@ -147,8 +198,7 @@ export class ArchiveSink implements ImageSink {
       const path = join(blobDir, name);
       members.push({ name: `blobs/sha256/${name}`, path, size: (await Deno.stat(path)).size });
     }
-    const { tag = "latest", name, repoTag } = this.options;
-    members.push({ name: "index.json", bytes: jsonBytes(tagInIndex(emptyIndex(), rawDescriptor(root), tag, name)) });
+    members.push({ name: "index.json", bytes: jsonBytes(index) });
     if (parsed.kind === "manifest" && this.format === "docker") {
       const { manifest } = parsed;
       const entry: DockerArchiveManifestEntry = {

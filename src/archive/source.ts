@@ -16,6 +16,7 @@ import { parsePaxRecords, parseTarHeader, TAR_BLOCK } from "../tar/reader.ts";
 import { MEDIA_TYPE_LAYER_TAR, type RawManifest, rawManifest, sniffCompression } from "../oci/manifest.ts";
 import {
   ANNOTATION_CONTAINERD_NAME,
+  ANNOTATION_REF_NAME,
   type Descriptor,
   type DockerArchiveManifestEntry,
   type ImageIndex,
@@ -29,6 +30,8 @@ import type { DockerArchiveLocation, OciArchiveLocation } from "../reference/tra
 import { fsError } from "../util/fs.ts";
 import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
 import { selectIndexEntry } from "../layout/source.ts";
+import { parseReferrersIndex, referrerDescriptor, referrersTag, subjectOf } from "../oci/referrers.ts";
+import { digestHex } from "../digest/digest.ts";
 
 /** Where a member's data is in the archive. */
 interface Member {
@@ -150,6 +153,8 @@ export class ArchiveSource implements ImageSource {
     private readonly rootManifest: RawManifest | undefined,
     private readonly entry: Descriptor | undefined,
     readonly imageName: string | undefined,
+    /** The archive's index.json (archives that have one). */
+    private readonly index?: ImageIndex,
   ) {}
 
   /**
@@ -199,6 +204,7 @@ export class ArchiveSource implements ImageSource {
         undefined,
         entry,
         entry.annotations?.[ANNOTATION_CONTAINERD_NAME],
+        index,
       );
     }
     if (location.transport === "oci-archive") {
@@ -304,6 +310,29 @@ export class ArchiveSource implements ImageSource {
     if (m.size > MAX_SMALL_BLOB) throw new AptOstreeError(`Blob ${descriptor.digest} is too large to be a config`);
     const bytes = new Uint8Array(await new Response(await fileRange(this.path, m.offset, m.size)).arrayBuffer());
     return checkBlobBytes(bytes, descriptor, this.description);
+  }
+
+  /**
+   * The referrers of `subject` in an archive with an `index.json` (an
+   * oci-archive as apt-ostree writes it): those the fallback tag
+   * `sha256-<hex>` lists, and entries with an `artifactType` whose
+   * `subject` it is.
+   */
+  async referrers(subject: Descriptor): Promise<Descriptor[]> {
+    if (!this.index) return [];
+    const tag = referrersTag(subject.digest);
+    const out = new Map<string, Descriptor>();
+    const tagged = this.index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
+    if (tagged && this.members.has(`blobs/sha256/${digestHex(tagged.digest)}`)) {
+      const raw = await this.manifest(tagged);
+      for (const m of parseReferrersIndex(raw, `${this.description} (${tag})`).manifests) out.set(m.digest, m);
+    }
+    for (const m of this.index.manifests) {
+      if (m.artifactType === undefined || out.has(m.digest)) continue;
+      const raw = await this.manifest(m);
+      if (subjectOf(raw)?.digest === subject.digest) out.set(m.digest, referrerDescriptor(raw));
+    }
+    return [...out.values()];
   }
 
   close(): void {}

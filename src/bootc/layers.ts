@@ -336,8 +336,10 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
   if (input.single) return [commitLayer];
 
   const level = input.level ?? DEFAULT_LEVELS[input.compression];
-  const chunkLayers = input.chunks.map((chunk, i): BootcLayer => {
-    const list = chunkObjects[i];
+  // A bin that holds only directories has no objects: no layer for it (it would be the bare skeleton, the same bytes as
+  // any other such layer).
+  const chunks = input.chunks.map((chunk, i) => ({ chunk, list: chunkObjects[i] })).filter((c) => c.list.length > 0);
+  const chunkLayers = chunks.map(({ chunk, list }): BootcLayer => {
     // Parent directories of every path, with the commit's metadata.
     const parents = new Set<string>();
     for (const object of list) {

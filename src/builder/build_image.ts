@@ -15,7 +15,13 @@ import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import { openImageSink } from "../image/open.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
-import { type RawManifest, rawManifest } from "../oci/manifest.ts";
+import { rawDescriptor, type RawManifest, rawManifest } from "../oci/manifest.ts";
+import { ANNOTATION_CREATED, artifactManifest } from "../oci/referrers.ts";
+import { attachArtifact, type AttachResult } from "../image/referrers.ts";
+import { attachedSboms } from "./attached.ts";
+import { commitSbom } from "../sbom/commit.ts";
+import { SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/documents.ts";
+import type { TreeEntry } from "../ostree/tree.ts";
 import type { RegistrySinkOptions } from "../registry/sink.ts";
 import {
   formatImageLocation,
@@ -132,6 +138,17 @@ export interface BuildImageOptions {
   arch?: string;
   /** Creation time; default: the commit's timestamp. */
   created?: Date;
+  /**
+   * SBOMs to make from the commit's dpkg database and attach to the image as
+   * OCI referrers (an OCI layout or a registry).
+   */
+  sbom?: SbomFormat[];
+  /**
+   * The SBOMs are the default, not asked for: a commit without a dpkg
+   * database, or an output that cannot hold referrers (a docker-archive),
+   * gets none (said in `sbomSkipped`) instead of an error.
+   */
+  sbomOptional?: boolean;
   /** Resolve and plan only; write nothing. */
   dryRun?: boolean;
   /** Compression threads, the calling one included (default: one per CPU). Output does not depend on it. */
@@ -190,6 +207,10 @@ export interface BuildImageResult {
   lintWarnings?: LintFinding[];
   /** Creation time, RFC 3339. */
   created: string;
+  /** The SBOMs attached to the image (with `sbom`). */
+  sbom?: AttachedSbom[];
+  /** Why no SBOM was attached although it was the default (`sbomOptional`). */
+  sbomSkipped?: string;
   /** Entries in the image's tree (absent when a whole image was reused). */
   entries?: number;
   /** Bytes of file content in the tree (absent when a whole image was reused). */
@@ -367,6 +388,8 @@ interface TreePlan {
   entries: number;
   contentBytes: number;
   layers: LayerJob[];
+  /** The commit's tree as listed (the SBOM reads the dpkg database from it). */
+  listed: TreeEntry[];
 }
 
 /** Layer descriptor annotations that let later builds reuse the layer and keep its bin. */
@@ -408,6 +431,40 @@ function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
   }));
 }
 
+/** An SBOM attached to an image. */
+export type AttachedSbom = AttachResult & { format: SbomFormat; size: number };
+
+/** Whether an output can hold referrers (not a docker-archive). */
+function holdsSbom(location: ImageLocation, sink: ImageSink | undefined): boolean {
+  return sink ? sink.putReferrer !== undefined : location.transport !== "docker-archive";
+}
+
+/** Refuses SBOMs for an output that cannot hold referrers (a docker-archive), before any work. */
+function checkSbomOutput(location: ImageLocation, sink: ImageSink | undefined): void {
+  if (!holdsSbom(location, sink)) {
+    throw new UsageError(`${sink?.description ?? location.transport} cannot hold an SBOM attached to the image`, {
+      solution:
+        "Write an OCI layout, an oci-archive or to a registry with {sbom}, or write the SBOM to a file with: apt-ostree compose sbom",
+    });
+  }
+}
+
+/** Attaches each SBOM to the image as a referrer (an unchanged one is left as it is). */
+async function attachSboms(
+  sink: ImageSink,
+  subject: Descriptor,
+  sboms: Map<SbomFormat, Uint8Array>,
+  created: string,
+  signal: AbortSignal | undefined,
+): Promise<AttachedSbom[]> {
+  const out = [];
+  for (const [format, bytes] of sboms) {
+    const artifact = artifactManifest(subject, SBOM_MEDIA_TYPES[format], bytes, { [ANNOTATION_CREATED]: created });
+    out.push({ format, size: bytes.length, ...(await attachArtifact(sink, subject, artifact, signal)) });
+  }
+  return out;
+}
+
 /**
  * A build resolved and checked before anything is written: the commit,
  * its platform and the fingerprint of the image it gives. Made by
@@ -439,6 +496,10 @@ export interface PreparedBuild {
   maxLayers: number;
   settings: ImageSettings;
   created: string;
+  /** The SBOM formats still to make and attach (those an unchanged image already has are dropped). */
+  sbomFormats: SbomFormat[];
+  /** Why no SBOM is attached although it was the default. */
+  sbomSkipped?: string;
   started: number;
   phases: ReturnType<typeof phaseTimer>;
 }
@@ -459,6 +520,14 @@ export async function prepareBuild(options: BuildImageOptions): Promise<Prepared
   phases.start("resolve");
   const { ref, format, compression, level, maxLayers } = validateOptions(options);
   const location = outputLocation(options.output, ref, format);
+  let sbomFormats = [...new Set(options.sbom ?? [])];
+  let sbomSkipped: string | undefined;
+  if (sbomFormats.length > 0 && !options.dryRun) {
+    if (options.sbomOptional && !holdsSbom(location, options.sink)) {
+      sbomSkipped = `${options.sink?.description ?? location.transport} cannot hold referrers`;
+      sbomFormats = [];
+    } else checkSbomOutput(location, options.sink);
+  }
   if (location.transport === "docker-archive" && compression === "zstd" && !options.allowZstdDocker) {
     throw new UsageError(
       "A docker-archive with zstd layers cannot be loaded by Docker before 23.0 (Debian 12 ships 20.10), and skopeo does not write one",
@@ -504,6 +573,8 @@ export async function prepareBuild(options: BuildImageOptions): Promise<Prepared
     maxLayers,
     settings,
     created,
+    sbomFormats,
+    ...(sbomSkipped !== undefined ? { sbomSkipped } : {}),
     started,
     phases,
   };
@@ -545,6 +616,7 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promi
     return {
       bootc,
       lint,
+      listed,
       entries: entries.length,
       contentBytes: entries.reduce((n, e) => n + e.size, 0),
       layers: plan.map((layer) => {
@@ -581,6 +653,7 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promi
   return {
     bootc,
     lint,
+    listed,
     kernel: kernels[0],
     planKey,
     entries: layers.reduce((n, l) => n + l.entryCount, 0),
@@ -632,8 +705,12 @@ export async function planBuild(prepared: PreparedBuild): Promise<BuildImageResu
 export interface WrittenBuild {
   /** The manifest, stored in the sink by digest. */
   raw: RawManifest;
-  /** What the build did. */
+  /** What the build did (its SBOMs are added by {@linkcode attachBuildSboms}). */
   result: BuildImageResult;
+  /** SBOMs made, to attach to the manifest ({@linkcode attachBuildSboms}). */
+  sboms?: Map<SbomFormat, Uint8Array>;
+  /** SBOMs an earlier build attached to the same image, kept. */
+  keptSboms: AttachedSbom[];
 }
 
 /** What {@linkcode writeBuild} shares with other builds into the same sink. */
@@ -689,13 +766,37 @@ export async function writeBuild(
   });
   const ticker = progressTicker(progress, options.onProgress);
   const report = ticker.tick;
+  const makeSboms = async (listed: TreeEntry[] | undefined) => {
+    if (prepared.sbomFormats.length === 0) return undefined;
+    phases.start("sbom");
+    const made = await commitSbom(prepared.repo, {
+      commit: commitChecksum,
+      name: prepared.ref.fullName,
+      image: true,
+      formats: prepared.sbomFormats,
+      entries: listed,
+      signal,
+      ifDpkgDatabase: options.sbomOptional,
+    });
+    if (made.size > 0) return made;
+    prepared.sbomSkipped = "the commit has no dpkg database";
+    return undefined;
+  };
   try {
     // Nothing changed since an earlier build: that image again.
     const same = imageWithFingerprint(previous, fingerprint);
     if (same && (await allBlobsPresent(target, same, signal))) {
       await target.putManifest(same.raw, signal);
+      // SBOMs attached by the earlier build are kept as they are, without making them again.
+      const keptSboms = options.sink || prepared.sbomFormats.length === 0
+        ? []
+        : await attachedSboms(prepared.location, prepared.ref, options.registry, same.descriptor, prepared.sbomFormats);
+      prepared.sbomFormats = prepared.sbomFormats.filter((f) => !keptSboms.some((k) => k.format === f));
+      const sboms = await makeSboms(undefined);
       return {
         raw: same.raw,
+        ...(sboms ? { sboms } : {}),
+        keptSboms,
         result: {
           ...base,
           dryRun: false,
@@ -715,6 +816,8 @@ export async function writeBuild(
     const plan = await planTree(prepared, previous);
     totalEntries = plan.entries;
     totalBytes = plan.contentBytes;
+    // Before any layer: a commit without a dpkg database fails here, with nothing written.
+    const sboms = await makeSboms(plan.listed);
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";
@@ -786,6 +889,8 @@ export async function writeBuild(
     await target.putManifest(raw, signal);
     return {
       raw,
+      ...(sboms ? { sboms } : {}),
+      keptSboms: [],
       result: {
         ...base,
         dryRun: false,
@@ -811,6 +916,36 @@ export async function writeBuild(
   } finally {
     ticker.stop();
   }
+}
+
+/**
+ * Attaches a written build's SBOMs to its manifest, and returns the
+ * build's result with them (and those an earlier build attached, kept).
+ * Call it before committing a sink that writes referrers with the image
+ * (`referrersBeforeCommit`, an oci-archive), after committing any other.
+ *
+ * @example
+ * ```ts
+ * import { attachBuildSboms, type PreparedBuild, type WrittenBuild } from "./build_image.ts";
+ * import type { ImageSink } from "../oci/image.ts";
+ * declare const prepared: PreparedBuild, sink: ImageSink, written: WrittenBuild;
+ * const result = await attachBuildSboms(prepared, sink, written);
+ * console.log(result.sbom?.map((s) => s.digest));
+ * ```
+ */
+export async function attachBuildSboms(
+  prepared: PreparedBuild,
+  target: ImageSink,
+  written: WrittenBuild,
+): Promise<BuildImageResult> {
+  const attached = written.sboms &&
+    await attachSboms(target, rawDescriptor(written.raw), written.sboms, prepared.created, prepared.options.signal);
+  const sbom = written.keptSboms.length > 0 || attached ? [...written.keptSboms, ...(attached ?? [])] : undefined;
+  return {
+    ...written.result,
+    ...(sbom ? { sbom } : {}),
+    ...(prepared.sbomSkipped ? { sbomSkipped: prepared.sbomSkipped } : {}),
+  };
 }
 
 /**
@@ -878,10 +1013,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   try {
     const previous = await previousBuilds(target, prepared);
-    const { raw, result } = await writeBuild(prepared, target, { previous, pool });
+    const written = await writeBuild(prepared, target, { previous, pool });
     signal?.throwIfAborted();
-    await target.commit(raw, signal);
-    return result;
+    // An archive writes its referrers with the image; elsewhere they follow it.
+    const early = target.referrersBeforeCommit === true;
+    const result = early ? await attachBuildSboms(prepared, target, written) : undefined;
+    await target.commit(written.raw, signal);
+    return result ?? await attachBuildSboms(prepared, target, written);
   } catch (error) {
     await target.abort();
     throw signal?.aborted ? signal.reason : error;

@@ -17,11 +17,12 @@
 
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
-import { type RawManifest, rawManifest } from "../oci/manifest.ts";
+import { rawManifest } from "../oci/manifest.ts";
 import { architecture, findArchitecture, formatPlatform, parsePlatform, samePlatform } from "../oci/platform.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import { type ImageIndex, MEDIA_TYPE_INDEX, type Platform } from "../oci/types.ts";
 import {
+  attachBuildSboms,
   type BuildImageOptions,
   type BuildImageResult,
   openBuildSink,
@@ -30,6 +31,7 @@ import {
   type PreparedBuild,
   previousBuilds,
   writeBuild,
+  type WrittenBuild,
 } from "./build_image.ts";
 
 /** One platform of an index and the commit it is built from. */
@@ -168,7 +170,7 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
   const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
   try {
     const previous = await previousBuilds(target, first);
-    const written: { raw: RawManifest; result: BuildImageResult }[] = [];
+    const written: WrittenBuild[] = [];
     for (const one of prepared) written.push(await writeBuild(one, target, { previous, pool }));
     const index: ImageIndex = {
       schemaVersion: 2,
@@ -182,13 +184,21 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
     };
     const raw = rawManifest(jsonBytes(index), MEDIA_TYPE_INDEX);
     signal?.throwIfAborted();
+    // Each platform's SBOMs are attached to its own manifest: with the index in an archive, after it elsewhere.
+    const attachAll = async () => {
+      const results: BuildImageResult[] = [];
+      for (let i = 0; i < written.length; i++) results.push(await attachBuildSboms(prepared[i], target, written[i]));
+      return results;
+    };
+    const early = target.referrersBeforeCommit === true ? await attachAll() : undefined;
     await target.commit(raw, signal);
+    const images = early ?? await attachAll();
     return {
       ...summary,
       dryRun: false,
       digest: raw.digest,
-      reusedImage: written.every((w) => w.result.reusedImage),
-      images: written.map((w) => w.result),
+      reusedImage: images.every((image) => image.reusedImage),
+      images,
       seconds: elapsed(started),
     };
   } catch (error) {

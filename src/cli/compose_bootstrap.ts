@@ -12,6 +12,7 @@ import { splitList } from "./compose_output.ts";
 import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { commitSignOptionsFrom } from "./commit_sign_options.ts";
 
 interface BootstrapCliOptions {
   arch?: string;
@@ -57,6 +58,13 @@ export function registerBootstrap(
     .option("--packages <names...>", "extra packages to include (several values; repeatable)")
     .option("--mirror <url>", "mirror URL (or a full 'deb …' line) instead of mmdebstrap's default mirrors")
     .option("--suite <codename>", "archive suite, for a release whose codename apt-ostree does not know")
+    .option(
+      "--gpg-sign <keyid>",
+      "sign the commit with this GPG key, as ostree commit --gpg-sign (repeatable; the key must be usable without a prompt)",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
+    .option("--gpg-homedir <dir>", "GnuPG home holding the key (default: $GNUPGHOME, else ~/.gnupg)")
     .addHelpText(
       "after",
       `
@@ -91,6 +99,7 @@ Environment:
           packages: splitList(opts.packages),
           mirror: opts.mirror,
           suite: opts.suite,
+          ...commitSignOptionsFrom(opts as unknown as Record<string, unknown>),
           signal,
           onStep: (step) => reporter.step(step),
           onLine: reporter.onLine,

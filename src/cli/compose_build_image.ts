@@ -20,10 +20,9 @@ import { pushSummary } from "./image_push.ts";
 import { uploadOptionsFrom } from "./registry_options.ts";
 import { findingLines } from "./lint.ts";
 import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
-import { type ImageLocation, parseImageLocation } from "../reference/transport.ts";
+import { type ImageLocation, isImageLocation, parseImageLocation } from "../reference/transport.ts";
 import type { BuildIndexResult, PlatformSource } from "../builder/build_index.ts";
 import { formatPlatform } from "../oci/platform.ts";
-import { UsageError } from "../errors.ts";
 
 /** Where a built image is, as a location (for signing it). */
 function builtLocation(format: string, output: string, image: string): ImageLocation {
@@ -32,6 +31,52 @@ function builtLocation(format: string, output: string, image: string): ImageLoca
   if (format === "oci") return { transport: "oci", path: output, tag };
   if (format === "oci-archive") return { transport: "oci-archive", path: output, tag: undefined };
   return { transport: "docker-archive", path: output, ref: undefined };
+}
+import { parseSbomFormats } from "./sbom.ts";
+import { addProvenanceOption, attachBuildProvenance, precheckProvenance } from "./build_provenance.ts";
+import type { ProvenanceAttached } from "../provenance/attach.ts";
+import type { SbomFormat } from "../sbom/documents.ts";
+import { UsageError } from "../errors.ts";
+
+/**
+ * The SBOMs asked for: `--sbom-format`/`--sbom` (an error where none can be
+ * made), none with `--no-sbom`, else SPDX where the commit and the output
+ * allow it.
+ */
+function sbomChoice(opts: BuildImageCliOptions): { sbom: SbomFormat[]; sbomOptional: boolean } {
+  const named = [...(opts.sbom || []), ...opts.sbomFormat];
+  if (opts.sbom === false) {
+    if (named.length > 0) {
+      throw new UsageError("--no-sbom and --sbom-format contradict each other", { solution: "Give one of them" });
+    }
+    return { sbom: [], sbomOptional: false };
+  }
+  if (opts.dryRun || named.length === 0) return { sbom: opts.dryRun ? [] : ["spdx"], sbomOptional: true };
+  return { sbom: parseSbomFormats(named), sbomOptional: false };
+}
+
+/** The options a provenance statement records: those that decide the image (no paths of keys or passphrases). */
+function provenanceOptions(opts: BuildImageCliOptions): Record<string, unknown> {
+  const picked: Record<string, unknown> = {
+    format: opts.format,
+    compression: opts.compression,
+    compressionLevel: opts.compressionLevel,
+    maxLayers: opts.maxLayers,
+    arch: opts.arch,
+    bootc: opts.bootc,
+    lintSkip: opts.lintSkip.length > 0 ? opts.lintSkip : undefined,
+    sbom: opts.sbom === false ? false : [...opts.sbom, ...opts.sbomFormat],
+  };
+  return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
+}
+
+function provenanceLines(provenance: ProvenanceAttached | undefined): string[] {
+  if (!provenance) return [];
+  return [
+    `  provenance: ${provenance.predicateType} ${provenance.digest} (DSSE, ${provenance.signatures} signature${
+      provenance.signatures === 1 ? "" : "s"
+    }${provenance.written ? "" : ", attached already"})`,
+  ];
 }
 
 /** Options of the build-image command as commander collects them. */
@@ -57,9 +102,12 @@ interface BuildImageCliOptions {
   dryRun?: boolean;
   bootc?: boolean;
   lintSkip: string[];
+  sbom: string[] | false;
+  sbomFormat: string[];
   workers?: string;
   file?: string;
   platform: string[];
+  provenance?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -125,6 +173,10 @@ function humanLines(result: BuildImageResult): string[] {
     `  output:  ${result.output}`,
     `  digest:  ${result.digest}`,
     `  layers:  ${layers.length} (${formatBytes(compressed)} compressed${content}; ${reused} reused)`,
+    ...(result.sbom ?? []).map((s) =>
+      `  sbom:    ${s.format} ${s.digest} (${formatBytes(s.size)}${s.written ? "" : ", attached already"})`
+    ),
+    ...(result.sbomSkipped ? [`  sbom:    none (${result.sbomSkipped})`] : []),
     `Inspect it with: skopeo inspect ${transportOf(result)}`,
   ];
 }
@@ -196,7 +248,7 @@ function indexLines(result: BuildIndexResult): string[] {
         one.bootc ? " (ostree-native)" : ""
       }; ${layers.length} layers (${formatBytes(compressed)}; ${layers.filter((l) => l.reused).length} reused)${
         one.reusedImage ? "; reused as it was" : ""
-      }`;
+      }${one.sbom?.length ? `; SBOM ${one.sbom.map((s) => s.format).join(", ")} attached` : ""}`;
     }),
     `Inspect it with: skopeo inspect --raw ${transport}`,
   ];
@@ -252,6 +304,16 @@ export function registerBuildImage(
       collect,
       [],
     )
+    .option(
+      "--sbom-format <format>",
+      "the SBOM attached to the image, made from the commit's dpkg database: spdx (SPDX 2.3, the default) or " +
+        "cyclonedx (CycloneDX 1.6); repeatable or comma-separated. Without it, an SPDX SBOM is attached when the " +
+        "commit has a dpkg database and the output can hold it (not a docker-archive); see docs/sbom.md",
+      collect,
+      [],
+    )
+    .option("--sbom <format>", "the same as --sbom-format (the older spelling)", collect, [])
+    .option("--no-sbom", "attach no SBOM")
     .optionsGroup("Layers:")
     .addOption(
       shownChoices(new Option("--compression <algorithm>", "layer compression"), COMPRESSION_CHOICES).default("gzip"),
@@ -327,6 +389,11 @@ Environment:
           solution: "Drop --arch, or build one image without --platform",
         });
       }
+      if (platforms !== undefined && opts.provenance) {
+        throw new UsageError("--provenance is not attached to a multi-platform image yet", {
+          solution: "Build without --provenance, or build each platform's image on its own with --provenance",
+        });
+      }
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
       const maxLayers = opts.maxLayers !== undefined ? parsePositiveInt(opts.maxLayers, "--max-layers") : undefined;
@@ -344,6 +411,10 @@ Environment:
       const identity = image.includes(":") || image.includes("@") ? image : `${image}:latest`;
       if (!opts.dryRun) {
         await precheckSigning(signTarget(opts.format, output ?? "image.oci"), sign, push ? undefined : identity);
+        const built = output !== undefined && isImageLocation(output)
+          ? parseImageLocation(output)
+          : builtLocation(opts.format === "docker-archive" ? "docker" : opts.format, output ?? "image.oci", identity);
+        precheckProvenance(opts.provenance, sign, built.transport);
       }
       try {
         const shared = {
@@ -362,6 +433,7 @@ Environment:
           dryRun: opts.dryRun,
           bootc: opts.bootc,
           lintSkip: opts.lintSkip,
+          ...sbomChoice(opts),
           workers,
           onProgress: progress.onProgress,
         };
@@ -379,16 +451,21 @@ Environment:
           const lines = indexLines(result);
           if (push?.push) {
             const pushed = await push.push(result);
-            const signatures = await signWritten(push.destination, pushed.digest, sign, registry);
+            const signed = { ...sign, keepExisting: true };
+            const signatures = await signWritten(push.destination, pushed.digest, signed, registry);
             ctx.result(
               { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
               () => [...lines, ...pushSummary(pushed), ...signatureLines(signatures)],
             );
             return;
           }
-          const signatures = result.dryRun || result.digest === undefined
-            ? []
-            : await signWritten(signTarget(result.format, result.output), result.digest, sign, registry, identity);
+          const signatures = result.dryRun || result.digest === undefined ? [] : await signWritten(
+            signTarget(result.format, result.output),
+            result.digest,
+            { ...sign, keepExisting: true },
+            registry,
+            identity,
+          );
           ctx.result(
             signatures.length > 0 ? { ...result, signatures } : result,
             () => [...lines, ...signatureLines(signatures)],
@@ -414,12 +491,29 @@ Environment:
             dryRun: opts.dryRun,
             bootc: opts.bootc,
             lintSkip: opts.lintSkip,
+            ...sbomChoice(opts),
             workers,
             signal,
             onProgress: progress.onProgress,
           })
         );
         progress.done();
+        // Attached to what was built (a layout that --push then copies with its referrers, or the registry image).
+        const provenance = opts.provenance && !result.dryRun
+          ? await attachBuildProvenance(
+            result,
+            builtLocation(result.format, result.output, identity),
+            {
+              repo: defaultRepoPath(globals.repo),
+              source: source!,
+              composeFile: opts.file,
+              settings,
+              options: provenanceOptions(opts),
+            },
+            sign,
+            registry,
+          )
+          : undefined;
         if (!globals.json) {
           for (const finding of result.lintWarnings ?? []) {
             for (const line of findingLines(finding)) console.error(line);
@@ -427,19 +521,39 @@ Environment:
         }
         if (push?.push) {
           const pushed = await push.push(result);
-          const signatures = await signWritten(push.destination, pushed.digest, sign, registry);
+          // A rebuild of an unchanged image keeps a valid signature by the same key (no second one).
+          const signatures = await signWritten(
+            push.destination,
+            pushed.digest,
+            { ...sign, keepExisting: true },
+            registry,
+          );
           ctx.result(
-            { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
-            () => [...humanLines(result), ...pushSummary(pushed), ...signatureLines(signatures)],
+            {
+              ...result,
+              ...(provenance ? { provenance } : {}),
+              push: pushed,
+              ...(signatures.length > 0 ? { signatures } : {}),
+            },
+            () => [
+              ...humanLines(result),
+              ...provenanceLines(provenance),
+              ...pushSummary(pushed),
+              ...signatureLines(signatures),
+            ],
           );
           return;
         }
-        const signatures = result.dryRun || result.digest === undefined
-          ? []
-          : await signWritten(signTarget(result.format, result.output), result.digest, sign, registry, identity);
+        const signatures = result.dryRun || result.digest === undefined ? [] : await signWritten(
+          signTarget(result.format, result.output),
+          result.digest,
+          { ...sign, keepExisting: true },
+          registry,
+          identity,
+        );
         ctx.result(
-          signatures.length > 0 ? { ...result, signatures } : result,
-          () => [...humanLines(result), ...signatureLines(signatures)],
+          { ...result, ...(provenance ? { provenance } : {}), ...(signatures.length > 0 ? { signatures } : {}) },
+          () => [...humanLines(result), ...provenanceLines(provenance), ...signatureLines(signatures)],
         );
       } finally {
         progress.done();
@@ -447,4 +561,5 @@ Environment:
     });
   addPushOptions(buildImageCommand);
   addSignOptions(buildImageCommand);
+  addProvenanceOption(buildImageCommand);
 }

@@ -16,6 +16,7 @@ import { createReporter } from "./progress.ts";
 import type { CommandContext, GlobalOptions } from "./context.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addCommitSignOptions, commitSignOptionsFrom } from "./commit_sign_options.ts";
 
 interface CreateCliOptions {
   base?: string;
@@ -59,7 +60,10 @@ function humanLines(result: ComposeCreateResult): string[] {
     `  version:  ${result.version}`,
     `  base:     ${base}`,
     `  installed ${result.installed.length} package(s):`,
-    ...packageLines(result.installed),
+    ...packageLines(result.added),
+    ...[...result.upgraded, ...result.downgraded].map((p) =>
+      `    ${p.name} ${p.oldVersion} -> ${p.newVersion}${p.arch ? ` (${p.arch})` : ""}`
+    ),
     ...(result.removed.length > 0
       ? [`  removed ${result.removed.length} package(s):`, ...packageLines(result.removed)]
       : []),
@@ -108,6 +112,7 @@ export function registerCreate(
     .option("--pull", "refresh the base from the remote even when it is cached")
     .option("--install-recommends", "install recommended packages too (default: --no-install-recommends)")
     .option("--dry-run", "simulate the install with apt and report; write nothing to the repository");
+  addCommitSignOptions(create);
   addRetryOptions(addRegistryOptions(create, "", "the base image's registry"));
   create
     .addHelpText(
@@ -143,6 +148,7 @@ Examples:
         });
       }
       const packages = [...(file?.packages ?? []), ...splitList(opts.packages)];
+      const signing = commitSignOptionsFrom(opts as Record<string, unknown>);
       const result = await withInterruptSignal((signal) =>
         composeCreate({
           repo: defaultRepoPath(globals.repo),
@@ -159,6 +165,7 @@ Examples:
           onLine: reporter.onLine,
           progress: reporter.logs,
           registry: registryOptionsFrom(opts as Record<string, unknown>, globals),
+          ...signing,
         })
       );
       ctx.result(result, () => humanLines(result));

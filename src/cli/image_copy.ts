@@ -29,6 +29,8 @@ export interface RunCopyOptions {
   all?: boolean;
   /** The platform to copy from an index (any common architecture name). */
   arch?: string;
+  /** Carry the image's referrers (SBOMs, signatures) along (default true). */
+  referrers?: boolean;
   /** The verb for progress and summary lines. */
   verb?: "Copying" | "Pushing";
 }
@@ -51,6 +53,7 @@ export function copySummary(result: CopyResult, verb = "Copied"): string[] {
     `  blobs:   ${blobs.uploaded} ${registry ? "uploaded" : "written"} (${formatBytes(bytes.uploaded)}), ${
       registry ? `${blobs.mounted} mounted from other repositories, ` : ""
     }${blobs.skipped} already there (${formatBytes(bytes.skipped)})`,
+    ...(result.referrers ? [`  attached: ${result.referrers} referrer(s) carried along (SBOMs, signatures)`] : []),
     `  time:    ${(result.elapsedMs / 1000).toFixed(1)} s`,
   ];
 }
@@ -90,6 +93,7 @@ export async function runCopy(
           return await copyImage(from, sink, {
             all: options.all,
             platform: options.arch !== undefined ? ociPlatform(options.arch) : undefined,
+            referrers: options.referrers !== false,
             signal,
             onProgress: reporter.onProgress,
           });
@@ -124,7 +128,8 @@ export function registerImageCopy(image: Command, contextFor: (globals: GlobalOp
     .argument("<destination>", "oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH[:NAME:TAG] or docker://…")
     .option("--all", "copy every platform of an index (default: only the host's, or --arch's)")
     .option("--arch <arch>", "the platform to copy from an index (default: the host's)")
-    .option("--force", "replace a file, an empty directory or a broken layout at a local destination");
+    .option("--force", "replace a file, an empty directory or a broken layout at a local destination")
+    .option("--no-referrers", "leave out what is attached to the image (OCI referrers: SBOMs, signatures)");
   addRegistryOptions(copy, "dest-", "the destination registry");
   addRegistryOptions(copy, "src-", "the source registry");
   addRetryOptions(copy)
@@ -138,6 +143,11 @@ cannot hold it as it is: a docker-archive holds one image (no index), and a clas
 (manifest.json only) has no manifest to keep (one is made). Blobs the destination has are skipped;
 a registry mounts blobs from another repository of the same registry; manifests are written by digest
 and the tag last, so a copy that fails leaves no tag pointing at missing blobs.
+
+What is attached to the image (OCI referrers: an SBOM, signatures) comes along, as oras cp -r and
+regctl --referrers copy it (skopeo copies none): through the registry's referrers API, else the
+sha256-<hex> fallback tag, appended to; in layouts as index.json entries. --no-referrers leaves them.
+Archives hold no referrers.
 
 Examples:
   apt-ostree image copy oci:./web.oci:1.0 docker://registry.example.com/team/web:1.0
@@ -162,6 +172,7 @@ Examples:
         sink: sinkOptions,
         all: opts.all === true,
         arch: opts.arch as string | undefined,
+        referrers: opts.referrers !== false,
       }, globals);
       const identity = dest.transport === "docker-archive" ? dest.ref?.fullName : undefined;
       const signatures = await signWritten(dest, copied.digest, sign, sinkOptions, identity);

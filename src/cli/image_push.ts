@@ -66,11 +66,12 @@ export function runPush(
   globals: GlobalOptions,
   sourceOptions: RegistryOptions = options,
   reporter?: Reporter,
+  referrers = true,
 ): Promise<CopyResult> {
   return runCopy(
     source,
     destination,
-    { source: sourceOptions, sink: options, all: true, verb: "Pushing" },
+    { source: sourceOptions, sink: options, all: true, referrers, verb: "Pushing" },
     globals,
     reporter,
   );
@@ -92,7 +93,8 @@ export function registerImagePush(image: Command, contextFor: (globals: GlobalOp
     .command("push")
     .description("Push an image from a layout, an archive or a registry to a registry")
     .argument("<source>", "oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH or docker://…")
-    .argument("<destination>", "docker://HOST[:PORT]/NAME[:TAG]");
+    .argument("<destination>", "docker://HOST[:PORT]/NAME[:TAG]")
+    .option("--no-referrers", "leave out what is attached to the image (OCI referrers: SBOMs, signatures)");
   addRegistryOptions(push, "", "the destination");
   addRegistryOptions(push, "src-", "a source registry");
   addRetryOptions(push)
@@ -119,7 +121,7 @@ Examples:
       const sourceOptions = { ...registryOptionsFrom(opts, globals, "src"), retry: options.retry };
       const sign = signOptionsFrom(opts);
       await precheckSigning(dest, sign);
-      const pushed = await runPush(source, dest, options, globals, sourceOptions);
+      const pushed = await runPush(source, dest, options, globals, sourceOptions, undefined, opts.referrers !== false);
       const signatures = await signWritten(dest, pushed.digest, sign, options);
       const result = signatures.length > 0 ? { ...pushed, signatures } : pushed;
       ctx.result(result, () => [...pushSummary(pushed), ...signatureLines(signatures)]);

@@ -16,6 +16,7 @@ import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./regi
 import { withInterruptSignal } from "./signals.ts";
 import { addVerifySignatureOptions, verifySignatureOptionsFrom } from "./sign_options.ts";
 import type { SignaturesResult } from "../sign/verify.ts";
+import type { ProvenanceVerifyResult } from "../provenance/attach.ts";
 
 function signatureLines(result: SignaturesResult): string[] {
   return [
@@ -24,6 +25,22 @@ function signatureLines(result: SignaturesResult): string[] {
     }`,
     ...result.requirements.map((r) => `  ${r.ok ? "ok" : "FAILED"} ${r.type}: ${r.message}`),
   ];
+}
+
+function provenanceLines(result: ProvenanceVerifyResult): string[] {
+  return [
+    `${result.accepted ? "PROVENANCE OK" : "PROVENANCE NOT ACCEPTED"}: ${result.digest}`,
+    ...(result.attestations.length === 0 ? ["  no DSSE attestation is attached"] : []),
+    ...result.attestations.map((a) => `  ${a.ok ? "ok" : "FAILED"} ${a.digest}: ${a.message}`),
+  ];
+}
+
+async function readKeyFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read the key ${path}: ${(error as Error).message}`, { solution: "Check {key}" });
+  }
 }
 
 function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
@@ -73,6 +90,11 @@ export function registerImageVerify(image: Command, contextFor: (globals: Global
   addRegistryOptions(verify, "", "the registry");
   addRetryOptions(verify);
   addVerifySignatureOptions(verify)
+    .option(
+      "--provenance",
+      "check the attached provenance instead of the signatures: a DSSE in-toto statement (SLSA provenance v1) whose " +
+        "signature verifies with --key and whose subject is this image (docs/provenance.md)",
+    )
     .addHelpText(
       "after",
       `
@@ -100,9 +122,17 @@ Examples:
       const globals = command.optsWithGlobals() as GlobalOptions;
       const ctx = contextFor(globals);
       const location = isImageLocation(name) ? parseImageLocation(name) : undefined;
-      const signing = verifySignatureOptionsFrom(opts);
+      const provenance = opts.provenance === true;
+      const keyFiles = (opts.key as string[] | undefined) ?? [];
+      if (provenance && keyFiles.length === 0) {
+        throw new UsageError("--provenance needs the key its signature is checked with", {
+          solution: "Add --key FILE (a cosign public key PEM or a GPG public key)",
+        });
+      }
+      // With --provenance the keys check the attestation; a --policy still checks the signatures.
+      const signing = verifySignatureOptionsFrom(provenance ? { ...opts, key: [] } : opts);
       if (
-        signing !== undefined &&
+        (signing !== undefined || provenance) &&
         (location === undefined || (location.transport === "oci" && location.tag === undefined))
       ) {
         throw new UsageError("Signatures are checked for one image, not a whole layout", {
@@ -113,6 +143,7 @@ Examples:
       const onProgress = reporter.onProgress;
       let result: VerifyResult | ImageVerifyResult;
       let signatures: SignaturesResult | undefined;
+      let attested: ProvenanceVerifyResult | undefined;
       try {
         result = await withInterruptSignal(async (signal) => {
           const [{ verifyLayout }, { verifyImage }, { openImageSource }] = await Promise.all([
@@ -132,6 +163,13 @@ Examples:
               const root = await source.root(signal);
               signatures = await verifySignatures(location, root.digest, source.imageName, { ...signing, registry });
             }
+            if (provenance) {
+              const { verifyProvenance } = await import("../provenance/attach.ts");
+              const keys = await Promise.all(
+                keyFiles.map(async (path) => ({ name: path, bytes: await readKeyFile(path) })),
+              );
+              attested = await verifyProvenance(source, keys, signal);
+            }
             return checked;
           } finally {
             source.close();
@@ -141,15 +179,27 @@ Examples:
         reporter.done();
       }
       const signed = signatures;
+      const proven = attested;
       ctx.result(
-        signed ? { ...result, signatures: signed } : result,
-        () => [...humanLines(result), ...(signed ? signatureLines(signed) : [])],
+        { ...result, ...(signed ? { signatures: signed } : {}), ...(proven ? { provenance: proven } : {}) },
+        () => [
+          ...humanLines(result),
+          ...(signed ? signatureLines(signed) : []),
+          ...(proven ? provenanceLines(proven) : []),
+        ],
       );
       if (result.problems.length > 0) {
         const what = "layout" in result ? `layout ${result.layout}` : `image ${result.image}`;
         throw new AptOstreeError(
           `The ${what} is damaged: ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}`,
           { solution: "Rebuild or copy the image again; the problems above name each blob and path" },
+        );
+      }
+      if (proven && !proven.accepted) {
+        const why = proven.attestations.map((a) => `${a.digest}: ${a.message}`).join("; ");
+        throw new AptOstreeError(
+          `The provenance of ${name} is not accepted: ${why || "no provenance (DSSE attestation) is attached"}`,
+          { solution: "Check that the image was built with --provenance and signed with this key ({key})" },
         );
       }
       if (signed && !signed.accepted) {

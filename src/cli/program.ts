@@ -23,6 +23,7 @@ import { registerGenerateKey, registerImageSign } from "./image_sign.ts";
 import { registerImageVerify } from "./image_verify.ts";
 import { registerComposeLint, registerImageLint } from "./lint.ts";
 import { registerLogin } from "./login.ts";
+import { registerComposeSbom, registerImageSbom, registerImageScan } from "./sbom.ts";
 
 export { CommanderError } from "commander";
 
@@ -73,6 +74,7 @@ export function buildProgram(): Command {
   registerCreate(compose, createContext);
   registerList(compose, createContext);
   registerComposeLint(compose, createContext);
+  registerComposeSbom(compose, createContext);
 
   const image = program
     .command("image")
@@ -86,6 +88,8 @@ export function buildProgram(): Command {
   registerImageSign(image, createContext);
   registerGenerateKey(image, createContext);
   registerImageLint(image, createContext);
+  registerImageSbom(image, createContext);
+  registerImageScan(image, createContext);
   registerLogin(program, createContext);
   return program;
 }

@@ -93,7 +93,9 @@ export function signOptionsFrom(opts: Record<string, unknown>): SignOptions {
  */
 export function signatureLines(written: SignatureWritten[]): string[] {
   return written.map((w) =>
-    `  signed:  ${w.format === "simple" ? "GPG simple signing" : "sigstore (cosign key)"} as ${w.identity}: ${w.stored}`
+    `  signed:  ${
+      w.format === "simple" ? "GPG simple signing" : "sigstore (cosign key)"
+    } as ${w.identity}: ${w.stored}${w.kept ? " (signed already, kept)" : ""}`
   );
 }
 

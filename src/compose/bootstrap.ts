@@ -64,6 +64,10 @@ export interface BootstrapOptions {
   timestamp?: number;
   /** Cancels the bootstrap; the work tree is removed and no ref moves. */
   signal?: AbortSignal;
+  /** GPG keys to sign the commit with (`ostree commit --gpg-sign`). */
+  gpgSign?: readonly string[];
+  /** The GnuPG home holding those keys (`--gpg-homedir`; default `GNUPGHOME`). */
+  gpgHomedir?: string;
   /** Every line mmdebstrap prints. */
   onLine?: (line: string) => void;
   /** Told at each step. */
@@ -399,6 +403,8 @@ async function bootstrapInto(
         parent: parent ?? "none",
         timestamp,
         signal,
+        gpgSign: options.gpgSign,
+        gpgHomedir: options.gpgHomedir,
       });
       return {
         ref: plan.base.name,

@@ -19,10 +19,12 @@ import { type BaseImageRef, parseBaseImageRef } from "../reference/base_ref.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { composeTimestamp } from "./bootstrap.ts";
 import {
+  classifyChanges,
   diffPackages,
   formatPackages,
   type InstalledPackage,
   nativeArchOf,
+  type PackageUpgrade,
   readInstalledPackages,
 } from "./dpkg_status.ts";
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
@@ -63,6 +65,10 @@ export interface ComposeCreateOptions {
   timestamp?: number;
   /** Cancels the run; nothing is committed and the work tree is removed. */
   signal?: AbortSignal;
+  /** GPG keys to sign the commit with (`ostree commit --gpg-sign`). */
+  gpgSign?: readonly string[];
+  /** The GnuPG home holding those keys (`--gpg-homedir`; default `GNUPGHOME`). */
+  gpgHomedir?: string;
   /** Every line apt prints. */
   onLine?: (line: string) => void;
   /** Told at each step. */
@@ -115,6 +121,12 @@ export interface ComposeCreateResult {
   installed: PackageVersion[];
   /** Packages removed (a dry run reports none). */
   removed: PackageVersion[];
+  /** Of `installed`: the packages the base did not have. */
+  added: PackageVersion[];
+  /** Of `installed`: the packages the base had in an earlier version (old and new version). */
+  upgraded: PackageUpgrade[];
+  /** Of `installed`: the packages the base had in a later version. */
+  downgraded: PackageUpgrade[];
   /** Seconds each phase took: resolve (and pull), checkout, update, install, cleanup, commit. */
   durations: Record<string, number>;
 }
@@ -188,6 +200,12 @@ function aptFailure(what: string, code: number, lines: readonly string[], soluti
     `${what} failed in the sandbox (exit code ${code}); nothing was committed:\n  ${errorLines(lines).join("\n  ")}`,
     { solution },
   );
+}
+
+/** `installed` split against the base's packages: added, upgraded, downgraded. */
+function changesOf(before: readonly InstalledPackage[], installed: readonly PackageVersion[]) {
+  const { added, upgraded, downgraded } = classifyChanges(before, installed);
+  return { added: toVersions(added), upgraded, downgraded };
 }
 
 function toVersions(packages: readonly InstalledPackage[]): PackageVersion[] {
@@ -348,7 +366,17 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     signal?.throwIfAborted();
     if (options.dryRun) {
       const durations = timer.finish();
-      return { dryRun: true, branch, branchDerived, base: baseInfo, requested, installed, removed: [], durations };
+      return {
+        dryRun: true,
+        branch,
+        branchDerived,
+        base: baseInfo,
+        requested,
+        installed,
+        removed: [],
+        ...changesOf(before, installed),
+        durations,
+      };
     }
 
     timer.start("cleanup");
@@ -393,6 +421,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         parent: parent ?? "none",
         timestamp,
         signal,
+        gpgSign: options.gpgSign,
+        gpgHomedir: options.gpgHomedir,
       });
       return {
         dryRun: false,
@@ -405,6 +435,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         requested,
         installed,
         removed,
+        ...changesOf(before, installed),
         durations: timer.finish(),
       };
     }, signal);

@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { fsError } from "../util/fs.ts";
+import { compareDebianVersions } from "../layers/dpkg_version.ts";
 
 /** An installed package. */
 export interface InstalledPackage {
@@ -129,4 +130,63 @@ export function diffPackages(before: readonly InstalledPackage[], after: readonl
     installed: after.filter((p) => old.get(key(p)) !== p.version),
     removed: before.filter((p) => !now.has(key(p))),
   };
+}
+
+/** A package whose version changed: its old and new version. */
+export interface PackageUpgrade {
+  /** Package name. */
+  name: string;
+  /** Debian architecture. */
+  arch: string;
+  /** Version before. */
+  oldVersion: string;
+  /** Version after. */
+  newVersion: string;
+}
+
+/** Packages installed by a compose, split by what they were before. */
+export interface ClassifiedChanges {
+  /** New packages. */
+  added: InstalledPackage[];
+  /** Packages with a later version (dpkg's comparison). */
+  upgraded: PackageUpgrade[];
+  /** Packages with an earlier version. */
+  downgraded: PackageUpgrade[];
+}
+
+/**
+ * Splits installed packages (new or with another version) into added,
+ * upgraded and downgraded ones, against the packages `before`. A package
+ * whose architecture is not known (`""`) matches by name alone.
+ *
+ * @example
+ * ```ts
+ * import { classifyChanges } from "./dpkg_status.ts";
+ * const before = [{ name: "libc6", version: "2.36-9", arch: "amd64" }];
+ * const after = [{ name: "libc6", version: "2.36-9+deb12u4", arch: "amd64" }, { name: "hello", version: "2.10-3", arch: "amd64" }];
+ * classifyChanges(before, after).upgraded; // [{ name: "libc6", arch: "amd64", oldVersion: "2.36-9", newVersion: "2.36-9+deb12u4" }]
+ * ```
+ */
+export function classifyChanges(
+  before: readonly InstalledPackage[],
+  installed: readonly InstalledPackage[],
+): ClassifiedChanges {
+  const old = new Map(before.map((p) => [`${p.name}:${p.arch}`, p]));
+  const byName = new Map<string, InstalledPackage[]>();
+  for (const p of before) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
+  const out: ClassifiedChanges = { added: [], upgraded: [], downgraded: [] };
+  for (const p of installed) {
+    const sameName = byName.get(p.name) ?? [];
+    const previous = old.get(`${p.name}:${p.arch}`) ??
+      (p.arch === "" && sameName.length === 1 ? sameName[0] : undefined);
+    if (!previous) {
+      out.added.push(p);
+      continue;
+    }
+    if (previous.version === p.version) continue;
+    const change = { name: p.name, arch: p.arch || previous.arch, oldVersion: previous.version, newVersion: p.version };
+    if (compareDebianVersions(p.version, previous.version) >= 0) out.upgraded.push(change);
+    else out.downgraded.push(change);
+  }
+  return out;
 }

@@ -16,7 +16,8 @@
 
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import { collectImage, type ImageSink, type ImageSource, resolveImage } from "../oci/image.ts";
-import type { RawManifest } from "../oci/manifest.ts";
+import { rawDescriptor, type RawManifest } from "../oci/manifest.ts";
+import { copyReferrers } from "./referrers.ts";
 import type { Platform } from "../oci/types.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { type Progress, progressTicker } from "../util/progress.ts";
@@ -27,6 +28,11 @@ export interface CopyOptions {
   all?: boolean;
   /** The platform to copy from an index without `all` (default: the host's). */
   platform?: Platform;
+  /**
+   * Carry along what is attached to the copied manifests (OCI referrers: an
+   * SBOM, signatures), where source and sink both hold referrers.
+   */
+  referrers?: boolean;
   /** Blobs copied at the same time (default 3). */
   concurrency?: number;
   /** Aborts the copy; the sink is left as it was. */
@@ -68,6 +74,8 @@ export interface CopyResult {
   bytes: CopyCounts & { sent: number };
   /** Whether the tag was written or moved (false when it already named this digest). */
   tagged: boolean;
+  /** Referrers newly listed at the destination (with `referrers`). */
+  referrers?: number;
   /** Duration in milliseconds. */
   elapsedMs: number;
 }
@@ -149,7 +157,14 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
         if (await sink.putManifest(raw, signal)) manifestsWritten++;
       }
       signal?.throwIfAborted();
+      // An archive writes its referrers with the image; elsewhere they are listed once the image is there.
+      const early = options.referrers && sink.referrersBeforeCommit === true
+        ? await copyReferrers(source, sink, manifests.map(rawDescriptor), signal)
+        : undefined;
       const tagged = await sink.commit(root, signal);
+      const referrers = options.referrers
+        ? early ?? await copyReferrers(source, sink, manifests.map(rawDescriptor), signal)
+        : undefined;
       return {
         source: source.description,
         destination: sink.description,
@@ -159,6 +174,7 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
         blobs: counts,
         bytes,
         tagged,
+        ...(referrers !== undefined ? { referrers } : {}),
         elapsedMs: Math.round(performance.now() - started),
       };
     } finally {

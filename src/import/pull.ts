@@ -321,7 +321,9 @@ function ostreeNativeLayers(config: ImageConfig, where: string): { commit: strin
       solution: "The image is damaged; nothing was imported",
     });
   }
-  const index = config.rootfs.diff_ids.indexOf(finalDiffId);
+  // The last occurrence: two equal layers (two empty chunks) may end the commit's part; an equal layer added on top
+  // would change nothing either.
+  const index = config.rootfs.diff_ids.lastIndexOf(finalDiffId);
   if (index < 0) {
     throw new AptOstreeError(`${where}: its ${BOOTC_LABELS.finalDiffId} label names no layer (${finalDiffId})`, {
       solution: "The image is damaged; nothing was imported",

@@ -8,12 +8,27 @@
 import type { ContentSource } from "../ostree/content.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 
-/** Where dpkg's info directory may be in a commit (the classic place, and where deployments move it). */
+/**
+ * Where apt-ostree keeps dpkg's database in every commit it composes
+ * (relative to the root): under `/usr`, so that it belongs to the
+ * deployment (OSTree keeps one shared `/var` and ignores a commit's), as
+ * Fedora keeps its rpmdb in `/usr/lib/sysimage/rpm`. `/var/lib/dpkg` is a
+ * symlink to it (and a `tmpfiles.d` line recreates that symlink at boot).
+ */
+export const DPKG_DATABASE_DIR = "usr/lib/sysimage/dpkg";
+
+/** Where dpkg itself looks for its database, and where commits made before the move keep it. */
+export const LEGACY_DPKG_DATABASE_DIR = "var/lib/dpkg";
+
+/** Where dpkg's database may be in a commit, in the order to look: apt-ostree's place first, then the classic one. */
+export const DPKG_DATABASE_DIRS: readonly string[] = [DPKG_DATABASE_DIR, LEGACY_DPKG_DATABASE_DIR];
+
+/** Where dpkg's info directory may be in a commit (where deployments move it first, then the classic place). */
 export const DPKG_INFO_DIRS: readonly string[] = [
-  "var/lib/dpkg/info",
+  `${DPKG_DATABASE_DIR}/info`,
+  `${LEGACY_DPKG_DATABASE_DIR}/info`,
   "usr/lib/dpkg/info",
   "usr/share/dpkg/database/info",
-  "usr/lib/sysimage/dpkg/info",
 ];
 
 async function readAll(content: ContentSource, entry: TreeEntry): Promise<Uint8Array> {

@@ -152,6 +152,7 @@ export class DirBlobStore implements BlobStore {
   /** Forgets what was added (after a successful commit) and drops temp files. */
   async finish(): Promise<void> {
     this.added.clear();
+    this.dirsReady = undefined; // a later write (a referrer after the image) makes the temp directory again
     await removeQuietly(this.tempDir);
   }
 }

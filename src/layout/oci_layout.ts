@@ -11,7 +11,14 @@ import { basename, dirname, join, resolve } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { checkBlobBytes, type ImageSink, MAX_SMALL_BLOB, type StoredImage } from "../oci/image.ts";
 import { digestHex, SHA256_DIGEST_RE } from "../digest/digest.ts";
-import { rawDescriptor, type RawManifest } from "../oci/manifest.ts";
+import { rawDescriptor, type RawManifest, rawManifest } from "../oci/manifest.ts";
+import {
+  appendReferrer,
+  indexManifest,
+  parseReferrersIndex,
+  referrerDescriptor,
+  referrersTag,
+} from "../oci/referrers.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import {
   ANNOTATION_CONTAINERD_NAME,
@@ -185,15 +192,67 @@ export class LayoutSink implements ImageSink {
     /** The layout path. */
     readonly path: string,
     /** The directory being written: the layout itself, or a staging copy. */
-    private readonly workDir: string,
+    private workDir: string,
     /** Whether we write into an existing layout (else a staging dir). */
-    private readonly inPlace: boolean,
+    private inPlace: boolean,
     /** Whether an existing non-layout path is to be replaced on commit. */
     private readonly replace: boolean,
     private readonly tag: string,
     private readonly name: string | undefined,
-    readonly blobs: DirBlobStore,
+    private store: DirBlobStore,
   ) {}
+
+  /** Where blobs go: the staging layout, or (once a new layout is in place) the layout itself. */
+  get blobs(): DirBlobStore {
+    return this.store;
+  }
+
+  /** After a new layout is in place, later writes (referrers) go into it as into an existing one. */
+  private nowInPlace(): void {
+    this.workDir = this.path;
+    this.inPlace = true;
+    this.store = new DirBlobStore(this.path, join(this.path, `.apt-ostree-${randomSuffix()}`));
+  }
+
+  /**
+   * Lists a referrer in `index.json`: an entry for its manifest (with its
+   * `artifactType`), and the fallback tag `sha256-<hex>` naming an index of
+   * the subject's referrers, appended to (other tools' entries stay).
+   */
+  async putReferrer(referrer: RawManifest, subject: Descriptor): Promise<boolean> {
+    await this.blobs.putBytes(referrer.bytes);
+    const dir = this.workDir;
+    const changed = await withLayoutLock(dir, async () => {
+      const index = await readLayoutIndex(dir);
+      const descriptor = referrerDescriptor(referrer);
+      const tag = referrersTag(subject.digest);
+      const tagged = index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
+      const bytes = tagged && await readCheckedBlob(dir, tagged);
+      if (tagged && !bytes) {
+        throw new AptOstreeError(`The referrers index ${tag} of ${dir} is missing or damaged`, {
+          solution: `Remove the tag ${tag} from index.json, then attach again`,
+        });
+      }
+      const appended = appendReferrer(
+        bytes ? parseReferrersIndex(rawManifest(bytes), `${dir}:${tag}`) : undefined,
+        descriptor,
+      );
+      const listed = index.manifests.some((m) =>
+        m.digest === descriptor.digest && m.annotations?.[ANNOTATION_REF_NAME] === undefined
+      );
+      if (!appended && listed) return false;
+      let next: ImageIndex = listed ? index : { ...index, manifests: [...index.manifests, descriptor] };
+      if (appended) {
+        const raw = indexManifest(appended);
+        await this.blobs.putBytes(raw.bytes);
+        next = tagInIndex(next, rawDescriptor(raw), tag);
+      }
+      await writeFileAtomic(join(dir, "index.json"), jsonBytes(next));
+      return true;
+    });
+    await this.blobs.finish();
+    return changed;
+  }
 
   /** `oci:PATH:TAG`. */
   get description(): string {
@@ -292,8 +351,11 @@ export class LayoutSink implements ImageSink {
     } catch (error) {
       // Another build made the layout meanwhile: add to it instead.
       if (this.replace || !(await isOciLayout(this.path))) throw error;
-      return await mergeIntoLayout(this.workDir, this.path, descriptor, this.tag, this.name);
+      const moved = await mergeIntoLayout(this.workDir, this.path, descriptor, this.tag, this.name);
+      this.nowInPlace();
+      return moved;
     }
+    this.nowInPlace();
     return true;
   }
 
@@ -338,7 +400,10 @@ async function addTagToLayout(dir: string, descriptor: Descriptor, tag: string, 
   return await withLayoutLock(dir, async () => {
     const index = await readLayoutIndex(dir);
     const before = index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
-    await writeFileAtomic(join(dir, "index.json"), jsonBytes(tagInIndex(index, descriptor, tag, name)));
+    const next = tagInIndex(index, descriptor, tag, name);
+    // The same entry already there: index.json stays as it is (entries after it, such as referrers, keep their place).
+    if (before && JSON.stringify(before) === JSON.stringify(next.manifests[next.manifests.length - 1])) return false;
+    await writeFileAtomic(join(dir, "index.json"), jsonBytes(next));
     return before?.digest !== descriptor.digest;
   });
 }

@@ -12,6 +12,10 @@ import { type RawManifest, rawManifest } from "../oci/manifest.ts";
 import { ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, type Descriptor, type ImageIndex } from "../oci/types.ts";
 import { fsError, statOrUndefined } from "../util/fs.ts";
 import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
+import { parseReferrersIndex, referrerDescriptor, referrersTag, subjectOf } from "../oci/referrers.ts";
+
+/** Tags of the referrers fallback (`sha256-<hex>`, and cosign's `sha256-<hex>.sig` and such). */
+const REFERRERS_TAG_RE = /^sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/;
 
 /**
  * Picks the `index.json` entry a name means: the one tagged `tag`, or the
@@ -41,7 +45,11 @@ export function selectIndexEntry(index: ImageIndex, tag: string | undefined, whe
       solution: tags.length > 0 ? `Choose one of its tags: ${tags.join(", ")}` : "The layout is empty",
     });
   }
-  if (index.manifests.length === 1) return index.manifests[0];
+  // Without a tag, referrers (an SBOM's manifest, the `sha256-<hex>` fallback index) are not candidates.
+  const images = index.manifests.filter((m) =>
+    m.artifactType === undefined && !REFERRERS_TAG_RE.test(m.annotations?.[ANNOTATION_REF_NAME] ?? "")
+  );
+  if (images.length === 1) return images[0];
   if (index.manifests.length === 0) {
     throw new AptOstreeError(`${where} holds no image`, { solution: "Build or copy an image into it first" });
   }
@@ -155,6 +163,28 @@ export class LayoutSource implements ImageSource {
       throw fsError("read", path, error);
     }
     return checkBlobBytes(bytes, descriptor, this.description);
+  }
+
+  /**
+   * The referrers of `subject`: those the fallback tag `sha256-<hex>` lists,
+   * and manifests of `index.json` with an `artifactType` whose `subject` it
+   * is (as oras writes them).
+   */
+  async referrers(subject: Descriptor): Promise<Descriptor[]> {
+    const index = await readLayoutIndex(this.dir);
+    const tag = referrersTag(subject.digest);
+    const out = new Map<string, Descriptor>();
+    const tagged = index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
+    if (tagged) {
+      const raw = await this.manifest(tagged);
+      for (const m of parseReferrersIndex(raw, `${this.description} (${tag})`).manifests) out.set(m.digest, m);
+    }
+    for (const m of index.manifests) {
+      if (m.artifactType === undefined || out.has(m.digest)) continue;
+      const raw = await this.manifest(m);
+      if (subjectOf(raw)?.digest === subject.digest) out.set(m.digest, referrerDescriptor(raw));
+    }
+    return [...out.values()];
   }
 
   private missing(descriptor: Descriptor, path: string): AptOstreeError {

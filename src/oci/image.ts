@@ -38,6 +38,12 @@ export interface ImageSource {
   openBlob(descriptor: Descriptor, offset?: number, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
   /** Reads a small blob whole, digest and size checked. */
   blobBytes(descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The manifests attached to `subject` (OCI 1.1 referrers: through the
+   * referrers API or the `sha256-<hex>` fallback tag), as descriptors with
+   * their `artifactType`; absent where the format holds none.
+   */
+  referrers?(subject: Descriptor, signal?: AbortSignal): Promise<Descriptor[]>;
   /** Releases files and connections. */
   close(): void;
 }
@@ -115,6 +121,21 @@ export interface ImageSink {
    * whether a tag was written or moved.
    */
   commit(root: RawManifest, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Lists `referrer` (a manifest whose blobs are already in
+   * {@linkcode ImageSink.blobs}) as attached to `subject`, after
+   * {@linkcode ImageSink.commit}: through the referrers API where the
+   * registry has it, else by appending to the `sha256-<hex>` fallback index
+   * (other entries stay). Resolves to false when it was listed already.
+   * Absent where the format cannot hold referrers (a docker-archive).
+   */
+  putReferrer?(referrer: RawManifest, subject: Descriptor, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * True where referrers are written together with the image (an
+   * oci-archive): {@linkcode ImageSink.putReferrer} is called before
+   * {@linkcode ImageSink.commit} then, not after.
+   */
+  readonly referrersBeforeCommit?: boolean;
   /** Removes whatever this sink wrote; the destination is as before. */
   abort(): Promise<void>;
   /** Releases files and connections. */

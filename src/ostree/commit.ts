@@ -32,10 +32,16 @@ export interface CommitDirectoryOptions {
   ownerRoot?: boolean;
   /** Aborts the commit (the child is killed; the ref does not move). */
   signal?: AbortSignal;
+  /** GPG keys to sign the commit with, as `ostree commit --gpg-sign` (the signatures go into `.commitmeta`). */
+  gpgSign?: readonly string[];
+  /** The GnuPG home holding those keys (`--gpg-homedir`; default `GNUPGHOME`, else `~/.gnupg`). */
+  gpgHomedir?: string;
 }
 
 /**
  * Commits a directory tree to a branch and returns the new commit checksum.
+ * With `gpgSign`, ostree signs the commit (detached metadata, as
+ * `ostree commit --gpg-sign` does) before the ref moves.
  *
  * @example
  * ```ts
@@ -62,6 +68,8 @@ export async function commitDirectory(repo: OstreeRepo, options: CommitDirectory
   if (options.parent !== undefined) args.push(`--parent=${options.parent}`);
   if (options.timestamp !== undefined) args.push(`--timestamp=@${Math.floor(options.timestamp)}`);
   if (options.ownerRoot) args.push("--owner-uid=0", "--owner-gid=0");
+  for (const key of options.gpgSign ?? []) args.push(`--gpg-sign=${key}`);
+  if (options.gpgHomedir !== undefined) args.push(`--gpg-homedir=${options.gpgHomedir}`);
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
     args.push(`--add-metadata=${key}=${formatGVariantText(value)}`);
   }
@@ -70,8 +78,12 @@ export async function commitDirectory(repo: OstreeRepo, options: CommitDirectory
   // the ref has moved, and saying "nothing was committed" would be false.
   if (out.code !== 0 && options.signal?.aborted) throw options.signal.reason;
   if (out.code !== 0) {
+    const signing = (options.gpgSign?.length ?? 0) > 0 && /gpg|gpgme|secret key|signing/i.test(out.stderr);
     throw new AptOstreeError(`Failed to commit ${options.tree} to ${options.branch}: ${out.stderr}`, {
-      solution: `Check the repository with: ostree fsck --repo=${repo.path}`,
+      solution: signing
+        ? "Check {gpgSign}: the secret key must be in {gpgHomedir} (or GNUPGHOME) and usable without a prompt " +
+          "(no passphrase, or one preset in gpg-agent)"
+        : `Check the repository with: ostree fsck --repo=${repo.path}`,
     });
   }
   const checksum = new TextDecoder().decode(out.stdout).trim();

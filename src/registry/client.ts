@@ -13,6 +13,7 @@ import { readLimited, readPrefix } from "../util/bounded_read.ts";
 import { AptOstreeError } from "../errors.ts";
 import { sha256Digest } from "../digest/digest.ts";
 import { MANIFEST_ACCEPT, type RawManifest, rawManifest } from "../oci/manifest.ts";
+import { MEDIA_TYPE_INDEX } from "../oci/types.ts";
 import { VERSION } from "../version.ts";
 import { RegistryAuth } from "./auth.ts";
 import { type CredentialOptions, type FoundCredentials, lookupCredentials } from "./credentials.ts";
@@ -552,8 +553,8 @@ export class RegistryRepository {
     };
   }
 
-  /** Uploads a manifest under a tag or its digest. */
-  async putManifest(reference: string, raw: RawManifest, signal?: AbortSignal): Promise<void> {
+  /** Uploads a manifest under a tag or its digest; resolves to the response's headers (`OCI-Subject`). */
+  async putManifest(reference: string, raw: RawManifest, signal?: AbortSignal): Promise<Headers> {
     const response = await this.client.request({
       method: "PUT",
       path: `/v2/${this.path}/manifests/${reference}`,
@@ -564,6 +565,30 @@ export class RegistryRepository {
     });
     if (!response.ok) throw await this.error(`upload manifest ${reference} to`, response);
     await response.body?.cancel();
+    return response.headers;
+  }
+
+  /**
+   * The referrers of a manifest through the OCI 1.1 referrers API: its
+   * index, or undefined when the registry has no such API (404).
+   */
+  async getReferrers(digest: string, signal?: AbortSignal): Promise<RawManifest | undefined> {
+    const response = await this.client.request({
+      method: "GET",
+      path: `/v2/${this.path}/referrers/${digest}`,
+      headers: { accept: MEDIA_TYPE_INDEX },
+      scopes: [this.pullScope],
+      signal,
+    });
+    const contentType = (response.headers.get("content-type") ?? "").split(";")[0].trim();
+    // 404 (docker-registry 2.8), or another answer that is no index: no referrers API.
+    if ([400, 404, 405, 501].includes(response.status) || (response.ok && contentType !== MEDIA_TYPE_INDEX)) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    if (!response.ok) throw await this.error(`list the referrers of ${digest} in`, response);
+    const bytes = await readLimited(response.body!, 4 << 20, `referrers of ${digest} in ${this.name}`);
+    return rawManifest(bytes, MEDIA_TYPE_INDEX);
   }
 
   /** An error for a failed response: access problems get their own advice. */

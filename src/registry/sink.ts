@@ -32,6 +32,13 @@ import {
   type RawManifest,
 } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
+import {
+  appendReferrer,
+  indexManifest,
+  parseReferrersIndex,
+  referrerDescriptor,
+  referrersTag,
+} from "../oci/referrers.ts";
 import { type DockerLocation, formatImageLocation } from "../reference/transport.ts";
 import { knownRepositories, recordBlobLocations } from "./blob_locations.ts";
 import { DEFAULT_CHUNK_SIZE, uploadBlob } from "./blob_upload.ts";
@@ -230,6 +237,34 @@ export class RegistrySink implements ImageSink {
     const existing = await this.repo.statManifest(ref.tag, [this.repo.pushScope], signal);
     if (existing?.digest === root.digest) return false;
     await this.repo.putManifest(ref.tag, root, signal);
+    return true;
+  }
+
+  /**
+   * Uploads a referrer by digest and lists it: a registry with the
+   * referrers API does so itself (it answers with `OCI-Subject`); otherwise
+   * the referrer is appended to the index under the fallback tag
+   * `sha256-<hex>`, which keeps whatever other tools listed there.
+   */
+  async putReferrer(referrer: RawManifest, subject: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    const existing = await this.repo.statManifest(referrer.digest, [this.repo.pushScope], signal);
+    if (!existing) {
+      const headers = await this.repo.putManifest(referrer.digest, referrer, signal);
+      this.manifestsStored.add(referrer.digest);
+      if (headers.get("oci-subject") === subject.digest) return true;
+    } else {
+      const listed = await this.repo.getReferrers(subject.digest, signal);
+      if (listed && parseReferrersIndex(listed, this.description).manifests.some((m) => m.digest === referrer.digest)) {
+        return false;
+      }
+    }
+    const tag = referrersTag(subject.digest);
+    const current = (await this.repo.statManifest(tag, [this.repo.pushScope], signal))
+      ? parseReferrersIndex(await this.repo.getManifest(tag, signal), `${this.repo.name}:${tag}`)
+      : undefined;
+    const next = appendReferrer(current, referrerDescriptor(referrer));
+    if (next === undefined) return false;
+    await this.repo.putManifest(tag, indexManifest(next), signal);
     return true;
   }
 

@@ -9,6 +9,7 @@ import type { RawManifest } from "../oci/manifest.ts";
 import type { Descriptor } from "../oci/types.ts";
 import type { DockerLocation } from "../reference/transport.ts";
 import { checkBlobBytes, type ImageSource, MAX_SMALL_BLOB } from "../oci/image.ts";
+import { parseReferrersIndex, referrersTag } from "../oci/referrers.ts";
 
 /**
  * A stream that drops its first `count` bytes (for a registry that ignored
@@ -97,6 +98,15 @@ export class RegistrySource implements ImageSource {
   async blobBytes(descriptor: Descriptor, signal?: AbortSignal): Promise<Uint8Array> {
     const bytes = await this.repo.fetchBlobBytes(descriptor.digest, Math.min(descriptor.size, MAX_SMALL_BLOB), signal);
     return checkBlobBytes(bytes, descriptor, this.description);
+  }
+
+  /** The referrers API's list when the registry has one, else the fallback tag's index (none: empty). */
+  async referrers(subject: Descriptor, signal?: AbortSignal): Promise<Descriptor[]> {
+    const listed = await this.repo.getReferrers(subject.digest, signal);
+    if (listed) return parseReferrersIndex(listed, this.description).manifests;
+    const tag = referrersTag(subject.digest);
+    if (!(await this.repo.statManifest(tag, [this.repo.pullScope], signal))) return [];
+    return parseReferrersIndex(await this.repo.getManifest(tag, signal), `${this.repo.name}:${tag}`).manifests;
   }
 
   close(): void {

@@ -17,6 +17,8 @@ export interface GpgSignOptions {
   passphraseFile?: string;
   /** Aborts gpg. */
   signal?: AbortSignal;
+  /** A detached signature (`--detach-sign`: the signature alone, not a message holding the payload). */
+  detach?: boolean;
 }
 
 async function runTool(
@@ -63,7 +65,8 @@ async function runTool(
  * ```
  */
 export async function gpgSign(payload: Uint8Array, options: GpgSignOptions): Promise<Uint8Array> {
-  const args = ["--batch", "--no-tty", "--status-fd", "2", "--sign", "--local-user", options.signBy, "--output", "-"];
+  const mode = options.detach ? "--detach-sign" : "--sign";
+  const args = ["--batch", "--no-tty", "--status-fd", "2", mode, "--local-user", options.signBy, "--output", "-"];
   if (options.passphraseFile !== undefined || !Deno.stdin.isTerminal()) args.unshift("--pinentry-mode", "loopback");
   if (options.passphraseFile !== undefined) args.unshift("--passphrase-file", options.passphraseFile);
   const out = await runTool("gpg", args, payload, options.signal);
@@ -80,6 +83,21 @@ export async function gpgSign(payload: Uint8Array, options: GpgSignOptions): Pro
     });
   }
   return out.stdout;
+}
+
+/**
+ * The public key of `keyId` exported from the user's keyring (`GNUPGHOME`),
+ * binary; undefined when gpg has no such key.
+ *
+ * @example
+ * ```ts
+ * import { gpgExportKey } from "./gpg.ts";
+ * const key = await gpgExportKey("0123456789ABCDEF0123456789ABCDEF01234567");
+ * ```
+ */
+export async function gpgExportKey(keyId: string, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  const out = await runTool("gpg", ["--batch", "--no-tty", "--export", keyId], undefined, signal);
+  return out.code === 0 && out.stdout.length > 0 ? out.stdout : undefined;
 }
 
 /** What {@linkcode gpgVerify} found. */
@@ -103,6 +121,8 @@ async function dearmor(key: Uint8Array, home: string): Promise<Uint8Array> {
  * Verifies a simple signature with `gpgv` against the given public keys
  * (binary or armored exports) in a temporary keyring, and returns the
  * signed payload and the signer's fingerprint, or why it does not verify.
+ * With `detachedData`, `signature` is a detached signature of those bytes
+ * (which are returned as the payload).
  *
  * @example
  * ```ts
@@ -111,7 +131,11 @@ async function dearmor(key: Uint8Array, home: string): Promise<Uint8Array> {
  * if (result.ok) console.log(result.fingerprint);
  * ```
  */
-export async function gpgVerify(signature: Uint8Array, keys: Uint8Array[]): Promise<GpgVerifyResult> {
+export async function gpgVerify(
+  signature: Uint8Array,
+  keys: Uint8Array[],
+  detachedData?: Uint8Array,
+): Promise<GpgVerifyResult> {
   const home = await Deno.makeTempDir({ prefix: "apt-ostree-gpgv-" });
   try {
     await Deno.chmod(home, 0o700);
@@ -127,6 +151,7 @@ export async function gpgVerify(signature: Uint8Array, keys: Uint8Array[]): Prom
     await Deno.writeFile(keyring, all);
     await Deno.writeFile(join(home, "signature"), signature);
     const output = join(home, "payload");
+    if (detachedData) await Deno.writeFile(output, detachedData);
     const out = await runTool("gpgv", [
       "--homedir",
       home,
@@ -134,9 +159,9 @@ export async function gpgVerify(signature: Uint8Array, keys: Uint8Array[]): Prom
       keyring,
       "--status-fd",
       "1",
-      "--output",
-      output,
+      ...(detachedData ? [] : ["--output", output]),
       join(home, "signature"),
+      ...(detachedData ? [output] : []),
     ], undefined);
     const status = new TextDecoder().decode(out.stdout);
     const valid = /^\[GNUPG:\] VALIDSIG (\S+)(?: .*)? (\S+)$/m.exec(status);

@@ -8,15 +8,16 @@
  * @module
  */
 
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { AptOstreeError, UsageError } from "../errors.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import type { ImageLocation } from "../reference/transport.ts";
-import { attachCosignSignature } from "./attachments.ts";
-import { readPrivateKey, signBytes } from "./cosign_key.ts";
-import { gpgSign } from "./gpg.ts";
+import { attachCosignSignature, readCosignSignatures, sigstoreTag } from "./attachments.ts";
+import { readPrivateKey, signBytes, verifyBytes } from "./cosign_key.ts";
+import { gpgExportKey, gpgSign, gpgVerify } from "./gpg.ts";
 import { formatReference, normalizeReference, signingIdentity } from "./identity.ts";
-import { writeLookasideSignature } from "./lookaside.ts";
-import { makePayload } from "./payload.ts";
+import { readLookasideSignatures, writeLookasideSignature } from "./lookaside.ts";
+import { COSIGN_TYPE, makePayload, parsePayload, SIMPLE_SIGNING_TYPE } from "./payload.ts";
 import { loadRegistriesD, lookasideDir } from "./registries_d.ts";
 
 /** How to sign. */
@@ -43,6 +44,12 @@ export interface SignOptions {
   timestamp?: number;
   /** Aborts gpg. */
   signal?: AbortSignal;
+  /**
+   * Keep a valid signature that is there already (by the same key, for the
+   * same identity and digest) instead of adding another: what a rebuild of
+   * an unchanged image wants.
+   */
+  keepExisting?: boolean;
 }
 
 /** One signature written. */
@@ -55,6 +62,8 @@ export interface SignatureWritten {
   digest: string;
   /** Where it went: a file path, or `TAG` in the location. */
   stored: string;
+  /** True when a valid signature by the same key was there already and was kept (nothing written). */
+  kept?: boolean;
 }
 
 /**
@@ -144,6 +153,72 @@ async function readPassphrase(file: string | undefined): Promise<string | undefi
   }
 }
 
+/** Whether a payload of `type` names `identity` and `digest`. */
+function payloadMatches(bytes: Uint8Array, type: string, identity: string, digest: string): boolean {
+  try {
+    const payload = parsePayload(bytes);
+    return payload.type === type && payload.manifestDigest === digest && payload.dockerReference === identity;
+  } catch {
+    return false;
+  }
+}
+
+/** The path of a simple signature by `signBy` for `identity` and `digest` that is there already. */
+async function keptSimple(
+  base: string,
+  pathRef: string,
+  identity: string,
+  digest: string,
+  options: SignOptions,
+): Promise<string | undefined> {
+  const existing = await readLookasideSignatures(base, pathRef, digest);
+  if (existing.length === 0) return undefined;
+  const key = await gpgExportKey(options.signBy!, options.signal);
+  if (!key) return undefined;
+  for (const sig of existing) {
+    const result = await gpgVerify(sig.bytes, [key]);
+    if (result.ok && payloadMatches(result.payload, SIMPLE_SIGNING_TYPE, identity, digest)) return sig.path;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the cosign private key `file` (its passphrase from
+ * `passphraseFile`, else `COSIGN_PASSWORD`).
+ *
+ * @example
+ * ```ts
+ * import { loadSigstoreKey } from "./sign.ts";
+ * const key = await loadSigstoreKey("cosign.key", undefined);
+ * ```
+ */
+export async function loadSigstoreKey(file: string, passphraseFile: string | undefined): Promise<KeyObject> {
+  // Decrypting costs a scrypt run (about 0.17 s): signing and an attestation in one build share it.
+  const cacheKey = JSON.stringify([file, passphraseFile ?? null]);
+  let loaded = loadedKeys.get(cacheKey);
+  if (!loaded) {
+    loaded = readSigstoreKey(file, passphraseFile);
+    loadedKeys.set(cacheKey, loaded);
+    loaded.catch(() => loadedKeys.delete(cacheKey));
+  }
+  return await loaded;
+}
+
+/** Keys decrypted in this process, by file and passphrase file. */
+const loadedKeys = new Map<string, Promise<KeyObject>>();
+
+async function readSigstoreKey(file: string, passphraseFile: string | undefined): Promise<KeyObject> {
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new AptOstreeError(`Cannot read the private key ${file}: ${(error as Error).message}`, {
+      solution: "Check {signBySigstorePrivateKey}",
+    });
+  }
+  return readPrivateKey(pem, await readPassphrase(passphraseFile), file);
+}
+
 /**
  * Signs the image `digest` at `location` with every method the options
  * name, and stores each signature where containers/image and cosign look
@@ -168,12 +243,6 @@ export async function signImage(
   const identity = identityFor(location, options);
   const written: SignatureWritten[] = [];
   if (options.signBy !== undefined) {
-    const payload = makePayload("simple", identity, digest, { timestamp: options.timestamp });
-    const signature = await gpgSign(payload, {
-      signBy: options.signBy,
-      passphraseFile: options.passphraseFile,
-      signal: options.signal,
-    });
     let base = options.signatureDir;
     // containers/image finds the signatures of a registry image under the name it pulls (the destination).
     let pathRef = identity;
@@ -181,20 +250,33 @@ export async function signImage(
       pathRef = `${location.ref.name}:${location.ref.tag ?? "latest"}`;
       base ??= lookasideDir(await loadRegistriesD(options.registriesD), pathRef, "write");
     }
-    const stored = await writeLookasideSignature(base!, pathRef, digest, signature);
-    written.push({ format: "simple", identity, digest, stored });
+    const kept = options.keepExisting ? await keptSimple(base!, pathRef, identity, digest, options) : undefined;
+    if (kept !== undefined) {
+      written.push({ format: "simple", identity, digest, stored: kept, kept: true });
+    } else {
+      const payload = makePayload("simple", identity, digest, { timestamp: options.timestamp });
+      const signature = await gpgSign(payload, {
+        signBy: options.signBy,
+        passphraseFile: options.passphraseFile,
+        signal: options.signal,
+      });
+      const stored = await writeLookasideSignature(base!, pathRef, digest, signature);
+      written.push({ format: "simple", identity, digest, stored });
+    }
   }
   if (options.signBySigstorePrivateKey !== undefined) {
-    const file = options.signBySigstorePrivateKey;
-    let pem: string;
-    try {
-      pem = await Deno.readTextFile(file);
-    } catch (error) {
-      throw new AptOstreeError(`Cannot read the private key ${file}: ${(error as Error).message}`, {
-        solution: "Check {signBySigstorePrivateKey}",
-      });
+    const key = await loadSigstoreKey(options.signBySigstorePrivateKey, options.signPassphraseFile);
+    if (options.keepExisting) {
+      const publicKey = createPublicKey(key);
+      const existing = await readCosignSignatures(location, digest, { ...options.registry });
+      const valid = existing.some((sig) =>
+        verifyBytes(publicKey, sig.payload, sig.signature) && payloadMatches(sig.payload, COSIGN_TYPE, identity, digest)
+      );
+      if (valid) {
+        written.push({ format: "sigstore", identity, digest, stored: sigstoreTag(digest), kept: true });
+        return written;
+      }
     }
-    const key = readPrivateKey(pem, await readPassphrase(options.signPassphraseFile), file);
     const payload = makePayload("cosign", identity, digest, { timestamp: options.timestamp });
     const result = await attachCosignSignature(location, digest, { payload, signature: signBytes(key, payload) }, {
       ...options.registry,

@@ -50,6 +50,10 @@ for p in $pkgs; do
   esac
 done
 for p in $pkgs; do
+  if [ "$simulate" = 1 ] && [ "$p" = base-files ]; then
+    echo "Inst $p [12.4] (12.4+deb12u1-stub Stub:12/stable [amd64])"
+    continue
+  fi
   if [ "$simulate" = 1 ]; then
     echo "Inst $p (1.0-stub Stub:12/stable [amd64])"
     echo "Conf $p (1.0-stub Stub:12/stable [amd64])"
@@ -72,7 +76,19 @@ for p in $pkgs; do
   /usr/sbin/policy-rc.d; policy=$?
   resolv=absent; [ -e /etc/resolv.conf ] && resolv=present
   echo "pid=$$ policy-rc.d=$policy resolv.conf=$resolv" > /var/lib/stub-sandbox
-  printf 'Package: %s\\nStatus: install ok installed\\nArchitecture: amd64\\nVersion: 1.0-stub\\n\\n' "$p" >> /var/lib/dpkg/status
+  if [ "$p" = base-files ]; then
+    # An upgrade of a package the base has: its stanza's version replaced (shell only: no sed in here).
+    cur=""
+    while IFS= read -r line; do
+      case "$line" in "Package: "*) cur="\${line#Package: }" ;; esac
+      if [ "$cur" = "$p" ] && [ "\${line#Version: }" != "$line" ]; then line="Version: 12.4+deb12u1-stub"; fi
+      printf '%s\\n' "$line"
+    done < /var/lib/dpkg/status > /var/lib/dpkg/status-new
+    while IFS= read -r line; do printf '%s\\n' "$line"; done < /var/lib/dpkg/status-new > /var/lib/dpkg/status
+    : > /var/lib/dpkg/status-new
+  else
+    printf 'Package: %s\\nStatus: install ok installed\\nArchitecture: amd64\\nVersion: 1.0-stub\\n\\n' "$p" >> /var/lib/dpkg/status
+  fi
   echo "$p" > "/usr/share/stub-$p"
   echo "installed $p" >> /etc/stub.conf
   echo "Install: $p" >> /var/log/apt/history.log
