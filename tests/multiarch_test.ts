@@ -33,6 +33,7 @@ import {
   scanTree,
 } from "./helpers/fixture_repo.ts";
 import { hasProgram, sha256, startRegistry, type TestRegistry } from "./helpers/registry.ts";
+import { makeSbomTree } from "./helpers/sbom.ts";
 
 const AMD64 = { "apt-ostree.arch": "x86_64", "apt-ostree.debian-arch": "amd64" };
 const ARM64 = { "apt-ostree.arch": "aarch64", "apt-ostree.debian-arch": "arm64" };
@@ -277,6 +278,40 @@ Deno.test("multi-platform image index: build, read back with skopeo and podman, 
       ]);
       assert.equal(pulled.code, 0, pulled.stderr);
       assert.equal(JSON.parse(pulled.stdout).commit, commits.arm64, "the very same arm64 commit");
+    });
+
+    await t.step("each platform's SBOM is attached to its own manifest; an unchanged rebuild keeps them", async () => {
+      const commits: string[] = [];
+      for (const [name, metadata] of [["amd64", AMD64], ["arm64", ARM64]] as const) {
+        const tree = join(fx.dir, `sbom-${name}`);
+        await makeSbomTree(tree);
+        await Deno.writeTextFile(join(tree, "usr/bin/which-arch"), `${name}\n`);
+        commits.push(await commitTree(fx.repo, `sbom/${name}`, tree, { metadata }));
+      }
+      const out = `oci:${join(fx.dir, "sbom.oci")}`;
+      const args = [
+        "sbom:1",
+        "--platform",
+        "linux/amd64=sbom/amd64",
+        "--platform",
+        "linux/arm64=sbom/arm64",
+        "-o",
+        out,
+      ];
+      const first = await runCli(["--repo", fx.repo, "--json", "compose", "build-image", ...args]);
+      assert.equal(first.code, 0, first.stderr);
+      const json = JSON.parse(first.stdout);
+      const attached = json.images.map((i: { sbom?: { format: string; digest: string }[] }) => i.sbom ?? []);
+      assert.deepEqual(attached.map((a: { format: string }[]) => a.map((s) => s.format)), [["spdx"], ["spdx"]]);
+      assert.notEqual(attached[0][0].digest, attached[1][0].digest, "two SBOMs, one per platform");
+      const again = JSON.parse((await runCli(["--repo", fx.repo, "--json", "compose", "build-image", ...args])).stdout);
+      assert.equal(again.digest, json.digest);
+      assert.deepEqual(
+        again.images.map((i: { sbom: { digest: string }[] }) => i.sbom[0].digest),
+        attached.map((a: { digest: string }[]) => a[0].digest),
+      );
+      const verified = await runCli(["image", "verify", `${out}:1`]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     });
 
     const registryReason = !(await hasProgram("docker-registry")) ? "docker-registry not installed" : undefined;
