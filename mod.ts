@@ -27,6 +27,12 @@ export {
   type ImageFormat,
   type LayerResult,
 } from "./src/builder/build_image.ts";
+export {
+  buildIndex,
+  type BuildIndexOptions,
+  type BuildIndexResult,
+  type PlatformSource,
+} from "./src/builder/build_index.ts";
 export { copyImage, type CopyOptions, type CopyProgress, type CopyResult } from "./src/image/copy.ts";
 export { openImageSink, openImageSource, type OpenSinkOptions } from "./src/image/open.ts";
 export { type ImageVerifyResult, verifyImage, type VerifyImageOptions } from "./src/image/verify.ts";
@@ -51,7 +57,7 @@ export {
 } from "./src/oci/image.ts";
 export { parseManifest, type RawManifest, rawManifest } from "./src/oci/manifest.ts";
 export { type ImageSettings, validateImageSettings } from "./src/oci/image_config.ts";
-export { hostArch, ociPlatform } from "./src/oci/platform.ts";
+export { formatPlatform, hostArch, ociPlatform, parsePlatform } from "./src/oci/platform.ts";
 export type * from "./src/oci/types.ts";
 export { LayoutSink, type OpenLayoutOptions, readLayoutImages, readLayoutIndex } from "./src/layout/oci_layout.ts";
 export { LayoutSource } from "./src/layout/source.ts";

@@ -382,6 +382,61 @@ async function rebuildCases(base: Input, changed: Input, label: string, extra: s
   };
 }
 
+// ---------------------------------------------------------------- multi-platform
+
+interface IndexBench {
+  platforms: string;
+  twoSinglesSeconds: number;
+  indexSeconds: number;
+  unchangedSingleSeconds: number;
+  unchangedIndexSeconds: number;
+}
+
+/**
+ * A two-platform index (`--platform`) against the same two commits built
+ * one after the other as single images, each into a fresh layout, and the
+ * unchanged rebuilds of both. The two inputs share no layer, as two
+ * architectures' trees share little.
+ */
+async function indexCases(a: Input, b: Input): Promise<IndexBench> {
+  const single = `${work}/single.oci`;
+  const other = `${work}/single-other.oci`;
+  const index = `${work}/index.oci`;
+  const twoSingles: number[] = [];
+  const indexed: number[] = [];
+  const unchangedSingle: number[] = [];
+  const unchangedIndex: number[] = [];
+  const platforms = ["--platform", `linux/amd64=${a.commit}`, "--platform", `linux/arm64=${b.commit}`];
+  for (let r = 0; r < RUNS; r++) {
+    await sh(`rm -rf ${single} ${other} ${index}`);
+    const first = await measure(cli(["compose", "build-image", a.commit, "bench:1", "-o", single]));
+    const second = await measure(cli(["compose", "build-image", b.commit, "bench:1", "-o", other]));
+    twoSingles.push(first.seconds + second.seconds);
+    unchangedSingle.push((await measure(cli(["compose", "build-image", a.commit, "bench:1", "-o", single]))).seconds);
+    indexed.push(
+      (await measure(cli(["compose", "build-image", "bench:1", ...platforms, "-o", `oci:${index}`]))).seconds,
+    );
+    unchangedIndex.push(
+      (await measure(cli(["compose", "build-image", "bench:1", ...platforms, "-o", `oci:${index}`]))).seconds,
+    );
+    log(
+      `index ${a.name}+${b.name}: two singles ${twoSingles.at(-1)!.toFixed(2)} s, index ${
+        indexed.at(-1)!.toFixed(2)
+      } s, unchanged single ${unchangedSingle.at(-1)!.toFixed(3)} s, unchanged index ${
+        unchangedIndex.at(-1)!.toFixed(3)
+      } s`,
+    );
+  }
+  await sh(`rm -rf ${single} ${other} ${index}`);
+  return {
+    platforms: `${a.name} as amd64 + ${b.name} as arm64`,
+    twoSinglesSeconds: median(twoSingles),
+    indexSeconds: median(indexed),
+    unchangedSingleSeconds: median(unchangedSingle),
+    unchangedIndexSeconds: median(unchangedIndex),
+  };
+}
+
 // ---------------------------------------------------------------- start-up
 
 interface Startup {
@@ -537,6 +592,9 @@ const rebuilds = changedInput && debianInput
   ]
   : [];
 
+const mixedInput = inputs.find((i) => i.name === "mixed");
+const indexBench = debianInput && mixedInput ? await indexCases(debianInput, mixedInput) : undefined;
+
 // Ratios against the baselines of the same input, measured in the same run.
 const find = (input: string, tool: string) => rows.find((r) => r.input === input && r.tool.startsWith(tool));
 /** A tool name for a Markdown table: a baseline's shell pipeline as code, its `|` escaped. */
@@ -590,6 +648,19 @@ for (const rebuild of rebuilds) {
     } | ${rebuild.layersWrittenOnChange} |`,
   );
 }
+if (indexBench) {
+  if (table.length > 0) table.push("");
+  table.push(`| two platforms (${indexBench.platforms}) | s (median) | × two single builds |`);
+  table.push("|---|---:|---:|");
+  table.push(`| two single builds, one after the other | ${indexBench.twoSinglesSeconds.toFixed(2)} | 1.00 |`);
+  table.push(
+    `| one index, --platform ×2 | ${indexBench.indexSeconds.toFixed(2)} | ${
+      (indexBench.indexSeconds / indexBench.twoSinglesSeconds).toFixed(2)
+    } |`,
+  );
+  table.push(`| unchanged rebuild, single image | ${indexBench.unchangedSingleSeconds.toFixed(3)} | - |`);
+  table.push(`| unchanged rebuild, index | ${indexBench.unchangedIndexSeconds.toFixed(3)} | - |`);
+}
 if (startup) {
   if (table.length > 0) table.push("");
   table.push("| cli start | best of 10, ms | median, ms |");
@@ -610,6 +681,7 @@ await Deno.writeTextFile(
       inputs,
       rows,
       rebuilds,
+      indexBench,
       startup,
     },
     null,

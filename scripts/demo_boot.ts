@@ -8,8 +8,9 @@
  * 3. a commit over that tree adding a oneshot unit that prints a marker on
  *    the console and powers off (apt-ostree has no option to add files to a
  *    deployment, so the demo commits them itself);
- * 4. the image step (see {@linkcode imageStep}): for now the commit is
- *    deployed from the compose repository itself;
+ * 4. the image step (see {@linkcode imageStep}): `compose build-image`
+ *    writes the ostree-native image, `image pull` reads it into a fresh
+ *    repository (the same commit), and that is what is deployed;
  * 5. `ostree admin init-fs`, `os-init`, `deploy` into a scratch sysroot
  *    (in a user namespace, so the host's file system is never frozen);
  * 6. `mkfs.ext4 -d SYSROOT -L root disk.img` (nothing mounted);
@@ -84,17 +85,30 @@ interface Deployable {
 }
 
 /**
- * The image step, kept apart: once `compose build-image --bootc` and
- * `image pull` of an ostree-native image exist, this builds the image from
- * `source`, pulls it into a fresh repository and returns that (the same
- * commit checksum). Until then the commit is deployed from the compose
- * repository as it is.
+ * The image step: `compose build-image` writes the ostree-native (bootc)
+ * image of `source` (bootable, so the format is the default), and `image
+ * pull` reads it into a fresh repository: the very same commit, which is
+ * what gets deployed.
  */
-function imageStep(source: Deployable): Promise<Deployable> {
+async function imageStep(source: Deployable): Promise<Deployable> {
+  const layout = `${demo}/os.oci`;
+  const built = JSON.parse(await cli(["compose", "build-image", source.ref, "demo/os:1", "-o", `oci:${layout}:1`]));
   console.log(
-    "   (compose build-image --bootc / image pull are not on this branch yet: deploying from the compose repository)",
+    `   built ${built.digest} (bootc: ${built.bootc}, kernel ${built.kernel}), ${built.layers.length} layers`,
   );
-  return Promise.resolve(source);
+  const pulled = `${demo}/pulled`;
+  await Deno.mkdir(pulled, { recursive: true });
+  const init = await new Deno.Command("ostree", { args: ["init", `--repo=${pulled}`, "--mode=bare"] }).output();
+  if (!init.success) throw new Error(`ostree init ${pulled}: ${decoder.decode(init.stderr)}`);
+  const result = JSON.parse(
+    await cli(["--repo", pulled, "image", "pull", `oci:${layout}:1`, "--branch", "demo/os"]),
+  );
+  if (result.commit !== source.commit) {
+    throw new Error(`image pull gave commit ${result.commit}, not ${source.commit}`);
+  }
+  console.log(`   pulled into ${pulled}: commit ${result.commit.slice(0, 12)}, the same as the compose repository's`);
+  // Deployed by checksum: the commit keeps its ref binding (demo/hello-marker), which pull-local checks against a ref.
+  return { repo: pulled, ref: result.commit, commit: result.commit };
 }
 
 await removeSysroot(sysroot);
@@ -126,7 +140,7 @@ const marked = await step(
 console.log(`   demo/hello-marker ${marked.slice(0, 12)}`);
 
 const deployable = await step(
-  "image step",
+  "image step: compose build-image (ostree-native), image pull into a fresh repository",
   () => imageStep({ repo, ref: "demo/hello-marker", commit: marked }),
 );
 

@@ -18,6 +18,9 @@ DEBIAN_PACKAGES=(
   docker-registry # a real registry on loopback for the registry tests
   mmdebstrap      # compose bootstrap
   bubblewrap      # compose sandbox
+  qemu-user-static # foreign-architecture compose: maintainer scripts under emulation
+  binfmt-support  # update-binfmts, which enables qemu-user's handlers
+  arch-test       # mmdebstrap --arch: checks that the architecture can run
   pigz            # bench baseline
   zstd            # bench baseline, zstd layers
   apache2-utils   # htpasswd for registry auth tests

@@ -7,7 +7,9 @@
  * frozen), an upgrade that keeps a local `/etc` edit and brings a new
  * default file (the three-way merge), `dpkg-query` on the deployment with
  * the shared `/var` and the tmpfiles entries applied, and a QEMU boot of
- * the deployment until a unit in it prints a marker on the serial console.
+ * the deployment (built as an ostree-native image, pulled back into a fresh
+ * repository: the same commit) until a unit in it prints a marker on the
+ * serial console.
  *
  * Set APT_OSTREE_SKIP_NETWORK_TESTS=1 to skip this file where the Debian
  * archive cannot be reached.
@@ -285,7 +287,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: `bootable: the deployment boots under QEMU until its marker unit runs${
+  name: `bootable: the deployment, built as a bootc image and pulled back, boots under QEMU until its marker unit runs${
     skipReason ? ` [SKIPPED: ${skipReason}]` : qemuMissing ? " [SKIPPED: qemu-system-x86_64 not installed]" : ""
   }`,
   ignore: skipReason !== undefined || qemuMissing,
@@ -293,7 +295,24 @@ Deno.test({
     const { dir, repo } = await bootableFixture();
     const sysroot = join(dir, "boot-sysroot");
     const marked = await commitMarkerUnit(repo, DEPLOYMENT, "test/boot-marker", dir);
-    const entry = await deploy(sysroot, repo, marked);
+    // Through the image, as a host gets it: build-image writes the ostree-native format (bootable: the default),
+    // image pull into a fresh repository gives the very same commit, and that one is deployed and booted.
+    const layout = join(dir, "os.oci");
+    const built = await runCli(["--repo", repo, "--json", "compose", "build-image", marked, "os:1", "-o", layout]);
+    assert.equal(built.code, 0, built.stderr);
+    const image = JSON.parse(built.stdout);
+    assert.equal(image.bootc, true);
+    assert.match(image.kernel, /amd64$/);
+    const pulledRepo = join(dir, "pulled");
+    await Deno.mkdir(pulledRepo);
+    await runOk("ostree", ["init", `--repo=${pulledRepo}`, "--mode=bare"]);
+    const pull = await runCli(["--repo", pulledRepo, "--json", "image", "pull", `oci:${layout}:1`, "--branch", "os"]);
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(JSON.parse(pull.stdout).commit, marked, "the image pulls back to the very same commit");
+    await removeTree(layout);
+    // By checksum: the commit keeps its own ref binding (test/boot-marker), which pull-local checks against a ref name.
+    const entry = await deploy(sysroot, pulledRepo, marked);
+    assert.ok(entry.linux && entry.initrd, `the boot entry names a kernel and an initramfs: ${JSON.stringify(entry)}`);
     const disk = join(dir, "disk.img");
     await makeDisk(sysroot, disk);
     await removeSysroot(join(dir, "sysroot")); // space: the disk image holds a copy

@@ -15,7 +15,7 @@ import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import { openImageSink } from "../image/open.ts";
 import type { ImageSink, StoredImage } from "../oci/image.ts";
-import { rawDescriptor, rawManifest } from "../oci/manifest.ts";
+import { rawDescriptor, type RawManifest, rawManifest } from "../oci/manifest.ts";
 import { ANNOTATION_CREATED, artifactManifest } from "../oci/referrers.ts";
 import { attachArtifact, type AttachResult } from "../image/referrers.ts";
 import { attachedSboms } from "./attached.ts";
@@ -37,7 +37,7 @@ import {
   jsonBytes,
   validateImageSettings,
 } from "../oci/image_config.ts";
-import { hostArch, ociPlatform } from "../oci/platform.ts";
+import { hostArch, ociPlatform, samePlatform } from "../oci/platform.ts";
 import { ANNOTATION_CONTAINERD_NAME, type Descriptor, MEDIA_TYPE_MANIFEST, type Platform } from "../oci/types.ts";
 import { contentSourceFor } from "../ostree/content.ts";
 import { type CommitInfo, OstreeRepo } from "../ostree/repo.ts";
@@ -208,7 +208,7 @@ export interface BuildImageResult {
   /** Creation time, RFC 3339. */
   created: string;
   /** The SBOMs attached to the image (with `sbom`). */
-  sbom?: (AttachResult & { format: SbomFormat; size: number })[];
+  sbom?: AttachedSbom[];
   /** Why no SBOM was attached although it was the default (`sbomOptional`). */
   sbomSkipped?: string;
   /** Entries in the image's tree (absent when a whole image was reused). */
@@ -234,7 +234,16 @@ export function defaultOutputPath(ref: ImageReference, format: ImageFormat): str
   return `${lastNameComponent(ref)}${format === "oci" ? ".oci" : ".tar"}`;
 }
 
-function commitArch(commit: CommitInfo): string | undefined {
+/**
+ * The architecture a commit records in its metadata (any naming), if any.
+ *
+ * @example
+ * ```ts
+ * import { commitArch } from "./build_image.ts";
+ * commitArch({ metadata: new Map([["apt-ostree.arch", "aarch64"]]) }); // "aarch64"
+ * ```
+ */
+export function commitArch(commit: Pick<CommitInfo, "metadata">): string | undefined {
   for (const key of ARCH_METADATA_KEYS) {
     const value = commit.metadata.get(key);
     if (typeof value === "string" && value.length > 0) return value;
@@ -379,6 +388,8 @@ interface TreePlan {
   entries: number;
   contentBytes: number;
   layers: LayerJob[];
+  /** The commit's tree as listed (the SBOM reads the dpkg database from it). */
+  listed: TreeEntry[];
 }
 
 /** Layer descriptor annotations that let later builds reuse the layer and keep its bin. */
@@ -420,6 +431,9 @@ function layerResults(image: StoredImage, reused: boolean): LayerResult[] {
   }));
 }
 
+/** An SBOM attached to an image. */
+export type AttachedSbom = AttachResult & { format: SbomFormat; size: number };
+
 /** Whether an output can hold referrers (not a docker-archive). */
 function holdsSbom(location: ImageLocation, sink: ImageSink | undefined): boolean {
   return sink ? sink.putReferrer !== undefined : location.transport !== "docker-archive";
@@ -442,7 +456,7 @@ async function attachSboms(
   sboms: Map<SbomFormat, Uint8Array>,
   created: string,
   signal: AbortSignal | undefined,
-): Promise<(AttachResult & { format: SbomFormat; size: number })[]> {
+): Promise<AttachedSbom[]> {
   const out = [];
   for (const [format, bytes] of sboms) {
     const artifact = artifactManifest(subject, SBOM_MEDIA_TYPES[format], bytes, { [ANNOTATION_CREATED]: created });
@@ -452,21 +466,55 @@ async function attachSboms(
 }
 
 /**
- * Builds an image from an OSTree commit.
+ * A build resolved and checked before anything is written: the commit,
+ * its platform and the fingerprint of the image it gives. Made by
+ * {@linkcode prepareBuild}, written by {@linkcode writeBuild}.
+ */
+export interface PreparedBuild {
+  /** The options it was made from. */
+  options: BuildImageOptions;
+  /** The image name. */
+  ref: ImageReference;
+  /** Where it goes. */
+  location: ImageLocation;
+  /** The opened repository. */
+  repo: OstreeRepo;
+  /** The commit checksum. */
+  commitChecksum: string;
+  /** The commit. */
+  commit: CommitInfo;
+  /** The architecture the commit records, if any. */
+  recordedArch?: string;
+  /** The image's platform. */
+  platform: Platform;
+  /** Fingerprint of everything that decides the image. */
+  fingerprint: string;
+  /** What every result reports. */
+  base: Pick<BuildImageResult, "commit" | "image" | "format" | "output" | "platform" | "created">;
+  compression: Compression;
+  level: number;
+  maxLayers: number;
+  settings: ImageSettings;
+  created: string;
+  /** The SBOM formats still to make and attach (those an unchanged image already has are dropped). */
+  sbomFormats: SbomFormat[];
+  /** Why no SBOM is attached although it was the default. */
+  sbomSkipped?: string;
+  started: number;
+  phases: ReturnType<typeof phaseTimer>;
+}
+
+/**
+ * Checks the options and resolves the commit, writing nothing.
  *
  * @example
  * ```ts
- * import { buildImage } from "./build_image.ts";
- * const result = await buildImage({
- *   repo: "/var/lib/apt-ostree/repo",
- *   source: "my-deployment",
- *   image: "my-image:latest",
- *   format: "oci",
- * });
- * console.log(result.digest, result.output);
+ * import { prepareBuild } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * console.log(prepared.platform, prepared.fingerprint);
  * ```
  */
-export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
+export async function prepareBuild(options: BuildImageOptions): Promise<PreparedBuild> {
   const started = performance.now();
   const phases = phaseTimer();
   phases.start("resolve");
@@ -493,7 +541,8 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
   const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const commitChecksum = await repo.resolveCommit(options.source, { signal });
   const commit = await repo.readCommit(commitChecksum, { signal });
-  const platform = ociPlatform(options.arch ?? commitArch(commit) ?? hostArch());
+  const recordedArch = commitArch(commit);
+  const platform = ociPlatform(options.arch ?? recordedArch ?? hostArch());
   const created = rfc3339(options.created ?? new Date(commit.timestamp * 1000));
   const output = options.sink?.description ??
     (location.transport === "docker" ? formatImageLocation(location) : resolve(location.path));
@@ -508,15 +557,200 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     platform,
     created,
   });
-  const base = {
-    commit: commitChecksum,
-    image: ref.fullName,
-    format: locationFormat(location),
-    output,
+  return {
+    options,
+    ref,
+    location,
+    repo,
+    commitChecksum,
+    commit,
+    ...(recordedArch !== undefined ? { recordedArch } : {}),
     platform,
+    fingerprint,
+    base: { commit: commitChecksum, image: ref.fullName, format: locationFormat(location), output, platform, created },
+    compression,
+    level,
+    maxLayers,
+    settings,
     created,
+    sbomFormats,
+    ...(sbomSkipped !== undefined ? { sbomSkipped } : {}),
+    started,
+    phases,
   };
+}
 
+/** Lists the commit's tree and plans its layers, seeded with the bins of `previous` builds. */
+async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promise<TreePlan> {
+  const { options, repo, commitChecksum, commit, phases, ref, compression, level, maxLayers } = prepared;
+  const signal = options.signal;
+  const content = contentSourceFor(repo);
+  phases.start("list");
+  const listed = await repo.readTree(commitChecksum, { signal });
+  // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
+  const directories = listed.filter((e) => e.kind === "directory");
+  const entries = toImageRootfs(listed);
+  const kernels = treeKernels(entries);
+  const bootc = options.bootc ?? kernels.length > 0;
+  // A host could not deploy a commit that breaks a fatal rule: refuse it before writing anything.
+  const lint = bootc
+    ? await assertLintClean(treeLintTree(entries, content), {
+      skip: options.lintSkip,
+      skipOption: "lintSkip",
+    })
+    : [];
+  phases.start("plan");
+  const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
+  const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
+  const budget = { compression, level };
+  // Bins are carried from a build of the same platform only (an index holds several under one name).
+  const samePlatformBuilds = previous.filter((image) =>
+    samePlatform(prepared.platform, {
+      architecture: image.config.architecture,
+      os: image.config.os,
+      ...(image.config.variant ? { variant: image.config.variant } : {}),
+    })
+  );
+  if (!bootc) {
+    const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(samePlatformBuilds, ref, maxLayers) });
+    return {
+      bootc,
+      lint,
+      listed,
+      entries: entries.length,
+      contentBytes: entries.reduce((n, e) => n + e.size, 0),
+      layers: plan.map((layer) => {
+        const key = layerKey(layer.entries, compression, level);
+        return {
+          id: layer.id,
+          key,
+          contentBytes: layer.contentBytes,
+          entryCount: layer.entries.length,
+          annotations: layerAnnotations(layer, key),
+          write: (blobs, write) => buildLayer(layer.entries, content, blobs, { ...budget, ...write }),
+        };
+      }),
+    };
+  }
+  const planKey = `${maxLayers}/bootc`;
+  const single = maxLayers === 1;
+  const chunks = planLayers(entries, {
+    maxLayers: single ? 1 : maxLayers - 1,
+    unitOf,
+    previous: previousBins(samePlatformBuilds, ref, planKey)?.filter((b) => b.id !== COMMIT_LAYER_ID),
+  });
+  const layers = planOstreeContainer({
+    repo,
+    commit: commitChecksum,
+    info: commit,
+    directories,
+    chunks,
+    single,
+    compression,
+    level,
+  });
+  const open = bootcContent(content);
+  return {
+    bootc,
+    lint,
+    listed,
+    kernel: kernels[0],
+    planKey,
+    entries: layers.reduce((n, l) => n + l.entryCount, 0),
+    contentBytes: layers.reduce((n, l) => n + l.contentBytes, 0),
+    layers: layers.map((layer) => ({
+      id: layer.id,
+      key: layer.key,
+      contentBytes: layer.contentBytes,
+      entryCount: layer.entryCount,
+      annotations: {
+        [ANNOTATION_LAYER_BIN]: layer.id,
+        ...(layer.key ? { [ANNOTATION_LAYER_KEY]: layer.key } : {}),
+        [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
+        ...(layer.units.length > 0 ? { [BOOTC_LABELS.components]: layer.units.join(",") } : {}),
+      },
+      write: (blobs, write) =>
+        buildLayer(layer.entries(), open, blobs, { ...budget, ...write, linkEqualContent: false }),
+    })),
+  };
+}
+
+/**
+ * What a dry run reports: the plan of a prepared build, nothing written.
+ *
+ * @example
+ * ```ts
+ * import { planBuild, prepareBuild } from "./build_image.ts";
+ * const plan = await planBuild(await prepareBuild({ repo: "repo", source: "main", image: "app:1", dryRun: true }));
+ * console.log(plan.plannedLayers);
+ * ```
+ */
+export async function planBuild(prepared: PreparedBuild): Promise<BuildImageResult> {
+  const plan = await planTree(prepared, []);
+  return {
+    ...prepared.base,
+    dryRun: true,
+    reusedImage: false,
+    bootc: plan.bootc,
+    ...(plan.kernel ? { kernel: plan.kernel } : {}),
+    ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
+    entries: plan.entries,
+    contentBytes: plan.contentBytes,
+    plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
+    durations: prepared.phases.finish(3),
+  };
+}
+
+/** What {@linkcode writeBuild} wrote: the manifest (stored, not committed) and the report. */
+export interface WrittenBuild {
+  /** The manifest, stored in the sink by digest. */
+  raw: RawManifest;
+  /** What the build did (its SBOMs are added by {@linkcode attachBuildSboms}). */
+  result: BuildImageResult;
+  /** SBOMs made, to attach to the manifest ({@linkcode attachBuildSboms}). */
+  sboms?: Map<SbomFormat, Uint8Array>;
+  /** SBOMs an earlier build attached to the same image, kept. */
+  keptSboms: AttachedSbom[];
+}
+
+/** What {@linkcode writeBuild} shares with other builds into the same sink. */
+export interface WriteBuildContext {
+  /** The images already at the destination (from {@linkcode ImageSink.previousImages}, named). */
+  previous: StoredImage[];
+  /** The compression threads. */
+  pool: DeflatePool;
+}
+
+/**
+ * Writes a prepared build's layers, config and manifest into an open sink
+ * and stores the manifest by digest, without committing: the caller
+ * commits it (a single image) or an index that lists it. An image of the
+ * same fingerprint already in the sink is reused as it is.
+ *
+ * @example
+ * ```ts
+ * import { prepareBuild, writeBuild } from "./build_image.ts";
+ * import { DeflatePool } from "../compress/deflate_pool.ts";
+ * import { openImageSink } from "../image/open.ts";
+ * import { parseImageLocation } from "../reference/transport.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openImageSink(parseImageLocation("oci:app.oci:1"));
+ * const pool = new DeflatePool(2);
+ * const { raw } = await writeBuild(prepared, sink, { previous: await sink.previousImages(), pool });
+ * await sink.commit(raw);
+ * pool.terminate();
+ * sink.close();
+ * ```
+ */
+export async function writeBuild(
+  prepared: PreparedBuild,
+  target: ImageSink,
+  context: WriteBuildContext,
+): Promise<WrittenBuild> {
+  const { options, phases, base, fingerprint, commitChecksum, commit, settings, created, platform, maxLayers } =
+    prepared;
+  const { previous, pool } = context;
+  const signal = options.signal;
   const stats: TarStats = newTarStats();
   let phase = "listing";
   let totalEntries = 0;
@@ -528,177 +762,62 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     done: stats.contentBytes + reusedBytes,
     total: totalBytes,
     count: { done: stats.entries + reusedEntries, total: totalEntries, of: "files" },
-    elapsedMs: performance.now() - started,
+    elapsedMs: performance.now() - prepared.started,
   });
-
-  const content = contentSourceFor(repo);
-  let listedTree: TreeEntry[] | undefined;
-  const makeSboms = async () => {
-    if (sbomFormats.length === 0) return undefined;
+  const ticker = progressTicker(progress, options.onProgress);
+  const report = ticker.tick;
+  const makeSboms = async (listed: TreeEntry[] | undefined) => {
+    if (prepared.sbomFormats.length === 0) return undefined;
     phases.start("sbom");
-    const made = await commitSbom(repo, {
+    const made = await commitSbom(prepared.repo, {
       commit: commitChecksum,
-      name: ref.fullName,
+      name: prepared.ref.fullName,
       image: true,
-      formats: sbomFormats,
-      entries: listedTree,
+      formats: prepared.sbomFormats,
+      entries: listed,
       signal,
       ifDpkgDatabase: options.sbomOptional,
     });
     if (made.size > 0) return made;
-    sbomSkipped = "the commit has no dpkg database";
+    prepared.sbomSkipped = "the commit has no dpkg database";
     return undefined;
   };
-  const planTree = async (previous: StoredImage[]): Promise<TreePlan> => {
-    phases.start("list");
-    const listed = await repo.readTree(commitChecksum, { signal });
-    listedTree = listed;
-    // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
-    const directories = listed.filter((e) => e.kind === "directory");
-    const entries = toImageRootfs(listed);
-    const kernels = treeKernels(entries);
-    const bootc = options.bootc ?? kernels.length > 0;
-    // A host could not deploy a commit that breaks a fatal rule: refuse it before writing anything.
-    const lint = bootc
-      ? await assertLintClean(treeLintTree(entries, content), {
-        skip: options.lintSkip,
-        skipOption: "lintSkip",
-      })
-      : [];
-    phases.start("plan");
-    const owners = maxLayers > 1 ? await readDpkgOwners(entries, content) : undefined;
-    const unitOf = owners ? (path: string) => owners.get(path) : pathPrefixUnit;
-    const budget = { compression, level };
-    if (!bootc) {
-      const plan = planLayers(entries, { maxLayers, unitOf, previous: previousBins(previous, ref, maxLayers) });
-      return {
-        bootc,
-        lint,
-        entries: entries.length,
-        contentBytes: entries.reduce((n, e) => n + e.size, 0),
-        layers: plan.map((layer) => {
-          const key = layerKey(layer.entries, compression, level);
-          return {
-            id: layer.id,
-            key,
-            contentBytes: layer.contentBytes,
-            entryCount: layer.entries.length,
-            annotations: layerAnnotations(layer, key),
-            write: (blobs, write) => buildLayer(layer.entries, content, blobs, { ...budget, ...write }),
-          };
-        }),
-      };
-    }
-    const planKey = `${maxLayers}/bootc`;
-    const single = maxLayers === 1;
-    const chunks = planLayers(entries, {
-      maxLayers: single ? 1 : maxLayers - 1,
-      unitOf,
-      previous: previousBins(previous, ref, planKey)?.filter((b) => b.id !== COMMIT_LAYER_ID),
-    });
-    const layers = planOstreeContainer({
-      repo,
-      commit: commitChecksum,
-      info: commit,
-      directories,
-      chunks,
-      single,
-      compression,
-      level,
-    });
-    const open = bootcContent(content);
-    return {
-      bootc,
-      lint,
-      kernel: kernels[0],
-      planKey,
-      entries: layers.reduce((n, l) => n + l.entryCount, 0),
-      contentBytes: layers.reduce((n, l) => n + l.contentBytes, 0),
-      layers: layers.map((layer) => ({
-        id: layer.id,
-        key: layer.key,
-        contentBytes: layer.contentBytes,
-        entryCount: layer.entryCount,
-        annotations: {
-          [ANNOTATION_LAYER_BIN]: layer.id,
-          ...(layer.key ? { [ANNOTATION_LAYER_KEY]: layer.key } : {}),
-          [ANNOTATION_LAYER_UNITS]: JSON.stringify(layer.units),
-          ...(layer.units.length > 0 ? { [BOOTC_LABELS.components]: layer.units.join(",") } : {}),
-        },
-        write: (blobs, write) =>
-          buildLayer(layer.entries(), open, blobs, { ...budget, ...write, linkEqualContent: false }),
-      })),
-    };
-  };
-
-  if (options.dryRun) {
-    const plan = await planTree([]);
-    totalEntries = plan.entries;
-    totalBytes = plan.contentBytes;
-    return {
-      ...base,
-      dryRun: true,
-      reusedImage: false,
-      bootc: plan.bootc,
-      ...(plan.kernel ? { kernel: plan.kernel } : {}),
-      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
-      entries: totalEntries,
-      contentBytes: totalBytes,
-      plannedLayers: plan.layers.map((l) => ({ bin: l.id, entries: l.entryCount, contentBytes: l.contentBytes })),
-      durations: phases.finish(3),
-    };
-  }
-
-  signal?.throwIfAborted();
-  const target = options.sink ?? await openImageSink(location, {
-    ...options.registry,
-    signal,
-    tag: ref.tag ?? "latest",
-    name: ref.fullName,
-    repoTag: ref.familiarName,
-    force: options.force === true,
-    protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
-  });
-  const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
-  const ticker = progressTicker(progress, options.onProgress);
-  const report = ticker.tick;
   try {
-    const previous = (await target.previousImages(signal)).map((image) => named(image, ref));
-
-    // Nothing changed since an earlier build: tag that image again.
+    // Nothing changed since an earlier build: that image again.
     const same = imageWithFingerprint(previous, fingerprint);
     if (same && (await allBlobsPresent(target, same, signal))) {
+      await target.putManifest(same.raw, signal);
       // SBOMs attached by the earlier build are kept as they are, without making them again.
-      const kept = options.sink
+      const keptSboms = options.sink || prepared.sbomFormats.length === 0
         ? []
-        : await attachedSboms(location, ref, options.registry, same.descriptor, sbomFormats);
-      sbomFormats = sbomFormats.filter((f) => !kept.some((k) => k.format === f));
-      const sboms = await makeSboms();
-      await target.commit(same.raw, signal);
-      const attached = sboms && await attachSboms(target, same.descriptor, sboms, created, signal);
-      const sbom = kept.length > 0 || attached ? [...kept, ...(attached ?? [])] : undefined;
+        : await attachedSboms(prepared.location, prepared.ref, options.registry, same.descriptor, prepared.sbomFormats);
+      prepared.sbomFormats = prepared.sbomFormats.filter((f) => !keptSboms.some((k) => k.format === f));
+      const sboms = await makeSboms(undefined);
       return {
-        ...base,
-        dryRun: false,
-        reusedImage: true,
-        bootc: same.config.config?.Labels?.[BOOTC_LABELS.finalDiffId] !== undefined,
-        ...(same.config.config?.Labels?.[BOOTC_LABELS.linux]
-          ? { kernel: same.config.config.Labels[BOOTC_LABELS.linux] }
-          : {}),
-        digest: same.descriptor.digest,
-        config: same.manifest.config,
-        layers: layerResults(same, true),
-        ...(sbom ? { sbom } : {}),
-        ...(sbomSkipped ? { sbomSkipped } : {}),
-        durations: phases.finish(3),
+        raw: same.raw,
+        ...(sboms ? { sboms } : {}),
+        keptSboms,
+        result: {
+          ...base,
+          dryRun: false,
+          reusedImage: true,
+          bootc: same.config.config?.Labels?.[BOOTC_LABELS.finalDiffId] !== undefined,
+          ...(same.config.config?.Labels?.[BOOTC_LABELS.linux]
+            ? { kernel: same.config.config.Labels[BOOTC_LABELS.linux] }
+            : {}),
+          digest: same.descriptor.digest,
+          config: same.manifest.config,
+          layers: layerResults(same, true),
+          durations: phases.finish(3),
+        },
       };
     }
 
-    const plan = await planTree(previous);
+    const plan = await planTree(prepared, previous);
     totalEntries = plan.entries;
     totalBytes = plan.contentBytes;
     // Before any layer: a commit without a dpkg database fails here, with nothing written.
-    const sboms = await makeSboms();
+    const sboms = await makeSboms(plan.listed);
     const cache = layerCache(previous);
     phases.start("layers");
     phase = "layers";
@@ -767,39 +886,144 @@ export async function buildImage(options: BuildImageOptions): Promise<BuildImage
     const raw = rawManifest(jsonBytes(manifest), MEDIA_TYPE_MANIFEST);
     checkImageJsonSize(raw.bytes, "manifest", settings);
     signal?.throwIfAborted();
+    await target.putManifest(raw, signal);
+    return {
+      raw,
+      ...(sboms ? { sboms } : {}),
+      keptSboms: [],
+      result: {
+        ...base,
+        dryRun: false,
+        reusedImage: false,
+        bootc: plan.bootc,
+        ...(plan.kernel ? { kernel: plan.kernel } : {}),
+        ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
+        digest: raw.digest,
+        config: manifest.config,
+        layers: layers.map((l, i) => ({
+          mediaType: l.descriptor.mediaType,
+          digest: l.descriptor.digest,
+          size: l.descriptor.size,
+          diffId: l.diffId,
+          bin: plan.layers[i].id,
+          reused: l.reused,
+        })),
+        entries: totalEntries,
+        contentBytes: totalBytes,
+        durations: phases.finish(3),
+      },
+    };
+  } finally {
+    ticker.stop();
+  }
+}
+
+/**
+ * Attaches a written build's SBOMs to its manifest, and returns the
+ * build's result with them (and those an earlier build attached, kept).
+ * Call it before committing a sink that writes referrers with the image
+ * (`referrersBeforeCommit`, an oci-archive), after committing any other.
+ *
+ * @example
+ * ```ts
+ * import { attachBuildSboms, type PreparedBuild, type WrittenBuild } from "./build_image.ts";
+ * import type { ImageSink } from "../oci/image.ts";
+ * declare const prepared: PreparedBuild, sink: ImageSink, written: WrittenBuild;
+ * const result = await attachBuildSboms(prepared, sink, written);
+ * console.log(result.sbom?.map((s) => s.digest));
+ * ```
+ */
+export async function attachBuildSboms(
+  prepared: PreparedBuild,
+  target: ImageSink,
+  written: WrittenBuild,
+): Promise<BuildImageResult> {
+  const attached = written.sboms &&
+    await attachSboms(target, rawDescriptor(written.raw), written.sboms, prepared.created, prepared.options.signal);
+  const sbom = written.keptSboms.length > 0 || attached ? [...written.keptSboms, ...(attached ?? [])] : undefined;
+  return {
+    ...written.result,
+    ...(sbom ? { sbom } : {}),
+    ...(prepared.sbomSkipped ? { sbomSkipped: prepared.sbomSkipped } : {}),
+  };
+}
+
+/**
+ * Opens the sink a build writes into (the given one, or its output).
+ *
+ * @example
+ * ```ts
+ * import { openBuildSink, prepareBuild } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openBuildSink(prepared);
+ * const previous = await sink.previousImages(); // named after the image where unnamed
+ * sink.close();
+ * ```
+ */
+export async function openBuildSink(prepared: PreparedBuild): Promise<ImageSink> {
+  const { options, location, ref, repo } = prepared;
+  options.signal?.throwIfAborted();
+  return options.sink ?? await openImageSink(location, {
+    ...options.registry,
+    signal: options.signal,
+    tag: ref.tag ?? "latest",
+    name: ref.fullName,
+    repoTag: ref.familiarName,
+    force: options.force === true,
+    protect: [{ path: repo.path, what: "the OSTree repository (--repo)" }],
+  });
+}
+
+/**
+ * The images already at a build's destination, those without a recorded
+ * name taken as the image's own (see {@linkcode writeBuild}).
+ *
+ * @example
+ * ```ts
+ * import { openBuildSink, prepareBuild, previousBuilds } from "./build_image.ts";
+ * const prepared = await prepareBuild({ repo: "repo", source: "main", image: "app:1" });
+ * const sink = await openBuildSink(prepared);
+ * console.log((await previousBuilds(sink, prepared)).length);
+ * ```
+ */
+export async function previousBuilds(sink: ImageSink, prepared: PreparedBuild): Promise<StoredImage[]> {
+  return (await sink.previousImages(prepared.options.signal)).map((image) => named(image, prepared.ref));
+}
+
+/**
+ * Builds an image from an OSTree commit.
+ *
+ * @example
+ * ```ts
+ * import { buildImage } from "./build_image.ts";
+ * const result = await buildImage({
+ *   repo: "/var/lib/apt-ostree/repo",
+ *   source: "my-deployment",
+ *   image: "my-image:latest",
+ *   format: "oci",
+ * });
+ * console.log(result.digest, result.output);
+ * ```
+ */
+export async function buildImage(options: BuildImageOptions): Promise<BuildImageResult> {
+  const prepared = await prepareBuild(options);
+  if (options.dryRun) return await planBuild(prepared);
+  const signal = options.signal;
+  const target = await openBuildSink(prepared);
+  const pool = new DeflatePool(options.workers ?? defaultWorkerCount());
+  try {
+    const previous = await previousBuilds(target, prepared);
+    const written = await writeBuild(prepared, target, { previous, pool });
+    signal?.throwIfAborted();
     // An archive writes its referrers with the image; elsewhere they follow it.
     const early = target.referrersBeforeCommit === true;
-    let sbom = early && sboms ? await attachSboms(target, rawDescriptor(raw), sboms, created, signal) : undefined;
-    await target.commit(raw, signal);
-    if (!early) sbom = sboms && await attachSboms(target, rawDescriptor(raw), sboms, created, signal);
-    return {
-      ...base,
-      dryRun: false,
-      reusedImage: false,
-      bootc: plan.bootc,
-      ...(plan.kernel ? { kernel: plan.kernel } : {}),
-      ...(plan.bootc ? { lintWarnings: plan.lint } : {}),
-      digest: raw.digest,
-      config: manifest.config,
-      layers: layers.map((l, i) => ({
-        mediaType: l.descriptor.mediaType,
-        digest: l.descriptor.digest,
-        size: l.descriptor.size,
-        diffId: l.diffId,
-        bin: plan.layers[i].id,
-        reused: l.reused,
-      })),
-      ...(sbom ? { sbom } : {}),
-      ...(sbomSkipped ? { sbomSkipped } : {}),
-      entries: totalEntries,
-      contentBytes: totalBytes,
-      durations: phases.finish(3),
-    };
+    const result = early ? await attachBuildSboms(prepared, target, written) : undefined;
+    await target.commit(written.raw, signal);
+    return result ?? await attachBuildSboms(prepared, target, written);
   } catch (error) {
     await target.abort();
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    ticker.stop();
     pool.terminate();
     target.close();
   }

@@ -21,6 +21,8 @@ import { uploadOptionsFrom } from "./registry_options.ts";
 import { findingLines } from "./lint.ts";
 import { addSignOptions, precheckSigning, signatureLines, signOptionsFrom, signWritten } from "./sign_options.ts";
 import { type ImageLocation, isImageLocation, parseImageLocation } from "../reference/transport.ts";
+import type { BuildIndexResult, PlatformSource } from "../builder/build_index.ts";
+import { formatPlatform } from "../oci/platform.ts";
 
 /** Where a built image is, as a location (for signing it). */
 function builtLocation(format: string, output: string, image: string): ImageLocation {
@@ -104,6 +106,7 @@ interface BuildImageCliOptions {
   sbomFormat: string[];
   workers?: string;
   file?: string;
+  platform: string[];
   provenance?: boolean;
 }
 
@@ -178,6 +181,79 @@ function humanLines(result: BuildImageResult): string[] {
   ];
 }
 
+/** `--platform PLATFORM=SOURCE`, split. */
+function parsePlatformSource(value: string): PlatformSource {
+  const at = value.indexOf("=");
+  if (at <= 0 || at === value.length - 1) {
+    throw new UsageError(`Invalid --platform: ${value}`, {
+      solution: "Use --platform PLATFORM=SOURCE, e.g. --platform linux/arm64=deploy/debian/12/aarch64/app",
+    });
+  }
+  return { platform: value.slice(0, at), source: value.slice(at + 1) };
+}
+
+/** The two arguments: `SOURCE IMAGE`, or `IMAGE` alone with platforms. */
+function sourceAndImage(
+  first: string,
+  second: string | undefined,
+  withPlatforms: boolean,
+): { source?: string; image: string } {
+  if (withPlatforms) {
+    if (second !== undefined) {
+      throw new UsageError(`With --platform, each platform names its source; "${first}" is one too many`, {
+        solution:
+          "Give only IMAGE: compose build-image IMAGE --platform linux/amd64=SOURCE --platform linux/arm64=SOURCE",
+      });
+    }
+    return { image: first };
+  }
+  if (second === undefined) {
+    throw new UsageError("missing required argument 'image'", {
+      solution: "Give SOURCE and IMAGE (compose build-image SOURCE IMAGE), or IMAGE with --platform PLATFORM=SOURCE",
+    });
+  }
+  return { source: first, image: second };
+}
+
+function indexLines(result: BuildIndexResult): string[] {
+  const platforms = result.images.map((one) => formatPlatform(one.platform)).join(", ");
+  if (result.dryRun) {
+    return [
+      `Would build ${result.format} image index ${result.image} for ${platforms}`,
+      `  output:    ${result.output}`,
+      ...result.images.flatMap((one) => [
+        `  ${formatPlatform(one.platform)}: commit ${one.commit}${one.bootc ? " (ostree-native)" : ""}`,
+        `    ${(one.entries ?? 0).toLocaleString("en-US")} entries, ${formatBytes(one.contentBytes ?? 0)}, ${
+          one.plannedLayers?.length ?? 0
+        } layers`,
+      ]),
+      "Nothing was written (--dry-run).",
+    ];
+  }
+  const transport = result.format === "oci"
+    ? `oci:${result.output}:${result.image.replace(/^.*:/, "")}`
+    : result.format === "oci-archive"
+    ? `oci-archive:${result.output}`
+    : result.output;
+  return [
+    result.reusedImage
+      ? `Image index ${result.image} is up to date (every platform reused as it was)`
+      : `Built ${result.format} image index ${result.image} for ${platforms}`,
+    `  output:  ${result.output}`,
+    `  digest:  ${result.digest}`,
+    ...result.images.map((one) => {
+      const layers = one.layers ?? [];
+      const compressed = layers.reduce((n, l) => n + l.size, 0);
+      return `  ${formatPlatform(one.platform)}: ${one.digest} from commit ${one.commit.slice(0, 12)}${
+        one.bootc ? " (ostree-native)" : ""
+      }; ${layers.length} layers (${formatBytes(compressed)}; ${layers.filter((l) => l.reused).length} reused)${
+        one.reusedImage ? "; reused as it was" : ""
+      }${one.sbom?.length ? `; SBOM ${one.sbom.map((s) => s.format).join(", ")} attached` : ""}`;
+    }),
+    `Inspect it with: skopeo inspect --raw ${transport}`,
+  ];
+}
+
 /**
  * Adds `build-image` to the `compose` command.
  *
@@ -197,8 +273,8 @@ export function registerBuildImage(
   const buildImageCommand = compose
     .command("build-image")
     .description("Build an OCI image (layout, oci-archive or docker-archive) from an OSTree commit")
-    .argument("<source>", "branch, ref, commit checksum or unique checksum prefix")
-    .argument("<image>", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
+    .argument("<source>", "branch, ref, commit checksum or unique checksum prefix (left out with --platform)")
+    .argument("[image]", "image name and tag, e.g. my-image:latest or registry.example.com/team/app:1.0")
     .optionsGroup("Output:")
     .addOption(
       shownChoices(
@@ -255,6 +331,13 @@ export function registerBuildImage(
     .optionsGroup("Image settings:")
     .option("-f, --file <path>", "compose file whose image: settings to use (options given here win)")
     .option("--arch <arch>", "image architecture (default: the commit's, else the host's)")
+    .option(
+      "--platform <platform=source>",
+      "build a multi-platform image index: PLATFORM (linux/arm64, linux/arm/v7) from SOURCE, a commit " +
+        "recorded for that architecture (repeatable; the SOURCE argument is then left out)",
+      collect,
+      [],
+    )
     .option("--cmd <command>", "default command: a JSON array or a command line")
     .option("--entrypoint <command>", "entrypoint: a JSON array or a command line")
     .option("--env <KEY=VALUE>", "environment variable (repeatable)", collect, [])
@@ -273,12 +356,13 @@ Examples:
   apt-ostree compose build-image abc123 registry.example.com/team/web:1.0 --format docker -o web.tar
   apt-ostree compose build-image main web:1.0 -o docker://registry.example.com/team/web:1.0
   apt-ostree --repo ./repo compose build-image main app:1 --cmd "nginx -g 'daemon off;'" --expose 80 --env LANG=C.UTF-8
+  apt-ostree compose build-image app:1 --platform linux/amd64=deploy/amd64 --platform linux/arm64=deploy/arm64 -o oci:app.oci
 
 Environment:
   APT_OSTREE_REPO     repository used when --repo is not given (default /var/lib/apt-ostree/repo)
   SOURCE_DATE_EPOCH   image creation time (default: the commit's timestamp)`,
     )
-    .action(async (source: string, image: string, opts: BuildImageCliOptions, command: Command) => {
+    .action(async (first: string, second: string | undefined, opts: BuildImageCliOptions, command: Command) => {
       const [{ buildImage }, { defaultRepoPath }] = await Promise.all([
         import("../builder/build_image.ts"),
         import("../ostree/repo.ts"),
@@ -287,9 +371,28 @@ Environment:
       const ctx = contextFor(globals);
       const cliSettings = settingsFromOptions(opts);
       let settings = cliSettings;
+      let filePlatforms: PlatformSource[] | undefined;
       if (opts.file !== undefined) {
         const { loadComposeFile, mergeImageSettings } = await import("../compose/compose_file.ts");
-        settings = mergeImageSettings((await loadComposeFile(opts.file)).image, cliSettings);
+        const file = await loadComposeFile(opts.file);
+        settings = mergeImageSettings(file.image, cliSettings);
+        filePlatforms = file.platforms;
+      }
+      const platforms = opts.platform.length > 0
+        ? opts.platform.map(parsePlatformSource)
+        : second === undefined
+        ? filePlatforms
+        : undefined; // SOURCE IMAGE: one image, whatever platforms the file lists
+      const { source, image } = sourceAndImage(first, second, platforms !== undefined);
+      if (platforms !== undefined && opts.arch !== undefined) {
+        throw new UsageError("--arch relabels one image; with --platform each platform names its own", {
+          solution: "Drop --arch, or build one image without --platform",
+        });
+      }
+      if (platforms !== undefined && opts.provenance) {
+        throw new UsageError("--provenance is not attached to a multi-platform image yet", {
+          solution: "Build without --provenance, or build each platform's image on its own with --provenance",
+        });
       }
       const created = sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
       const workers = opts.workers !== undefined ? parsePositiveInt(opts.workers, "--workers") : undefined;
@@ -314,10 +417,65 @@ Environment:
         precheckProvenance(opts.provenance, sign, built.transport);
       }
       try {
+        const shared = {
+          repo: defaultRepoPath(globals.repo),
+          image,
+          format: (opts.format === "docker-archive" ? "docker" : opts.format) as ImageFormat,
+          output,
+          registry,
+          force: opts.force,
+          compression: opts.compression as Compression,
+          compressionLevel,
+          allowZstdDocker: opts.allowZstdDocker === true,
+          maxLayers,
+          settings,
+          created,
+          dryRun: opts.dryRun,
+          bootc: opts.bootc,
+          lintSkip: opts.lintSkip,
+          ...sbomChoice(opts),
+          workers,
+          onProgress: progress.onProgress,
+        };
+        if (platforms !== undefined) {
+          const { buildIndex } = await import("../builder/build_index.ts");
+          const result = await withInterruptSignal((signal) => buildIndex({ ...shared, platforms, signal }));
+          progress.done();
+          if (!globals.json) {
+            for (const one of result.images) {
+              for (const finding of one.lintWarnings ?? []) {
+                for (const line of findingLines(finding)) console.error(`${formatPlatform(one.platform)}: ${line}`);
+              }
+            }
+          }
+          const lines = indexLines(result);
+          if (push?.push) {
+            const pushed = await push.push(result);
+            const signed = { ...sign, keepExisting: true };
+            const signatures = await signWritten(push.destination, pushed.digest, signed, registry);
+            ctx.result(
+              { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
+              () => [...lines, ...pushSummary(pushed), ...signatureLines(signatures)],
+            );
+            return;
+          }
+          const signatures = result.dryRun || result.digest === undefined ? [] : await signWritten(
+            signTarget(result.format, result.output),
+            result.digest,
+            { ...sign, keepExisting: true },
+            registry,
+            identity,
+          );
+          ctx.result(
+            signatures.length > 0 ? { ...result, signatures } : result,
+            () => [...lines, ...signatureLines(signatures)],
+          );
+          return;
+        }
         const result = await withInterruptSignal((signal) =>
           buildImage({
             repo: defaultRepoPath(globals.repo),
-            source,
+            source: source!,
             image,
             format: (opts.format === "docker-archive" ? "docker" : opts.format) as ImageFormat,
             output,
@@ -347,7 +505,7 @@ Environment:
             builtLocation(result.format, result.output, identity),
             {
               repo: defaultRepoPath(globals.repo),
-              source,
+              source: source!,
               composeFile: opts.file,
               settings,
               options: provenanceOptions(opts),

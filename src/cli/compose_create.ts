@@ -39,7 +39,9 @@ function packageLines(packages: ComposeCreateResult["installed"]): string[] {
 function humanLines(result: ComposeCreateResult): string[] {
   const base = `${result.base.ref} (${result.base.localRef}, commit ${result.base.commit.slice(0, 12)}, ${
     result.base.source === "local" ? "local" : result.base.source === "cache" ? "cached" : "pulled"
-  }${result.base.remote ? ` from ${result.base.remote}` : ""})`;
+  }${result.base.remote ? ` from ${result.base.remote}` : ""}${
+    result.base.platform ? `, platform ${result.base.platform}` : ""
+  })`;
   const derived = result.branchDerived
     ? ` (name derived from the base and the packages; choose one with --branch)`
     : "";

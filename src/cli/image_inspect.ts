@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import type { ImageSource } from "../oci/image.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
+import { addPlatformOption, requestedArch } from "./platform_options.ts";
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from "../oci/types.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { parseImageLocation } from "../reference/transport.ts";
@@ -55,7 +56,11 @@ export interface InspectResult {
  * const info = await inspectImage(source, "x86_64");
  * ```
  */
-export async function inspectImage(source: ImageSource, arch: string, signal?: AbortSignal): Promise<InspectResult> {
+export async function inspectImage(
+  source: ImageSource,
+  arch: string | Platform,
+  signal?: AbortSignal,
+): Promise<InspectResult> {
   const [{ parseImageConfig, parseManifest }, { resolveImage }] = await Promise.all([
     import("../oci/manifest.ts"),
     import("../oci/image.ts"),
@@ -72,7 +77,12 @@ export async function inspectImage(source: ImageSource, arch: string, signal?: A
       })),
     }
     : undefined;
-  const { raw, manifest } = await resolveImage(source, ociPlatform(arch), signal, root);
+  const { raw, manifest } = await resolveImage(
+    source,
+    typeof arch === "string" ? ociPlatform(arch) : arch,
+    signal,
+    root,
+  );
   const config = parseImageConfig(await source.blobBytes(manifest.config, signal), source.description);
   const diffIds = config.rootfs.diff_ids;
   return {
@@ -143,6 +153,7 @@ export function registerImageInspect(image: Command, contextFor: (globals: Globa
     .option("--raw", "print the manifest (or index) exactly as stored")
     .option("--config", "print the image config")
     .option("--arch <arch>", "platform to show from a multi-platform image (default: the host's)");
+  addPlatformOption(inspect);
   addRegistryOptions(inspect);
   addRetryOptions(inspect).addHelpText(
     "after",
@@ -150,7 +161,8 @@ export function registerImageInspect(image: Command, contextFor: (globals: Globa
 Examples:
   apt-ostree image inspect oci:./web.oci:1.0
   apt-ostree image inspect docker://localhost:5000/web:1 --tls-verify=false --json
-  apt-ostree image inspect docker-archive:web.tar --config`,
+  apt-ostree image inspect docker-archive:web.tar --config
+  apt-ostree image inspect oci:./app.oci:1 --platform linux/arm64`,
   )
     .action(async (imageName: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
@@ -165,7 +177,7 @@ Examples:
             await Deno.stdout.write(root.bytes);
             return;
           }
-          const info = await inspectImage(source, (opts.arch as string | undefined) ?? hostArch(), signal);
+          const info = await inspectImage(source, requestedArch(opts) ?? hostArch(), signal);
           if (opts.config) {
             console.log(JSON.stringify(info.config, null, 2));
             return;

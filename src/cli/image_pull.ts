@@ -12,6 +12,15 @@ import type { CommandContext, GlobalOptions } from "./context.ts";
 import { formatBytes } from "./progress.ts";
 import { addRegistryOptions, addRetryOptions, parseSize, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
+import { addPlatformOption, requestedArch } from "./platform_options.ts";
+import { formatPlatform } from "../oci/platform.ts";
+
+/** Which platform was imported, and from which index. */
+function platformLine(result: PullResult): string {
+  return `  platform: ${formatPlatform(result.platform)}${
+    result.indexDigest ? ` (chosen from the index ${result.indexDigest})` : ""
+  }`;
+}
 
 /**
  * Human lines for a pull result.
@@ -27,12 +36,14 @@ export function pullSummary(result: PullResult): string[] {
     return [
       `Branch ${result.branch} already holds ${result.source} (${result.digest}); nothing to do`,
       `  commit:  ${result.commit}`,
+      platformLine(result),
     ];
   }
   const lines = [
     `Imported ${result.source} into branch ${result.branch}`,
     `  commit:  ${result.commit}`,
     `  digest:  ${result.digest}`,
+    platformLine(result),
     `  layers:  ${result.layers.length} (${formatBytes(result.bytesDownloaded)} downloaded); ${
       result.entries.toLocaleString("en-US")
     } entries, ${formatBytes(result.contentBytes)} of content`,
@@ -73,6 +84,7 @@ export function registerImagePull(image: Command, contextFor: (globals: GlobalOp
     .option("--force", "import again even when the branch already holds this image")
     .option("--max-layer-size <size>", "most bytes one layer may unpack to, e.g. 4GiB (default 16GiB)")
     .option("--max-image-size <size>", "most bytes all layers together may unpack to (default 64GiB)");
+  addPlatformOption(pull);
   addRegistryOptions(pull);
   addRetryOptions(pull).addHelpText(
     "after",
@@ -101,7 +113,7 @@ Examples:
           pullImageToBranch(defaultRepoPath(globals.repo), location, {
             ...registryOptionsFrom(opts, globals),
             branch: opts.branch as string | undefined,
-            arch: opts.arch as string | undefined,
+            arch: requestedArch(opts),
             force: opts.force === true,
             maxLayerSize: opts.maxLayerSize !== undefined
               ? parseSize(opts.maxLayerSize as string, "--max-layer-size")

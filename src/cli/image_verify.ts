@@ -49,6 +49,9 @@ function humanLines(result: VerifyResult | ImageVerifyResult): string[] {
     `${result.problems.length === 0 ? "OK" : "DAMAGED"}: ${name}`,
     `  ${result.blobs} blobs (${formatBytes(result.bytes)}) re-hashed, ${result.manifests} manifests checked`,
   ];
+  if ("platforms" in result && result.platforms?.length) {
+    lines.push(`  platforms: ${result.platforms.join(", ")} (each index entry checked against its image's config)`);
+  }
   for (const p of result.problems) {
     lines.push(`  ${p.kind}: ${p.digest ? `${p.digest} ` : ""}${p.digest === p.path ? "" : `${p.path}: `}${p.message}`);
   }

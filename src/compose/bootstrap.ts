@@ -29,6 +29,7 @@ import { exactRefHead } from "./resolve_base.ts";
 import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
+import { checkEmulation } from "./emulation.ts";
 
 /** mmdebstrap variants. */
 export const VARIANTS: readonly string[] = [
@@ -43,6 +44,9 @@ export const VARIANTS: readonly string[] = [
   "debootstrap",
   "standard",
 ];
+
+/** Variants that only unpack packages, running nothing of the tree (no emulation needed for another architecture). */
+const NO_SCRIPT_VARIANTS: readonly string[] = ["extract", "custom"];
 
 /** Options for {@linkcode bootstrapBase}. */
 export interface BootstrapOptions {
@@ -309,6 +313,8 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
   await requireProgram("unshare", "apt-get install util-linux");
   await requireProgram("mmdebstrap", "apt-get install mmdebstrap");
   if (plan.bootable) await requireProgram("bwrap", "apt-get install bubblewrap"); // dracut runs in the sandbox
+  // A foreign architecture's maintainer scripts run under qemu-user: check before anything is written.
+  if (!NO_SCRIPT_VARIANTS.includes(plan.variant)) await checkEmulation(debianArch(plan.base.arch));
   const { repo, created } = typeof options.repo === "string"
     ? await openOrCreateRepo(options.repo)
     : { repo: options.repo, created: false };

@@ -23,6 +23,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Sca
 import { AptOstreeError, UsageError } from "../errors.ts";
 import { type ImageSettings, parseCommand, validateImageSettings } from "../oci/image_config.ts";
 import { debianArch, parseBaseImageRef } from "../reference/base_ref.ts";
+import { parsePlatform } from "../oci/platform.ts";
 import { validateOutputBranch, validatePackageNames } from "./packages.ts";
 
 /** A compose file, read and checked. */
@@ -45,6 +46,8 @@ export interface ComposeFile {
   bootable?: boolean;
   /** Image settings for build-image. */
   image: ImageSettings;
+  /** The platforms of a multi-platform build-image, each with its branch or commit. */
+  platforms?: { platform: string; source: string }[];
 }
 
 /** Top-level keys and what each holds (for the error messages). */
@@ -57,6 +60,7 @@ export const COMPOSE_FILE_KEYS: Readonly<Record<string, string>> = {
   "install-recommends": "true or false",
   bootable: "true or false",
   image: "a mapping of image settings",
+  platforms: "a mapping of platforms (linux/arm64) to branches or commits",
 };
 
 /** Keys of the `image` mapping. */
@@ -280,6 +284,23 @@ export function parseComposeFile(text: string, path: string): ComposeFile {
         break;
       case "image":
         file.image = readImage(r, value);
+        break;
+      case "platforms":
+        if (!isMap(value) || value.items.length === 0) {
+          throw r.error(value as Node, `"platforms" must be ${COMPOSE_FILE_KEYS.platforms}, not ${describe(value)}`);
+        }
+        file.platforms = value.items.map((item) => {
+          const platform = stringOf(r, "platforms", item.key, "a platform like linux/arm64");
+          try {
+            parsePlatform(platform);
+          } catch (error) {
+            if (error instanceof UsageError) {
+              throw r.error(item.key as Node, `"platforms": ${error.message}`, error.solutionTemplate);
+            }
+            throw error;
+          }
+          return { platform, source: stringOf(r, `platforms.${platform}`, item.value, "a branch or commit") };
+        });
         break;
     }
   }

@@ -31,6 +31,8 @@ import {
 } from "./dpkg_status.ts";
 import { deriveOutputBranch, validateOutputBranch, validatePackageNames } from "./packages.ts";
 import { isImageBase, resolveImageBase } from "./image_base.ts";
+import { formatPlatform, hostArch, ociPlatform } from "../oci/platform.ts";
+import { checkEmulation } from "./emulation.ts";
 import { errorLines, requireProgram } from "./process.ts";
 import { exactRefHead, resolveBase, type ResolvedBase } from "./resolve_base.ts";
 import { requireRoot } from "./root.ts";
@@ -118,6 +120,8 @@ export interface ComposeCreateResult {
     source: ResolvedBase["source"];
     remote?: string;
     version?: string;
+    /** For an image base (`docker://…`): the platform picked from it (`--arch`, default the host's). */
+    platform?: string;
   };
   /** The packages asked for. */
   requested: string[];
@@ -267,6 +271,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     });
   }
   await requireProgram("bwrap", "apt-get install bubblewrap");
+  // apt and dpkg run the base's own programs: another architecture's need emulation, checked before any work.
+  if (options.arch !== undefined) await checkEmulation(options.arch);
   const signal = options.signal;
   const step = options.onStep ?? (() => {});
   const installRecommends = options.installRecommends ?? false;
@@ -281,7 +287,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
       dryRun: options.dryRun,
       registry: options.registry,
       signal,
-      onPull: (image, b) => step(`Importing ${image} as ${b}`),
+      onPull: (image, b) =>
+        step(`Importing ${image} (${formatPlatform(ociPlatform(options.arch ?? hostArch()))}) as ${b}`),
     })
     : await resolveNamedBase(repo, options);
   const branchDerived = options.output === undefined;
@@ -296,7 +303,12 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
     source: base.source,
     ...(base.remote ? { remote: base.remote } : {}),
     ...(baseCommit.version ? { version: baseCommit.version } : {}),
+    ...(imageBase ? { platform: formatPlatform(ociPlatform(ref.arch)) } : {}),
   };
+
+  if (options.arch === undefined) {
+    await checkEmulation(metadataString(baseCommit, COMMIT_METADATA.debianArch) ?? ref.arch);
+  }
 
   // A dry run works outside the repository entirely.
   const work = options.dryRun

@@ -13,8 +13,9 @@ import { AptOstreeError } from "../errors.ts";
 import type { VerifyProblem } from "../layout/verify.ts";
 import { type ImageSource, verifyingStream } from "../oci/image.ts";
 import { BlobMismatchError } from "../oci/verify.ts";
-import { isForeignLayer, parseManifest, type RawManifest } from "../oci/manifest.ts";
-import type { Descriptor } from "../oci/types.ts";
+import { isForeignLayer, parseImageConfig, parseManifest, type RawManifest } from "../oci/manifest.ts";
+import { formatPlatform, samePlatform } from "../oci/platform.ts";
+import type { Descriptor, Platform } from "../oci/types.ts";
 import { type Progress, progressTicker } from "../util/progress.ts";
 
 /** What {@linkcode verifyImage} found. */
@@ -29,6 +30,8 @@ export interface ImageVerifyResult {
   bytes: number;
   /** Manifests and indexes read. */
   manifests: number;
+  /** The platforms an index lists, each checked against its image's config. */
+  platforms?: string[];
   /** Problems (empty when the image is sound). */
   problems: VerifyProblem[];
 }
@@ -80,7 +83,7 @@ export async function verifyImage(source: ImageSource, options: VerifyImageOptio
   result.digest = root.digest;
   const blobs = new Map<string, Descriptor>();
   const seen = new Set<string>();
-  const visit = async (raw: RawManifest, depth: number) => {
+  const visit = async (raw: RawManifest, depth: number, listed?: Descriptor) => {
     if (seen.has(raw.digest) || depth > 4) return;
     seen.add(raw.digest);
     result.manifests++;
@@ -94,7 +97,7 @@ export async function verifyImage(source: ImageSource, options: VerifyImageOptio
     if (parsed.kind === "index") {
       for (const child of parsed.index.manifests) {
         try {
-          await visit(await source.manifest(child, signal), depth + 1);
+          await visit(await source.manifest(child, signal), depth + 1, child);
         } catch (error) {
           problem(child, error);
         }
@@ -103,6 +106,33 @@ export async function verifyImage(source: ImageSource, options: VerifyImageOptio
     }
     for (const blob of [parsed.manifest.config, ...parsed.manifest.layers]) {
       if (!isForeignLayer(blob)) blobs.set(blob.digest, blob);
+    }
+    if (listed?.platform) await checkPlatform(listed, listed.platform, parsed.manifest.config);
+  };
+  // An index entry must name the platform its image's config says: swapped entries give every host the wrong image.
+  const checkPlatform = async (entry: Descriptor, platform: Platform, configBlob: Descriptor) => {
+    let config;
+    try {
+      config = parseImageConfig(await source.blobBytes(configBlob, signal), source.description);
+    } catch (error) {
+      problem(configBlob, error);
+      return;
+    }
+    const actual: Platform = {
+      architecture: config.architecture,
+      os: config.os,
+      ...(config.variant ? { variant: config.variant } : {}),
+    };
+    (result.platforms ??= []).push(formatPlatform(platform));
+    if (!samePlatform(platform, actual)) {
+      result.problems.push({
+        kind: "invalid",
+        digest: entry.digest,
+        path: entry.digest,
+        message: `the index lists this manifest for ${formatPlatform(platform)}, but its config is for ${
+          formatPlatform(actual)
+        }`,
+      });
     }
   };
   await visit(root, 0);

@@ -474,8 +474,12 @@ function parseJson<T>(bytes: Uint8Array): T | undefined {
   }
 }
 
+/** The most manifests of one index that a build looks at for reuse. */
+const MAX_INDEX_CHILDREN = 64;
+
 /**
- * Reads the images of a layout (single-platform manifests of `index.json`
+ * Reads the images of a layout (the manifests `index.json` lists, and
+ * those of the multi-platform indexes it lists, under the index's name,
  * whose manifest and config blobs can be read and match their digests;
  * others are skipped).
  *
@@ -487,9 +491,26 @@ function parseJson<T>(bytes: Uint8Array): T | undefined {
  */
 export async function readLayoutImages(dir: string): Promise<StoredImage[]> {
   const index = await readLayoutIndex(dir);
-  const images: StoredImage[] = [];
+  // A multi-platform image's manifests stand in its place, under its name.
+  const descriptors: Descriptor[] = [];
   for (const descriptor of index.manifests) {
-    if (descriptor.mediaType !== MEDIA_TYPE_MANIFEST) continue;
+    if (descriptor.mediaType === MEDIA_TYPE_MANIFEST) descriptors.push(descriptor);
+    if (descriptor.mediaType !== MEDIA_TYPE_INDEX) continue;
+    const bytes = await readCheckedBlob(dir, descriptor);
+    const children = bytes && parseJson<ImageIndex>(bytes)?.manifests;
+    if (!Array.isArray(children)) continue;
+    const name = descriptor.annotations?.[ANNOTATION_CONTAINERD_NAME];
+    for (const child of children.slice(0, MAX_INDEX_CHILDREN)) {
+      if (child?.mediaType !== MEDIA_TYPE_MANIFEST) continue;
+      descriptors.push(
+        name === undefined
+          ? child
+          : { ...child, annotations: { ...child.annotations, [ANNOTATION_CONTAINERD_NAME]: name } },
+      );
+    }
+  }
+  const images: StoredImage[] = [];
+  for (const descriptor of descriptors) {
     const bytes = await readCheckedBlob(dir, descriptor);
     const manifest = bytes && parseJson<ImageManifest>(bytes);
     if (!bytes || !manifest?.config?.digest || !Array.isArray(manifest.layers)) continue;

@@ -12,7 +12,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { hostArch } from "../oci/platform.ts";
+import { ARCHITECTURES, findArchitecture, hostArch } from "../oci/platform.ts";
 
 /** A parsed base image reference. */
 export interface BaseImageRef {
@@ -73,29 +73,10 @@ const VERSION_ALIASES: Readonly<Record<string, Readonly<Record<string, string>>>
   debian: { unstable: "sid" },
 };
 
-/** Architecture names as branches write them, with the Debian name of each. */
-export const BRANCH_ARCHES: Readonly<Record<string, string>> = {
-  x86_64: "amd64",
-  aarch64: "arm64",
-  armhf: "armhf",
-  armel: "armel",
-  i386: "i386",
-  ppc64le: "ppc64el",
-  s390x: "s390x",
-  riscv64: "riscv64",
-  loong64: "loong64",
-  mips64el: "mips64el",
-};
-
-const ARCH_ALIASES: Readonly<Record<string, string>> = {
-  amd64: "x86_64",
-  arm64: "aarch64",
-  armv7l: "armhf",
-  armv7: "armhf",
-  i686: "i386",
-  "386": "i386",
-  ppc64el: "ppc64le",
-};
+/** Architecture names as branches write them, with the Debian name of each (from the one table, `oci/platform.ts`). */
+export const BRANCH_ARCHES: Readonly<Record<string, string>> = Object.fromEntries(
+  ARCHITECTURES.map((a) => [a.branch, a.debian]),
+);
 
 const DISTRIBUTION_RE = /^[a-z][a-z0-9-]{0,31}$/;
 const VERSION_RE = /^[a-z0-9][a-z0-9.~+_-]{0,31}$/;
@@ -119,9 +100,7 @@ function invalid(ref: string, detail?: string): UsageError {
  * ```
  */
 export function normalizeArch(arch: string): string | undefined {
-  const lower = arch.toLowerCase();
-  if (lower in BRANCH_ARCHES) return lower;
-  return ARCH_ALIASES[lower];
+  return findArchitecture(arch)?.branch;
 }
 
 /**
