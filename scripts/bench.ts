@@ -186,8 +186,19 @@ async function commitInfo(name: string, branch: string): Promise<Input> {
   return { name, commit, entries: dry.entries, contentBytes: dry.contentBytes };
 }
 
+/** A cosign key pair for the signing row (no passphrase: the row measures signing, not scrypt). */
+const signKey = `${work}/bench-cosign.key`;
+
 async function prepareRepo(): Promise<void> {
   await Deno.mkdir(work, { recursive: true });
+  if (!(await exists(signKey))) {
+    await sh(
+      `COSIGN_PASSWORD= ${
+        cli(["image", "generate-key", "--output-prefix", `${work}/bench-cosign`]).join(" ")
+      } >/dev/null`,
+      { quiet: true },
+    );
+  }
   if (!(await exists(`${repo}/config`))) await sh(`ostree init --repo=${repo} --mode=bare`);
 }
 
@@ -291,14 +302,24 @@ const baseline = (label: string, compressor: string): Case => ({
 /** The bench trees are not deployable (no /sysroot, no /var tmpfiles): the ostree-native rows skip those rules. */
 const BOOTC = ["--bootc", "--lint-skip", "baseimage-root", "--lint-skip", "api-base-directories"];
 
-function casesFor(): Case[] {
+/** The plain rows: no ostree-native format, no SBOM (the supply-chain rows add them one at a time). */
+const PLAIN = ["--no-bootc", "--no-sbom"];
+
+function casesFor(input: Input): Case[] {
   const cases = [
-    ours("apt-ostree gzip, 64 layers", ["--no-bootc"]),
-    ours("apt-ostree --bootc gzip, 64 layers", BOOTC),
-    ours("apt-ostree gzip, 1 layer", ["--max-layers", "1", "--no-bootc"]),
-    ours("apt-ostree --bootc gzip, 1 layer", [...BOOTC, "--max-layers", "1"]),
-    ours("apt-ostree zstd, 1 layer", ["--max-layers", "1", "--compression", "zstd", "--no-bootc"]),
+    ours("apt-ostree gzip, 64 layers", PLAIN),
+    ours("apt-ostree --bootc gzip, 64 layers", [...BOOTC, "--no-sbom"]),
+    ours("apt-ostree gzip, 1 layer", ["--max-layers", "1", ...PLAIN]),
+    ours("apt-ostree --bootc gzip, 1 layer", [...BOOTC, "--max-layers", "1", "--no-sbom"]),
+    ours("apt-ostree zstd, 1 layer", ["--max-layers", "1", "--compression", "zstd", ...PLAIN]),
   ];
+  if (input.name === "debian") {
+    // The supply chain on the Debian commit (it has a dpkg database): the SBOM (on by default), then a signature.
+    cases.push(
+      ours("apt-ostree gzip, 64 layers +SBOM", ["--no-bootc"]),
+      ours("apt-ostree gzip, 64 layers +SBOM +signature", ["--no-bootc", "--sign-by-sigstore-private-key", signKey]),
+    );
+  }
   if (!args["skip-baselines"]) {
     cases.push(baseline("baseline tar | gzip -6", "gzip -6"), baseline("baseline tar | pigz -p2 -6", "pigz -p2 -6"));
   }
@@ -306,7 +327,7 @@ function casesFor(): Case[] {
 }
 
 async function runCases(input: Input): Promise<Row[]> {
-  const cases = casesFor();
+  const cases = casesFor(input);
   const times = cases.map(() => [] as Measured[]);
   const sizes = cases.map(() => 0);
   for (let r = 0; r < RUNS; r++) {
@@ -592,8 +613,8 @@ const rebuilds = changedInput && debianInput
   ]
   : [];
 
-const mixedInput = inputs.find((i) => i.name === "mixed");
-const indexBench = debianInput && mixedInput ? await indexCases(debianInput, mixedInput) : undefined;
+const smallInput = inputs.find((i) => i.name === "small");
+const indexBench = debianInput && smallInput ? await indexCases(debianInput, smallInput) : undefined;
 
 // Ratios against the baselines of the same input, measured in the same run.
 const find = (input: string, tool: string) => rows.find((r) => r.input === input && r.tool.startsWith(tool));
@@ -630,6 +651,20 @@ if (bootcRows.length > 0) {
         } | ${(b.seconds / plain.seconds).toFixed(2)} |`,
       );
     }
+  }
+}
+const supplyRows = rows.filter((r) => r.tool.includes(" +SBOM"));
+if (supplyRows.length > 0) {
+  table.push("");
+  table.push("| supply-chain cost (debian, gzip, 64 layers) | s (median) | added to the plain build, s |");
+  table.push("|---|---:|---:|");
+  const plain = rows.find((r) => r.input === "debian" && r.tool === "apt-ostree gzip, 64 layers");
+  for (const r of supplyRows) {
+    table.push(
+      `| ${r.tool.replace("apt-ostree gzip, 64 layers ", "")} | ${r.seconds.toFixed(2)} | ${
+        plain ? (r.seconds - plain.seconds).toFixed(2) : "-"
+      } |`,
+    );
   }
 }
 for (const rebuild of rebuilds) {
