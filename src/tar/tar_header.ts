@@ -41,6 +41,7 @@ export interface TarHeader {
 export const BLOCK_SIZE = 512;
 
 const encoder = new TextEncoder();
+const pathScratch = new Uint8Array(4096);
 const TYPEFLAG: Record<TarEntryType, number> = {
   file: 0x30, // '0'
   hardlink: 0x31, // '1'
@@ -55,10 +56,28 @@ function isAscii(bytes: Uint8Array): boolean {
   return true;
 }
 
-function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
-  const digits = value.toString(8).padStart(width - 1, "0");
-  for (let i = 0; i < width - 1; i++) block[offset + i] = digits.charCodeAt(i);
+/**
+ * Writes `value` as `width - 1` zero-padded octal digits and a NUL, and
+ * returns the sum of the bytes written (for the header checksum). No
+ * strings: this runs several times for every entry.
+ */
+function writeOctal(block: Uint8Array, offset: number, width: number, value: number): number {
+  let v = value;
+  let sum = 0;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    const digit = 0x30 + (v % 8);
+    block[i] = digit;
+    sum += digit;
+    v = Math.floor(v / 8);
+  }
   block[offset + width - 1] = 0;
+  return sum;
+}
+
+function byteSum(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i++) sum += bytes[i];
+  return sum;
 }
 
 /** Splits an ASCII path over ustar's prefix (155) and name (100) fields. */
@@ -106,6 +125,8 @@ const TEMPLATE = (() => {
   writeOctal(block, 337, 8, 0);
   return block;
 })();
+/** The template's own byte sum, the checksum field counted as eight spaces. */
+const TEMPLATE_SUM = byteSum(TEMPLATE) + 8 * 0x20;
 
 function ustarBlock(fields: {
   name: Uint8Array;
@@ -119,22 +140,22 @@ function ustarBlock(fields: {
   linkname: Uint8Array;
 }): Uint8Array {
   const block = TEMPLATE.slice();
-  block.set(fields.name.subarray(0, 100), 0);
-  writeOctal(block, 100, 8, fields.mode);
-  writeOctal(block, 108, 8, fields.uid);
-  writeOctal(block, 116, 8, fields.gid);
-  writeOctal(block, 124, 12, fields.size);
-  writeOctal(block, 136, 12, fields.mtime);
+  const name = fields.name.subarray(0, 100);
+  const linkname = fields.linkname.subarray(0, 100);
+  const prefix = fields.prefix.subarray(0, 155);
+  block.set(name, 0);
   block[156] = fields.typeflag;
-  block.set(fields.linkname.subarray(0, 100), 157);
+  block.set(linkname, 157);
   // uname and gname stay empty.
-  block.set(fields.prefix.subarray(0, 155), 345);
-  // Checksum: sum of all bytes with the checksum field read as spaces.
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK_SIZE; i++) if (i < 148 || i >= 156) sum += block[i];
-  const digits = sum.toString(8).padStart(6, "0");
-  for (let i = 0; i < 6; i++) block[148 + i] = digits.charCodeAt(i);
-  block[154] = 0;
+  block.set(prefix, 345);
+  // Checksum: the sum of all bytes with the checksum field read as spaces, counted as the fields are written.
+  const sum = TEMPLATE_SUM + byteSum(name) + byteSum(linkname) + byteSum(prefix) + fields.typeflag +
+    writeOctal(block, 100, 8, fields.mode) +
+    writeOctal(block, 108, 8, fields.uid) +
+    writeOctal(block, 116, 8, fields.gid) +
+    writeOctal(block, 124, 12, fields.size) +
+    writeOctal(block, 136, 12, fields.mtime);
+  writeOctal(block, 148, 7, sum);
   block[155] = 0x20;
   return block;
 }
@@ -161,7 +182,9 @@ function truncateUtf8(bytes: Uint8Array, max: number): Uint8Array {
  */
 export function encodeTarHeader(header: TarHeader): Uint8Array {
   const fullPath = header.type === "directory" && !header.path.endsWith("/") ? header.path + "/" : header.path;
-  const pathBytes = encoder.encode(fullPath);
+  // Most paths fit the scratch buffer (its bytes are copied out before the next header is made).
+  const { read, written } = encoder.encodeInto(fullPath, pathScratch);
+  const pathBytes = read === fullPath.length ? pathScratch.subarray(0, written) : encoder.encode(fullPath);
   const records: Uint8Array[] = [];
 
   let name: Uint8Array;
