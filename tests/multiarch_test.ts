@@ -314,35 +314,42 @@ Deno.test("multi-platform image index: build, read back with skopeo and podman, 
       assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     });
 
-    await t.step("--sign-by-sigstore-private-key signs the index; image verify --key checks it", async () => {
-      const prefix = join(fx.dir, "cosign");
-      const env = { COSIGN_PASSWORD: "multiarch" };
-      const keys = await runCli(["image", "generate-key", "--output-prefix", prefix], { env });
-      assert.equal(keys.code, 0, keys.stderr);
-      const out = `oci:${join(fx.dir, "signed.oci")}`;
-      const signed = await runCli(
-        [
-          "--repo",
-          fx.repo,
-          "--json",
-          "compose",
-          "build-image",
-          "app:1",
-          ...PLATFORMS,
-          "-o",
-          out,
-          "--sign-by-sigstore-private-key",
-          `${prefix}.key`,
-        ],
-        { env },
-      );
-      assert.equal(signed.code, 0, signed.stderr);
-      const json = JSON.parse(signed.stdout);
-      assert.equal(json.digest, built!.digest, "signing does not change the index");
-      assert.ok(json.signatures?.length > 0, "a signature was written");
-      const verified = await runCli(["image", "verify", `${out}:1`, "--key", `${prefix}.pub`]);
-      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-    });
+    await t.step(
+      "--sign-by-sigstore-private-key signs the index and each platform; image verify --key checks it",
+      async () => {
+        const prefix = join(fx.dir, "cosign");
+        const env = { COSIGN_PASSWORD: "multiarch" };
+        const keys = await runCli(["image", "generate-key", "--output-prefix", prefix], { env });
+        assert.equal(keys.code, 0, keys.stderr);
+        const out = `oci:${join(fx.dir, "signed.oci")}`;
+        const signed = await runCli(
+          [
+            "--repo",
+            fx.repo,
+            "--json",
+            "compose",
+            "build-image",
+            "app:1",
+            ...PLATFORMS,
+            "-o",
+            out,
+            "--sign-by-sigstore-private-key",
+            `${prefix}.key`,
+          ],
+          { env },
+        );
+        assert.equal(signed.code, 0, signed.stderr);
+        const json = JSON.parse(signed.stdout);
+        assert.equal(json.digest, built!.digest, "signing does not change the index");
+        // The index and each platform's manifest, as cosign sign --recursive does.
+        assert.deepEqual(
+          json.signatures.map((s: { digest: string }) => s.digest).sort(),
+          [json.digest, ...json.images.map((i: { digest: string }) => i.digest)].sort(),
+        );
+        const verified = await runCli(["image", "verify", `${out}:1`, "--key", `${prefix}.pub`]);
+        assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      },
+    );
 
     const registryReason = !(await hasProgram("docker-registry")) ? "docker-registry not installed" : undefined;
     if (registryReason) {

@@ -449,23 +449,29 @@ Environment:
             }
           }
           const lines = indexLines(result);
+          // As `cosign sign --recursive`: the index and each platform's manifest, so that a host that resolves the
+          // index to its platform (and checks that manifest's signature) finds one too.
+          const children = (result.images ?? []).map((one) => one.digest).filter((d): d is string => d !== undefined);
+          const signEach = async (location: ImageLocation, digest: string, defaultIdentity?: string) => {
+            const signed = { ...sign, keepExisting: true };
+            const all = await signWritten(location, digest, signed, registry, defaultIdentity);
+            for (const child of children) {
+              all.push(...await signWritten(location, child, signed, registry, defaultIdentity));
+            }
+            return all;
+          };
           if (push?.push) {
             const pushed = await push.push(result);
-            const signed = { ...sign, keepExisting: true };
-            const signatures = await signWritten(push.destination, pushed.digest, signed, registry);
+            const signatures = await signEach(push.destination, pushed.digest);
             ctx.result(
               { ...result, push: pushed, ...(signatures.length > 0 ? { signatures } : {}) },
               () => [...lines, ...pushSummary(pushed), ...signatureLines(signatures)],
             );
             return;
           }
-          const signatures = result.dryRun || result.digest === undefined ? [] : await signWritten(
-            signTarget(result.format, result.output),
-            result.digest,
-            { ...sign, keepExisting: true },
-            registry,
-            identity,
-          );
+          const signatures = result.dryRun || result.digest === undefined
+            ? []
+            : await signEach(signTarget(result.format, result.output), result.digest, identity);
           ctx.result(
             signatures.length > 0 ? { ...result, signatures } : result,
             () => [...lines, ...signatureLines(signatures)],
