@@ -154,9 +154,10 @@ function median(values: number[]): number {
 
 async function dirBlobBytes(layout: string, index = "index.json"): Promise<number> {
   const idx = JSON.parse(await Deno.readTextFile(`${layout}/${index}`));
-  const manifest = JSON.parse(
-    await Deno.readTextFile(`${layout}/blobs/sha256/${idx.manifests[idx.manifests.length - 1].digest.slice(7)}`),
-  );
+  // The tagged image (an SBOM or a signature is another entry of index.json).
+  const entries = idx.manifests as { digest: string; annotations?: Record<string, string> }[];
+  const image = entries.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "1") ?? entries[0];
+  const manifest = JSON.parse(await Deno.readTextFile(`${layout}/blobs/sha256/${image.digest.slice(7)}`));
   return manifest.layers.reduce((n: number, l: { size: number }) => n + l.size, 0);
 }
 
