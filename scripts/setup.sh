@@ -24,7 +24,9 @@ DEBIAN_PACKAGES=(
   pigz            # bench baseline
   zstd            # bench baseline, zstd layers
   apache2-utils   # htpasswd for registry auth tests
-  openssl         # test CA for registry TLS tests
+  openssl         # test CA for registry TLS tests; checks cosign-format signatures
+  gnupg           # simple signing (gpg --sign) and the signing tests' keys
+  gpgv            # verifies simple signatures against a temporary keyring
   attr            # setfattr/getfattr for xattr tests
   tar             # GNU tar: reads our tar back in unit tests
   util-linux      # setpriv: children die with the tool
