@@ -189,14 +189,14 @@ async function commitInfo(name: string, branch: string): Promise<Input> {
 
 /** A cosign key pair for the signing row (no passphrase: the row measures signing, not scrypt). */
 const signKey = `${work}/bench-cosign.key`;
+// Its passphrase is empty; builds inherit it from here.
+Deno.env.set("COSIGN_PASSWORD", "");
 
 async function prepareRepo(): Promise<void> {
   await Deno.mkdir(work, { recursive: true });
   if (!(await exists(signKey))) {
     await sh(
-      `COSIGN_PASSWORD= ${
-        cli(["image", "generate-key", "--output-prefix", `${work}/bench-cosign`]).join(" ")
-      } >/dev/null`,
+      `${cli(["image", "generate-key", "--output-prefix", `${work}/bench-cosign`]).join(" ")} >/dev/null`,
       { quiet: true },
     );
   }
