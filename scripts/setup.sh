@@ -80,6 +80,24 @@ install_deno() {
   deno --version >&2
 }
 
+# Validators from the npm registry that the tests run as programs (npm: imports in
+# the tests cover the libraries).
+SARIF_MULTITOOL_VERSION="5.7.0"
+
+install_npm_tools() {
+  local have=""
+  if command -v sarif-multitool >/dev/null 2>&1; then
+    have="$(npm ls -g --depth=0 @microsoft/sarif-multitool 2>/dev/null | sed -n 's/.*@microsoft\/sarif-multitool@\([0-9.]*\).*/\1/p')"
+  fi
+  if [ "$have" = "$SARIF_MULTITOOL_VERSION" ]; then
+    log "sarif-multitool $SARIF_MULTITOOL_VERSION: present"
+    return
+  fi
+  log "installing Microsoft's SARIF multitool $SARIF_MULTITOOL_VERSION (validates image scan's SARIF output)"
+  sudo_if_needed npm install -g --no-fund --no-audit "@microsoft/sarif-multitool@$SARIF_MULTITOOL_VERSION"
+}
+
 install_debian_packages
 install_deno
+install_npm_tools
 log "done"

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { PackageURL } from "packageurl-js";
 import { attachArtifactToImage } from "@sigstore/oci";
 import { runCli, runCliOk } from "./helpers/cli.ts";
-import { commitTree, createRepo, makeSmallTree, makeTempDir, removeTree, runOk } from "./helpers/fixture_repo.ts";
+import { commitTree, createRepo, makeSmallTree, makeTempDir, removeTree, run, runOk } from "./helpers/fixture_repo.ts";
 import { startRegistry, writeHtpasswd } from "./helpers/registry.ts";
 import {
   checkSpdxBeyondSchema,
@@ -526,6 +526,50 @@ Deno.test("image scan: tracker JSON fixture (fixed, unfixed, epoch, tilde, other
       "bullseye",
     ]);
     assert.deepEqual(JSON.parse(other.stdout).findings.map((x: Json) => x.cve), ["CVE-2024-0009"]);
+
+    // SARIF, checked by Microsoft's SARIF multitool (schema and rules: an error fails it), and OpenVEX.
+    const sarif = join(f.dir, "scan.sarif");
+    const vex = join(f.dir, "scan.vex.json");
+    await runCliOk([
+      "--repo",
+      f.repo,
+      "image",
+      "scan",
+      `oci:${out}:2`,
+      "--advisories",
+      advisories,
+      "--sarif",
+      sarif,
+      "--openvex",
+      vex,
+    ], { env: { SOURCE_DATE_EPOCH: "1714979289" } });
+    const log = JSON.parse(await Deno.readTextFile(sarif));
+    assert.equal(log.version, "2.1.0");
+    assert.deepEqual(
+      log.runs[0].results.map((r: Json) => `${r.properties.package} ${r.ruleId} ${r.level}`),
+      EXPECTED_FINDINGS.map((line) => {
+        const [pkg, cve, , , severity] = line.split(" ");
+        return `${pkg} ${cve} ${
+          severity === "high" ? "error" : ["low", "negligible"].includes(severity) ? "note" : "warning"
+        }`;
+      }),
+    );
+    const validated = join(f.dir, "validated.sarif");
+    // Installed by scripts/setup.sh (a native program: Deno's npm cache does not keep its exec bit).
+    const multitool = await run("sarif-multitool", ["validate", sarif, "--output", validated]);
+    assert.equal(multitool.code, 0, multitool.stdout + multitool.stderr);
+    const notes = JSON.parse(await Deno.readTextFile(validated)).runs[0].results ?? [];
+    const errors = notes.filter((r: Json) => r.level === "error");
+    assert.deepEqual(errors.map((r: Json) => r.message?.text ?? r.ruleId), [], "the SARIF multitool reports no error");
+    const doc = JSON.parse(await Deno.readTextFile(vex));
+    assert.equal(doc["@context"], "https://openvex.dev/ns/v0.2.0");
+    assert.equal(doc.timestamp, "2024-05-06T07:08:09Z");
+    assert.equal(doc.statements.length, EXPECTED_FINDINGS.length);
+    for (const statement of doc.statements) {
+      assert.equal(statement.status, "affected");
+      assert.match(statement.products[0]["@id"], /^pkg:deb\/debian\/[^@]+@[^?]+\?arch=/);
+      assert.ok(statement.action_statement.length > 0, "affected statements say what to do");
+    }
   });
 });
 

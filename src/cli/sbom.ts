@@ -14,6 +14,8 @@ import { shownChoices } from "./option_values.ts";
 import { addRegistryOptions, addRetryOptions, registryOptionsFrom } from "./registry_options.ts";
 import { withInterruptSignal } from "./signals.ts";
 import { parseImageLocation } from "../reference/transport.ts";
+import type { Finding } from "../sbom/scan.ts";
+import { sourceDateEpoch } from "./parse.ts";
 
 /** The SBOM formats (kept here so that `--help` loads no library code). */
 const FORMATS: readonly SbomFormat[] = ["spdx", "cyclonedx"];
@@ -196,6 +198,38 @@ Examples:
 /** Severities for `--fail-on` (as `sbom/scan.ts` has them). */
 const SEVERITY_CHOICES = ["negligible", "low", "medium", "high", "unknown"];
 
+/** Writes the SARIF and OpenVEX files `--sarif` and `--openvex` ask for (each whole or not at all). */
+async function writeScanReports(
+  opts: Record<string, unknown>,
+  scanned: { target: string; release: string; findings: Finding[]; distro?: string },
+): Promise<void> {
+  const sarif = opts.sarif as string | undefined;
+  const openvex = opts.openvex as string | undefined;
+  if (sarif === undefined && openvex === undefined) return;
+  const [{ sarifReport, openVexReport }, { debPurl }, { DPKG_DATABASE_DIR }, { VERSION }, { writeFileAtomic }] =
+    await Promise.all([
+      import("../sbom/scan_report.ts"),
+      import("../sbom/documents.ts"),
+      import("../layers/dpkg_owners.ts"),
+      import("../version.ts"),
+      import("../util/fs.ts"),
+    ]);
+  const vendor = scanned.distro?.split("-")[0] ?? "debian";
+  const input = {
+    ...scanned,
+    toolVersion: VERSION,
+    purl: (f: Finding) => debPurl({ name: f.package, version: f.version, arch: f.arch }, vendor, scanned.distro),
+    statusPath: `${DPKG_DATABASE_DIR}/status`,
+  };
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
+  if (sarif !== undefined) await writeFileAtomic(sarif, json(sarifReport(input)));
+  if (openvex !== undefined) {
+    const timestamp = (sourceDateEpoch(Deno.env.get("SOURCE_DATE_EPOCH")) ?? new Date()).toISOString()
+      .replace(/\.\d{3}Z$/, "Z");
+    await writeFileAtomic(openvex, json(openVexReport(input, timestamp)));
+  }
+}
+
 /**
  * Adds `scan` to the `image` command.
  *
@@ -220,7 +254,12 @@ export function registerImageScan(image: Command, contextFor: (globals: GlobalOp
         SEVERITY_CHOICES,
       ),
     )
-    .option("--arch <arch>", "platform of a multi-platform image (default: the host's)");
+    .option("--arch <arch>", "platform of a multi-platform image (default: the host's)")
+    .option(
+      "--sarif <file>",
+      "also write the findings as a SARIF 2.1.0 log (GitHub code scanning and other SARIF tools)",
+    )
+    .option("--openvex <file>", "also write the findings as an OpenVEX 0.2.0 document");
   addRegistryOptions(command);
   addRetryOptions(command).addHelpText(
     "after",
@@ -231,7 +270,8 @@ through its attached SBOM (compose build-image --sbom); a ref through the commit
 
 Examples:
   apt-ostree image scan oci:./web.oci:1 --advisories debian-security.json
-  apt-ostree image scan my-deployment --advisories debian-security.json --fail-on high --json`,
+  apt-ostree image scan my-deployment --advisories debian-security.json --fail-on high --json
+  apt-ostree image scan oci:./web.oci:1 --advisories debian-security.json --sarif scan.sarif --openvex scan.vex.json`,
   )
     .action(async (target: string, opts: Record<string, unknown>, command: Command) => {
       const globals = command.optsWithGlobals() as GlobalOptions;
@@ -300,6 +340,7 @@ Examples:
         });
       }
       const findings = scan.scanPackages(packages, advisories, release);
+      await writeScanReports(opts, { target, release, findings, distro });
       const counts = Object.fromEntries(
         scan.SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length]),
       );
