@@ -406,3 +406,43 @@ export async function readCommitTree(
     objects.close();
   }
 }
+
+/**
+ * Whether `path` exists in a commit's tree, and as what: walks the dirtrees
+ * along the path only (a few object reads), where {@linkcode readCommitTree}
+ * reads everything. Symlinks are not followed.
+ *
+ * @example
+ * ```ts
+ * import { OstreeRepo } from "./repo.ts";
+ * import { commitPathKind } from "./tree.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * await commitPathKind(repo, await repo.resolveCommit("main"), "usr/lib/os-release"); // "file", "directory" or undefined
+ * ```
+ */
+export async function commitPathKind(
+  repo: OstreeRepo,
+  commit: string,
+  path: string,
+): Promise<"file" | "directory" | undefined> {
+  const info = await repo.readCommit(commit);
+  let tree = info.rootContents;
+  const parts = path.split("/").filter((p) => p !== "");
+  for (const [i, name] of parts.entries()) {
+    let parsed: DirTree;
+    try {
+      parsed = parseDirTree(readFileSync(repo.objectPath(tree, "dirtree")));
+    } catch (error) {
+      throw objectFailure(repo, tree, "dirtree", parts.slice(0, i).join("/"), toDenoError(error));
+    }
+    const dir = parsed.dirs.find((d) => d.name === name);
+    if (dir) {
+      if (i === parts.length - 1) return "directory";
+      tree = dir.tree;
+      continue;
+    }
+    // Files and symlinks alike: a content object (what it is needs the object itself; callers ask for files).
+    return i === parts.length - 1 && parsed.files.some((f) => f.name === name) ? "file" : undefined;
+  }
+  return "directory";
+}

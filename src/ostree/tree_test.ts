@@ -12,7 +12,7 @@ import {
 import { AptOstreeError } from "../errors.ts";
 import { comparePaths } from "../util/path_order.ts";
 import { OstreeRepo } from "./repo.ts";
-import type { TreeEntry } from "./tree.ts";
+import { commitPathKind, type TreeEntry } from "./tree.ts";
 
 const MODES = [...REPO_MODES, "bare-user-only"] as const;
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -113,6 +113,27 @@ Deno.test("identical subtrees and shared content get entries of their own", asyn
     // Callers change entries in place: no two entries share an object.
     entries[2].xattrs.push({ name: "user.x", value: new Uint8Array(1) });
     assert.equal(entries[5].xattrs.length, 0);
+  } finally {
+    await removeTree(dir);
+  }
+});
+
+Deno.test("commitPathKind finds one path by its dirtrees, without following symlinks", async () => {
+  const dir = await makeTempDir("tree-test-");
+  try {
+    await Deno.mkdir(`${dir}/t/usr/lib/sysimage/dpkg`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/t/usr/lib/sysimage/dpkg/status`, "Package: x\n");
+    await Deno.mkdir(`${dir}/t/var/lib`, { recursive: true });
+    await Deno.symlink("../../usr/lib/sysimage/dpkg", `${dir}/t/var/lib/dpkg`);
+    await runOk("ostree", ["init", `--repo=${dir}/repo`, "--mode=archive"]);
+    const commit = await commitTree(`${dir}/repo`, "b", `${dir}/t`);
+    const repo = await OstreeRepo.open(`${dir}/repo`);
+    assert.equal(await commitPathKind(repo, commit, "usr/lib/sysimage/dpkg/status"), "file");
+    assert.equal(await commitPathKind(repo, commit, "usr/lib/sysimage/dpkg"), "directory");
+    assert.equal(await commitPathKind(repo, commit, "var/lib/dpkg"), "file"); // a symlink is a content object
+    assert.equal(await commitPathKind(repo, commit, "var/lib/dpkg/status"), undefined); // not followed
+    assert.equal(await commitPathKind(repo, commit, "usr/lib/missing"), undefined);
+    assert.equal(await commitPathKind(repo, commit, ""), "directory");
   } finally {
     await removeTree(dir);
   }

@@ -11,7 +11,7 @@ import { AptOstreeError } from "../errors.ts";
 import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
 import { type ContentSource, contentSourceFor } from "../ostree/content.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import { commitPathKind, type TreeEntry } from "../ostree/tree.ts";
 import { VERSION } from "../version.ts";
 import { type DpkgPackage, type PackageLicense, parseDep5License, parseDpkgPackages, parseOsRelease } from "./dpkg.ts";
 import { sbomBytes, type SbomFormat, type SbomInput } from "./documents.ts";
@@ -182,6 +182,16 @@ export async function commitSbom(
   options: CommitSbomOptions,
 ): Promise<Map<SbomFormat, Uint8Array>> {
   const info = await repo.readCommit(options.commit, { signal: options.signal });
+  if (options.ifDpkgDatabase && options.entries === undefined) {
+    // Without the tree at hand, a few dirtree reads tell whether there is anything to do (a listing can take seconds).
+    // A database directory that is a symlink (somewhere else) is left to the full listing, which follows it.
+    let maybe = false;
+    for (const dir of DPKG_DATABASE_DIRS) {
+      if (await commitPathKind(repo, options.commit, `${dir}/status`) !== undefined) maybe = true;
+      if (await commitPathKind(repo, options.commit, dir) === "file") maybe = true;
+    }
+    if (!maybe) return new Map();
+  }
   const entries = options.entries ?? await repo.readTree(options.commit, { signal: options.signal });
   if (options.ifDpkgDatabase && !hasDpkgDatabase(entries)) return new Map();
   const found = await readCommitPackages(entries, contentSourceFor(repo), options.name);
