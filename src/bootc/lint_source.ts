@@ -19,7 +19,7 @@ import { parseImageConfig } from "../oci/manifest.ts";
 import { hostArch, ociPlatform } from "../oci/platform.ts";
 import type { Descriptor } from "../oci/types.ts";
 import { BlobMismatchError } from "../oci/verify.ts";
-import { type ContentSource, contentSourceFor } from "../ostree/content.ts";
+import { type ContentSource, contentSourceFor, readEntryBytes } from "../ostree/content.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 import type { RegistryOptions } from "../registry/client.ts";
@@ -55,22 +55,6 @@ function utf8Failure(error: unknown, path?: string): LintError | undefined {
     paths: where ? [where] : [],
     morePaths: 0,
   }]);
-}
-
-async function readAll(open: () => { read(into: Uint8Array): number | Promise<number>; close(): void }, size: number) {
-  const content = open();
-  try {
-    const out = new Uint8Array(size);
-    let filled = 0;
-    while (filled < size) {
-      const n = await content.read(out.subarray(filled));
-      if (n === 0) break;
-      filled += n;
-    }
-    return out.subarray(0, filled);
-  } finally {
-    content.close();
-  }
 }
 
 /**
@@ -127,7 +111,7 @@ export function treeLintTree(entries: readonly TreeEntry[], content: ContentSour
     async read(path) {
       const entry = byPath.get(path);
       if (entry?.kind !== "file" || entry.size > MAX_LINT_CONTENT || !lintNeedsContent(path)) return undefined;
-      return await readAll(() => content.open(entry), entry.size);
+      return await readEntryBytes(content, entry);
     },
   };
 }

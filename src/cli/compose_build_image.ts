@@ -479,29 +479,7 @@ Environment:
           return;
         }
         const result = await withInterruptSignal((signal) =>
-          buildImage({
-            repo: defaultRepoPath(globals.repo),
-            source: source!,
-            image,
-            format: (opts.format === "docker-archive" ? "docker" : opts.format) as ImageFormat,
-            output,
-            registry,
-            force: opts.force,
-            compression: opts.compression as Compression,
-            compressionLevel,
-            allowZstdDocker: opts.allowZstdDocker === true,
-            maxLayers,
-            settings,
-            arch: opts.arch,
-            created,
-            dryRun: opts.dryRun,
-            bootc: opts.bootc,
-            lintSkip: opts.lintSkip,
-            ...sbomChoice(opts),
-            workers,
-            signal,
-            onProgress: progress.onProgress,
-          })
+          buildImage({ ...shared, source: source!, arch: opts.arch, signal })
         );
         progress.done();
         // Attached to what was built (a layout that --push then copies with its referrers, or the registry image).

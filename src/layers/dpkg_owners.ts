@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ContentSource } from "../ostree/content.ts";
+import { type ContentSource, readEntryBytes } from "../ostree/content.ts";
 import type { TreeEntry } from "../ostree/tree.ts";
 
 /**
@@ -30,23 +30,6 @@ export const DPKG_INFO_DIRS: readonly string[] = [
   "usr/lib/dpkg/info",
   "usr/share/dpkg/database/info",
 ];
-
-async function readAll(content: ContentSource, entry: TreeEntry): Promise<Uint8Array> {
-  const out = new Uint8Array(entry.size);
-  const file = content.open(entry);
-  try {
-    let offset = 0;
-    while (offset < out.length) {
-      let n = file.read(out.subarray(offset));
-      if (typeof n !== "number") n = await n;
-      if (n === 0) break;
-      offset += n;
-    }
-  } finally {
-    file.close();
-  }
-  return out;
-}
 
 /**
  * Top-level directory aliases of a merged-/usr tree (`bin` → `usr/bin`):
@@ -100,7 +83,7 @@ export async function readDpkgOwners(
   for (const list of lists) {
     const file = list.path.slice(list.path.lastIndexOf("/") + 1, -".list".length);
     const pkg = file.split(":")[0];
-    for (const line of decoder.decode(await readAll(content, list)).split("\n")) {
+    for (const line of decoder.decode(await readEntryBytes(content, list)).split("\n")) {
       if (!line.startsWith("/") || line === "/.") continue;
       let path = line.slice(1).replace(/\/+$/, "");
       const slash = path.indexOf("/");

@@ -119,3 +119,35 @@ export function contentSourceFor(repo: OstreeRepo): ContentSource {
     },
   };
 }
+
+/**
+ * Reads a regular file entry's whole content (for the small files read as
+ * data: dpkg's status and lists, os-release, configuration). The result is
+ * shorter than `entry.size` only if the object is.
+ *
+ * @example
+ * ```ts
+ * import { contentSourceFor, readEntryBytes } from "./content.ts";
+ * import { OstreeRepo } from "./repo.ts";
+ * const repo = await OstreeRepo.open("repo");
+ * const entries = await repo.readTree(await repo.resolveCommit("main"));
+ * const osRelease = entries.find((e) => e.path === "usr/lib/os-release")!;
+ * new TextDecoder().decode(await readEntryBytes(contentSourceFor(repo), osRelease));
+ * ```
+ */
+export async function readEntryBytes(content: ContentSource, entry: TreeEntry): Promise<Uint8Array> {
+  const out = new Uint8Array(entry.size);
+  const file = content.open(entry);
+  try {
+    let offset = 0;
+    while (offset < out.length) {
+      let n = file.read(out.subarray(offset));
+      if (typeof n !== "number") n = await n;
+      if (n === 0) break;
+      offset += n;
+    }
+    return offset === out.length ? out : out.subarray(0, offset);
+  } finally {
+    file.close();
+  }
+}

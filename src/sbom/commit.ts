@@ -9,7 +9,7 @@
 
 import { AptOstreeError } from "../errors.ts";
 import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
-import { type ContentSource, contentSourceFor } from "../ostree/content.ts";
+import { type ContentSource, contentSourceFor, readEntryBytes } from "../ostree/content.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
 import { commitPathKind, type TreeEntry } from "../ostree/tree.ts";
 import { VERSION } from "../version.ts";
@@ -21,23 +21,6 @@ export const OS_RELEASE_PATHS: readonly string[] = ["usr/lib/os-release", "usr/e
 
 /** Copyright files larger than this are not read for licences (`NOASSERTION`). */
 const MAX_COPYRIGHT_SIZE = 1 << 20;
-
-async function readAll(content: ContentSource, entry: TreeEntry): Promise<Uint8Array> {
-  const out = new Uint8Array(entry.size);
-  const file = content.open(entry);
-  try {
-    let offset = 0;
-    while (offset < out.length) {
-      let n = file.read(out.subarray(offset));
-      if (typeof n !== "number") n = await n;
-      if (n === 0) break;
-      offset += n;
-    }
-  } finally {
-    file.close();
-  }
-  return out;
-}
 
 /** A regular file of the tree by path, following symlinks (in any component) within the tree. */
 function findFile(byPath: Map<string, TreeEntry>, path: string): TreeEntry | undefined {
@@ -127,19 +110,19 @@ export async function readCommitPackages(
       { solution: "An SBOM is made from dpkg's database: build this commit without {sbom}" },
     );
   }
-  const packages = parseDpkgPackages(decoder.decode(await readAll(content, status)));
+  const packages = parseDpkgPackages(decoder.decode(await readEntryBytes(content, status)));
   let osRelease = new Map<string, string>();
   for (const path of OS_RELEASE_PATHS) {
     const entry = findFile(byPath, path);
     if (!entry) continue;
-    osRelease = parseOsRelease(decoder.decode(await readAll(content, entry)));
+    osRelease = parseOsRelease(decoder.decode(await readEntryBytes(content, entry)));
     break;
   }
   const licenses = new Map<string, PackageLicense>();
   for (const name of new Set(packages.map((p) => p.name))) {
     const entry = findFile(byPath, `usr/share/doc/${name}/copyright`);
     if (!entry || entry.size > MAX_COPYRIGHT_SIZE) continue;
-    const license = parseDep5License(decoder.decode(await readAll(content, entry)));
+    const license = parseDep5License(decoder.decode(await readEntryBytes(content, entry)));
     if (license) licenses.set(name, license);
   }
   return { packages, osRelease, licenses, statusPath };
