@@ -21,7 +21,7 @@ import {
   runOk,
 } from "./helpers/fixture_repo.ts";
 import { type CraftEntry, craftLayout, type Tamper } from "./helpers/oci_builder.ts";
-import { DENO_DIR, hasProgram, startRegistry } from "./helpers/registry.ts";
+import { DENO_DIR, hasProgram, randomBytes, startRegistry } from "./helpers/registry.ts";
 
 const ROOT = isRoot();
 const MISSING = [
@@ -419,6 +419,24 @@ Deno.test({
         const result = await pull("--max-image-size", "1MiB");
         assert.equal(result.code, 1, result.stderr);
         assert.match(result.stderr, /^Error: The layers of the image unpack to more than 1048576 bytes$/m);
+        await assertNothingLeft();
+      });
+      await t.step("layers bigger than the free space: refused before anything is written", async () => {
+        // 24 MiB of random bytes do not compress: more than the 16 MiB file system holds.
+        const big = join(dir, "random.oci");
+        await craftLayout(big, [[{
+          path: "random",
+          content: randomBytes(24 << 20, 7),
+        }]], {
+          tag: "1",
+        });
+        const result = await runCli(["--repo", repo, "image", "pull", `oci:${big}:1`, "--branch", "r/1"]);
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          /^Error: Not enough space to pull oci:.* its layers alone are \d+ bytes compressed, and \d+ bytes are free$/m,
+        );
+        assert.match(result.stderr, /^Solution: .*--repo$/m);
         await assertNothingLeft();
       });
       await t.step("a full disk: the clean error, three times in a row", async () => {

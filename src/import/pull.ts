@@ -24,6 +24,7 @@ import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
 import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
 import { ObjectImporter } from "./ostree_objects.ts";
+import { availableBytes } from "../ostree/object_stat.ts";
 import { BOOTC_LABELS } from "../bootc/layers.ts";
 import { TarReader } from "../tar/reader.ts";
 import { openLayerTar } from "../oci/layer_stream.ts";
@@ -475,6 +476,17 @@ export async function pullImageToBranch(
     });
     await Deno.mkdir(blobDir, { mode: 0o700 });
 
+    // Where the size is known, checked before anything is written: the compressed layers are a lower bound of what
+    // the import writes (a download keeps them in tmp/ as well).
+    const needed = manifest.layers.reduce((n, l) => n + l.size, 0);
+    const free = availableBytes(repoTmp);
+    if (free !== undefined && free < needed) {
+      throw new AptOstreeError(
+        `Not enough space to pull ${source.description} into ${ostreeRepo.path}: its layers alone are ${needed} bytes ` +
+          `compressed, and ${free} bytes are free`,
+        { solution: "Free space on that file system, or pull into a repository on another one with {repo}" },
+      );
+    }
     const privileged = Deno.uid() === 0;
     if (native && !privileged) {
       throw new AptOstreeError(`Importing the ostree-native image ${source.description} needs root`, {

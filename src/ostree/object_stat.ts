@@ -34,6 +34,7 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -295,4 +296,27 @@ export class ObjectStatter {
     // Too big for the buffer, or an error to report: the general reader.
     return getXattr(`${this.objectsDir}/${rel}`, name);
   }
+}
+
+/** `struct statvfs` on 64-bit Linux (glibc): `f_frsize` at 8, `f_bavail` at 32, 112 bytes in all. */
+const STATVFS_SIZE = 112;
+
+/**
+ * Bytes available to unprivileged writers on the file system that holds
+ * `path` (`statvfs`: `f_bavail * f_frsize`), or undefined where libc cannot
+ * tell (no FFI permission, a failed call).
+ *
+ * @example
+ * ```ts
+ * import { availableBytes } from "./object_stat.ts";
+ * availableBytes("/tmp"); // e.g. 52_000_000_000
+ * ```
+ */
+export function availableBytes(path: string): number | undefined {
+  const l = lib();
+  if (!l || Deno.build.os !== "linux") return undefined;
+  const out = new Uint8Array(STATVFS_SIZE);
+  if (l.symbols.statvfs(encoder.encode(path + "\0"), out) !== 0) return undefined;
+  const view = new DataView(out.buffer);
+  return Number(view.getBigUint64(8, true)) * Number(view.getBigUint64(32, true));
 }
