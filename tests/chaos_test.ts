@@ -1,11 +1,12 @@
 /**
  * Chaos: SIGKILL (the OOM killer, a CI timeout) at random moments of a
- * build into a new output, a build adding a tag to an existing layout, and
- * a pull into the repository. After every kill: the existing layout still
+ * build into a new output, a build adding a tag to an existing layout, a
+ * pull into the repository, and a `compose create` (apt in the sandbox, on
+ * a stub base). After every kill: the existing layout still
  * verifies (the tool's own check and oci-image-tool), `ostree fsck` is
  * clean, no branch appeared or moved, no child of the tool is left running;
  * and after the next run, nothing named `apt-ostree` is left in the temp
- * places. Bounded: 12 rounds, seeded, so a failure can be replayed.
+ * places. Bounded: 16 rounds, seeded, so a failure can be replayed.
  *
  * Run alone with: deno test --allow-all tests/chaos_test.ts
  */
@@ -27,10 +28,13 @@ import {
   writeBigFile,
 } from "./helpers/fixture_repo.ts";
 import { craftLayout } from "./helpers/oci_builder.ts";
+import { makeStubTree, STUB_BASE_METADATA } from "./helpers/compose.ts";
 import { hasProgram } from "./helpers/registry.ts";
 
-const READY = isRoot() && (await hasProgram("ostree")) && (await hasProgram("oci-image-tool"));
-const ROUNDS = 12;
+const X86_64 = Deno.build.arch === "x86_64"; // the stub base's programs are the host's
+const READY = isRoot() && (await hasProgram("ostree")) && (await hasProgram("oci-image-tool")) &&
+  (await hasProgram("bwrap")) && X86_64;
+const ROUNDS = 16;
 
 /** A small seeded generator (the same kills on every run). */
 function random(seed: number): () => number {
@@ -55,9 +59,10 @@ async function noProcessUsing(dir: string): Promise<string[]> {
 }
 
 Deno.test({
-  name: `chaos: SIGKILL at random moments of builds and pulls leaves every layout, repository and branch sound${
-    READY ? "" : " [ignored: needs root, ostree and oci-image-tool]"
-  }`,
+  name:
+    `chaos: SIGKILL at random moments of builds, pulls and creates leaves every layout, repository and branch sound${
+      READY ? "" : " [ignored: needs root, ostree, oci-image-tool, bwrap and an x86_64 host]"
+    }`,
   ignore: !READY,
   async fn(t) {
     const dir = await makeTempDir("apt-ostree-chaos-");
@@ -70,6 +75,11 @@ Deno.test({
       const repo = await createRepo("bare-user", dir);
       await commitTree(repo, "main", tree);
       await removeTree(tree);
+      // A stub Debian base (a stub apt-get in the sandbox) for compose create.
+      const stub = join(dir, "stub-tree");
+      await makeStubTree(stub);
+      await commitTree(repo, "debian/12/x86_64", stub, { metadata: STUB_BASE_METADATA, subject: "stub base" });
+      await removeTree(stub);
       const image = join(dir, "image.oci");
       await craftLayout(image, [[{ path: "usr/share/data", content: new Uint8Array(32 << 20).fill(7) }]], { tag: "1" });
       const out = join(dir, "out");
@@ -85,7 +95,22 @@ Deno.test({
         ) => ["--repo", repo, "compose", "build-image", "main", `app:${i}`, "-o", join(out, `new-${i}.oci`)],
         "new tag": (i: number) => ["--repo", repo, "compose", "build-image", "main", `app:${i}`, "-o", layout],
         "pull": (i: number) => ["--repo", repo, "image", "pull", `oci:${image}:1`, "--branch", `pulled/${i}`],
+        "create": (i: number) => [
+          "--repo",
+          repo,
+          "compose",
+          "create",
+          "--base",
+          "debian:12",
+          "--packages",
+          "hello",
+          "--branch",
+          `created/${i}`,
+        ],
       } as const;
+      /** The branch an action makes, if any. */
+      const branchOf = (name: string, i: number) =>
+        name === "pull" ? `pulled/${i}` : name === "create" ? `created/${i}` : undefined;
       // How long each takes unharmed: kills land anywhere in that span.
       const spans: Record<string, number> = {};
       for (const [name, args] of Object.entries(actions)) {
@@ -94,7 +119,7 @@ Deno.test({
         spans[name] = Date.now() - started;
       }
       const next = random(0x5eed);
-      const expectedRefs = new Set([...refsBefore, "pulled/1000"]);
+      const expectedRefs = new Set([...refsBefore, "pulled/1000", "created/1000"]);
       for (let round = 0; round < ROUNDS; round++) {
         const names = Object.keys(actions) as (keyof typeof actions)[];
         const name = names[Math.floor(next() * names.length)];
@@ -109,6 +134,7 @@ Deno.test({
           }
           const result = await running.result;
           const finished = result.signal === null && result.code === 0;
+          // Children name paths under `dir` on their command lines (a create's bwrap sandbox binds its work tree).
           assert.deepEqual(await noProcessUsing(dir), [], "no child outlives the tool");
           // The existing layout is as sound as before.
           const verified = await runCli(["image", "verify", `oci:${layout}`, "--json"]);
@@ -117,16 +143,18 @@ Deno.test({
           assert.equal(validate.code, 0, validate.stdout + validate.stderr);
           // The repository is sound; no branch appeared unless the pull finished.
           await runOk("ostree", ["fsck", `--repo=${repo}`]);
-          if (name === "pull" && finished) expectedRefs.add(`pulled/${round}`);
+          const branch = branchOf(name, round);
+          if (branch && finished) expectedRefs.add(branch);
           const now = await refs();
           for (const ref of now) {
-            if (ref === `pulled/${round}` && name === "pull") continue; // killed after ostree committed: complete
+            if (ref === branch) continue; // killed after ostree committed: complete (fsck above is clean)
             assert.ok(expectedRefs.has(ref), `no branch appears after a killed run: ${ref}`);
           }
-          if (now.includes(`pulled/${round}`)) expectedRefs.add(`pulled/${round}`);
+          if (branch && now.includes(branch)) expectedRefs.add(branch);
           // The next run collects what the killed one left.
           await runCliOk(actions[name](100 + round));
-          if (name === "pull") expectedRefs.add(`pulled/${100 + round}`);
+          const nextBranch = branchOf(name, 100 + round);
+          if (nextBranch) expectedRefs.add(nextBranch);
           assert.deepEqual(await findTempNames(out), [], "nothing left beside outputs or inside layouts");
           const tmp = await Array.fromAsync(Deno.readDir(join(repo, "tmp")), (e) => e.name);
           assert.deepEqual(tmp.filter((n) => n.includes("apt-ostree")), [], "nothing left in the repository's tmp/");
