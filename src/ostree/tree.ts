@@ -77,6 +77,13 @@ function unsupportedType(path: string, type: string): AptOstreeError {
   });
 }
 
+/**
+ * The `xattrs` of every entry without extended attributes: one frozen array
+ * shared by all (a million files would otherwise hold a million empty
+ * arrays, ~32 MB). Callers replace an entry's `xattrs`, never change it.
+ */
+const NO_XATTRS: Xattr[] = Object.freeze([]) as unknown as Xattr[];
+
 /** Options for {@linkcode readCommitTree}. */
 export interface ReadTreeOptions {
   /** Aborts the reading. */
@@ -90,6 +97,8 @@ const S_IFDIR = 0o040000;
 
 /** What a content object records, whatever the repository mode. */
 interface FileMeta {
+  /** The checksum string every entry with this content shares (one string, not one per path). */
+  checksum?: string;
   kind: "file" | "symlink";
   mode: number;
   uid: number;
@@ -303,6 +312,7 @@ class TreeReader {
       } catch (error) {
         throw objectFailure(this.repo, checksum, "file", path, toDenoError(error));
       }
+      meta.checksum = checksum;
       this.files.set(checksum, meta);
     }
     return meta;
@@ -332,8 +342,8 @@ class TreeReader {
           uid: meta.uid,
           gid: meta.gid,
           size: meta.size,
-          checksum,
-          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : [],
+          checksum: meta.checksum!,
+          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : NO_XATTRS,
         };
         if (meta.target !== undefined) entry.target = meta.target;
         out.push(entry);
@@ -351,7 +361,7 @@ class TreeReader {
           size: 0,
           checksum: dir.tree,
           metaChecksum: dir.meta,
-          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : [],
+          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : NO_XATTRS,
         });
         this.walk(dir.tree, path + "/", out);
       }

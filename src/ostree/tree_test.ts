@@ -110,8 +110,10 @@ Deno.test("identical subtrees and shared content get entries of their own", asyn
     const entries = await (await OstreeRepo.open(`${dir}/repo`)).readTree(commit);
     assert.deepEqual(entries.map((e) => e.path), ["a", "a/sub", "a/sub/f", "b", "b/sub", "b/sub/f"]);
     assert.equal(entries[0].checksum, entries[3].checksum);
-    // Callers change entries in place: no two entries share an object.
-    entries[2].xattrs.push({ name: "user.x", value: new Uint8Array(1) });
+    // Entries without xattrs share one frozen empty array: callers replace `xattrs`, never change it.
+    assert.ok(Object.isFrozen(entries[2].xattrs));
+    assert.throws(() => entries[2].xattrs.push({ name: "user.x", value: new Uint8Array(1) }), TypeError);
+    entries[2].xattrs = [...entries[2].xattrs, { name: "user.x", value: new Uint8Array(1) }];
     assert.equal(entries[5].xattrs.length, 0);
   } finally {
     await removeTree(dir);
