@@ -18,7 +18,7 @@ export const EXCLUDED_XATTRS: ReadonlySet<string> = new Set(["security.selinux"]
 
 /**
  * Maps a commit's entries to the image's root file system (in place) and
- * returns them sorted.
+ * returns them sorted (the same array, or a new one when `/usr/etc` moved).
  *
  * @example
  * ```ts
@@ -44,5 +44,32 @@ export function toImageRootfs(entries: TreeEntry[]): TreeEntry[] {
       entry.xattrs = entry.xattrs.filter((x) => !EXCLUDED_XATTRS.has(x.name));
     }
   }
-  return entries.sort((a, b) => comparePaths(a.path, b.path));
+  return sortByPath(entries, usrEtc !== undefined);
+}
+
+/**
+ * Sorts entries by image path. A commit's walk is already in that order
+ * but for a moved `/usr/etc` block: that block is moved where `etc` sorts
+ * (one pass, no comparison sort of a million entries and the memory it
+ * takes); anything else out of order gets the full sort.
+ */
+function sortByPath(entries: TreeEntry[], movedEtc: boolean): TreeEntry[] {
+  let sorted = entries;
+  if (movedEtc) {
+    const start = entries.findIndex((e) => e.sourcePath === "usr/etc");
+    let end = start + 1;
+    while (end < entries.length && entries[end].sourcePath.startsWith("usr/etc/")) end++;
+    const rest = [...entries.slice(0, start), ...entries.slice(end)];
+    let at = 0;
+    while (at < rest.length && comparePaths(rest[at].path, "etc") < 0) at++;
+    sorted = rest.slice(0, at);
+    for (let i = start; i < end; i++) sorted.push(entries[i]);
+    for (let i = at; i < rest.length; i++) sorted.push(rest[i]);
+  }
+  for (let i = 1; i < sorted.length; i++) {
+    if (comparePaths(sorted[i - 1].path, sorted[i].path) >= 0) {
+      return sorted.sort((a, b) => comparePaths(a.path, b.path));
+    }
+  }
+  return sorted;
 }
