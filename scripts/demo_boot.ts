@@ -32,6 +32,7 @@ import {
   makeDisk,
   removeSysroot,
 } from "../tests/helpers/boot.ts";
+import { OstreeRepo } from "../src/ostree/repo.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const demo = `${root}.demo/boot`;
@@ -98,8 +99,7 @@ async function imageStep(source: Deployable): Promise<Deployable> {
   );
   const pulled = `${demo}/pulled`;
   await Deno.mkdir(pulled, { recursive: true });
-  const init = await new Deno.Command("ostree", { args: ["init", `--repo=${pulled}`, "--mode=bare"] }).output();
-  if (!init.success) throw new Error(`ostree init ${pulled}: ${decoder.decode(init.stderr)}`);
+  await OstreeRepo.init(pulled, "bare");
   const result = JSON.parse(
     await cli(["--repo", pulled, "image", "pull", `oci:${layout}:1`, "--branch", "demo/os"]),
   );

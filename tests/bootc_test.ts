@@ -116,11 +116,23 @@ async function writeBlob(layout: string, bytes: Uint8Array): Promise<{ digest: s
   return { digest, size: bytes.length };
 }
 
+/** Rewrites an image's config and manifest in a layout (as `mutate` says), every digest made right again. */
+async function rewriteImage(layout: string, mutate: (manifest: Manifest, config: Config) => void): Promise<void> {
+  const index = JSON.parse(await Deno.readTextFile(join(layout, "index.json")));
+  const { manifest, config } = await readImage(layout);
+  mutate(manifest, config);
+  const configBlob = await writeBlob(layout, new TextEncoder().encode(JSON.stringify(config)));
+  manifest.config = { ...manifest.config, ...configBlob };
+  const manifestBlob = await writeBlob(layout, new TextEncoder().encode(JSON.stringify(manifest)));
+  index.manifests[0] = { ...index.manifests[0], ...manifestBlob };
+  await Deno.writeTextFile(join(layout, "index.json"), JSON.stringify(index));
+}
+
 /**
- * Rewrites an image in a layout so that every digest is right again: layer
- * `i` replaced (or a layer appended when `i` is the layer count), config
- * diff ids and the final-diffid label kept consistent when `keepFinal` is
- * false. The tampering is inside the layer, where only object checks find it.
+ * Replaces layer `i` (or appends a layer when `i` is the layer count), the
+ * config's diff ids kept right, and the final-diffid label moved with it
+ * when `moveFinal`. The tampering is inside the layer, where only object
+ * checks find it.
  */
 async function rewriteLayer(
   layout: string,
@@ -128,26 +140,21 @@ async function rewriteLayer(
   tar: Uint8Array,
   options: { moveFinal: boolean },
 ): Promise<void> {
-  const index = JSON.parse(await Deno.readTextFile(join(layout, "index.json")));
-  const { manifest, config } = await readImage(layout);
   const blob = await writeBlob(layout, new Uint8Array(gzipSync(tar)));
   const layer = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...blob };
-  const oldDiff = config.rootfs.diff_ids[i];
-  if (i === manifest.layers.length) {
-    manifest.layers.push(layer);
-    config.rootfs.diff_ids.push(digestOf(tar));
-    config.history?.push({ created_by: "another tool" });
-  } else {
-    manifest.layers[i] = { ...layer, annotations: manifest.layers[i].annotations };
-    config.rootfs.diff_ids[i] = digestOf(tar);
-  }
-  const labels = config.config!.Labels!;
-  if (options.moveFinal && labels["ostree.final-diffid"] === oldDiff) labels["ostree.final-diffid"] = digestOf(tar);
-  const configBlob = await writeBlob(layout, new TextEncoder().encode(JSON.stringify(config)));
-  manifest.config = { ...manifest.config, ...configBlob };
-  const manifestBlob = await writeBlob(layout, new TextEncoder().encode(JSON.stringify(manifest)));
-  index.manifests[0] = { ...index.manifests[0], ...manifestBlob };
-  await Deno.writeTextFile(join(layout, "index.json"), JSON.stringify(index));
+  await rewriteImage(layout, (manifest, config) => {
+    const oldDiff = config.rootfs.diff_ids[i];
+    if (i === manifest.layers.length) {
+      manifest.layers.push(layer);
+      config.rootfs.diff_ids.push(digestOf(tar));
+      config.history?.push({ created_by: "another tool" });
+    } else {
+      manifest.layers[i] = { ...layer, annotations: manifest.layers[i].annotations };
+      config.rootfs.diff_ids[i] = digestOf(tar);
+    }
+    const labels = config.config!.Labels!;
+    if (options.moveFinal && labels["ostree.final-diffid"] === oldDiff) labels["ostree.final-diffid"] = digestOf(tar);
+  });
 }
 
 async function layerTar(layout: string, digest: string): Promise<Uint8Array> {
@@ -390,6 +397,37 @@ Deno.test({
           assert.deepEqual(await leftovers(target), []);
           await removeTree(copy);
           await removeTree(target);
+        });
+      }
+
+      for (
+        const [what, label, value, message] of [
+          [
+            "an ostree.commit label that is no checksum",
+            "ostree.commit",
+            "not-a-checksum",
+            /invalid ostree\.commit label/,
+          ],
+          [
+            "an ostree.final-diffid that names no layer",
+            "ostree.final-diffid",
+            `sha256:${"e".repeat(64)}`,
+            /label names no layer/,
+          ],
+        ] as const
+      ) {
+        await t.step(`${what}: refused, nothing imported`, async () => {
+          const copy = join(dir, "labels.oci");
+          await runOk("cp", ["-a", layout, copy]);
+          await rewriteImage(copy, (_, config) => void (config.config!.Labels![label] = value));
+          const target = await createRepo("bare", join(dir, "labels-target"));
+          const result = await runCli(["--repo", target, "image", "pull", `oci:${copy}:1`, "--branch", "os"]);
+          assert.equal(result.code, 1, result.stderr);
+          assert.match(result.stderr, message);
+          assert.match(result.stderr, /^Solution: The image is damaged; nothing was imported$/m);
+          assert.equal((await runOk("ostree", ["refs", `--repo=${target}`])).trim(), "");
+          await removeTree(copy);
+          await removeTree(join(dir, "labels-target"));
         });
       }
 

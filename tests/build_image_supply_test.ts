@@ -352,6 +352,8 @@ Deno.test({
         { env },
       );
       assert.equal(noKey.code, 2, noKey.stderr);
+      assert.match(noKey.stderr, /^Error: --provenance is signed with the signing options' keys, and none is given$/m);
+      await assert.rejects(Deno.lstat(join(dir, "x.oci")), Deno.errors.NotFound, "nothing written");
       const archive = await runCli([
         "--repo",
         repo,
@@ -366,6 +368,11 @@ Deno.test({
         join(dir, "ci.key"),
       ], { env });
       assert.equal(archive.code, 2, archive.stderr);
+      assert.match(
+        archive.stderr,
+        /^Error: --provenance is attached to an OCI layout or a registry image, not to docker-archive$/m,
+      );
+      await assert.rejects(Deno.lstat(join(dir, "x.tar")), Deno.errors.NotFound, "nothing written");
     } finally {
       await registry.stop();
       for (const home of [alice.home, bob.home]) await run("gpgconf", ["--homedir", home, "--kill", "gpg-agent"]);

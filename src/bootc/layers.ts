@@ -387,8 +387,9 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
 export function bootcContent(content: ContentSource): { open(entry: BootcEntry): FileContent } {
   return {
     open(entry) {
+      // Only entries with content are opened: in-memory bytes, or a tree entry's object (objects and copies).
       if (entry.data) return bytesContent(entry.data);
-      return content.open(entry.source ?? (entry as unknown as TreeEntry));
+      return content.open(entry.source!);
     },
   };
 }

@@ -18,7 +18,14 @@
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
 import { rawManifest } from "../oci/manifest.ts";
-import { architecture, findArchitecture, formatPlatform, parsePlatform, samePlatform } from "../oci/platform.ts";
+import {
+  architecture,
+  findArchitecture,
+  formatPlatform,
+  parsePlatform,
+  platformArchitecture,
+  samePlatform,
+} from "../oci/platform.ts";
 import { jsonBytes } from "../oci/image_config.ts";
 import { type ImageIndex, MEDIA_TYPE_INDEX, type Platform } from "../oci/types.ts";
 import {
@@ -81,7 +88,7 @@ function parsePlatforms(platforms: PlatformSource[]): { platform: Platform; debi
     const p = parsePlatform(platform);
     return {
       platform: p,
-      debian: architecture(p.variant ? `${p.architecture}/${p.variant}` : p.architecture).debian,
+      debian: platformArchitecture(p).debian,
       source,
     };
   });

@@ -9,7 +9,7 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
-import { architecture, parsePlatform } from "../oci/platform.ts";
+import { architecture, parsePlatform, platformArchitecture } from "../oci/platform.ts";
 
 /**
  * Adds `--platform` to a command that has `--arch`.
@@ -47,7 +47,7 @@ export function requestedArch(opts: { arch?: unknown; platform?: unknown }): str
   }
   if (platform !== undefined) {
     const p = parsePlatform(platform, "platform");
-    return architecture(p.variant ? `${p.architecture}/${p.variant}` : p.architecture).debian;
+    return platformArchitecture(p).debian;
   }
   if (arch !== undefined) architecture(arch); // an unknown name is a usage error before any work
   return arch;

@@ -54,12 +54,8 @@ async function writeOutput(bytes: Uint8Array, output: string | undefined): Promi
     await Deno.stdout.write(bytes);
     return;
   }
-  const { writeFileAtomic, fsError } = await import("../util/fs.ts");
-  try {
-    await writeFileAtomic(output, bytes);
-  } catch (error) {
-    throw fsError("write", output, error, "output");
-  }
+  const { writeFileAtomic } = await import("../util/fs.ts");
+  await writeFileAtomic(output, bytes, "output");
 }
 
 /**

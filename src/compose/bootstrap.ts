@@ -314,7 +314,8 @@ export async function bootstrapBase(options: BootstrapOptions): Promise<Bootstra
   await requireProgram("mmdebstrap", "apt-get install mmdebstrap");
   if (plan.bootable) await requireProgram("bwrap", "apt-get install bubblewrap"); // dracut runs in the sandbox
   // A foreign architecture's maintainer scripts run under qemu-user: check before anything is written.
-  if (!NO_SCRIPT_VARIANTS.includes(plan.variant)) await checkEmulation(debianArch(plan.base.arch));
+  // (dracut of a bootable tree runs the tree's own programs too, whatever the variant)
+  if (plan.bootable || !NO_SCRIPT_VARIANTS.includes(plan.variant)) await checkEmulation(debianArch(plan.base.arch));
   const { repo, created } = typeof options.repo === "string"
     ? await openOrCreateRepo(options.repo)
     : { repo: options.repo, created: false };

@@ -88,14 +88,7 @@ export interface ComposeCreateOptions {
 }
 
 /** A package with its version, as reported. */
-export interface PackageVersion {
-  /** Name. */
-  name: string;
-  /** Version. */
-  version: string;
-  /** Debian architecture. */
-  arch: string;
-}
+export type PackageVersion = InstalledPackage;
 
 /** What {@linkcode composeCreate} did (or, in a dry run, would do). */
 export interface ComposeCreateResult {
@@ -221,11 +214,7 @@ function aptFailure(what: string, code: number, lines: readonly string[], soluti
 /** `installed` split against the base's packages: added, upgraded, downgraded. */
 function changesOf(before: readonly InstalledPackage[], installed: readonly PackageVersion[]) {
   const { added, upgraded, downgraded } = classifyChanges(before, installed);
-  return { added: toVersions(added), upgraded, downgraded };
-}
-
-function toVersions(packages: readonly InstalledPackage[]): PackageVersion[] {
-  return packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch }));
+  return { added: added, upgraded, downgraded };
 }
 
 function metadataString(commit: CommitInfo, key: string): string | undefined {
@@ -385,8 +374,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
       if (!options.dryRun) {
         after = await readInstalledPackages(rootfs);
         const changes = diffPackages(before, after);
-        installed = toVersions(changes.installed);
-        removed = toVersions(changes.removed);
+        installed = changes.installed;
+        removed = changes.removed;
         if (bootable) {
           timer.start("initramfs");
           // A kernel without one gets its initramfs; all are rebuilt when what goes into them changed.
@@ -437,8 +426,8 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
         [COMMIT_METADATA.release]: metadataString(baseCommit, COMMIT_METADATA.release) ?? ref.version,
         [COMMIT_METADATA.arch]: metadataString(baseCommit, COMMIT_METADATA.arch) ?? ref.arch,
         [COMMIT_METADATA.requestedPackages]: requested,
-        [COMMIT_METADATA.installedPackages]: formatPackages(toInstalled(installed), nativeArch),
-        [COMMIT_METADATA.removedPackages]: formatPackages(toInstalled(removed), nativeArch),
+        [COMMIT_METADATA.installedPackages]: formatPackages(installed, nativeArch),
+        [COMMIT_METADATA.removedPackages]: formatPackages(removed, nativeArch),
         [COMMIT_METADATA.packages]: formatPackages(after, nativeArch),
         [COMMIT_METADATA.installRecommends]: installRecommends,
       };
@@ -484,8 +473,4 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   } finally {
     await removeWorkDir(work);
   }
-}
-
-function toInstalled(packages: readonly PackageVersion[]): InstalledPackage[] {
-  return packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch }));
 }

@@ -11,6 +11,7 @@
 
 import { AptOstreeError } from "../errors.ts";
 import { architecture } from "../oci/platform.ts";
+import { commandDyingWithUs, onPath } from "../util/child.ts";
 
 /** Where the kernel's binfmt_misc file system is mounted. */
 export const BINFMT_DIR = "/proc/sys/fs/binfmt_misc";
@@ -50,15 +51,12 @@ export interface EmulationStatus {
 
 const SETUP = "apt-get install qemu-user-static binfmt-support arch-test";
 
+/** Runs a probe (dying with the tool, as every child does); undefined when the program is not installed. */
 async function output(program: string, args: string[]): Promise<{ code: number; output: string } | undefined> {
-  try {
-    const out = await new Deno.Command(program, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-    const decoder = new TextDecoder();
-    return { code: out.code, output: (decoder.decode(out.stdout) + decoder.decode(out.stderr)).trim() };
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  if (!onPath(program)) return undefined;
+  const out = await commandDyingWithUs(program, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, output: (decoder.decode(out.stdout) + decoder.decode(out.stderr)).trim() };
 }
 
 const HOST_PROBES: EmulationProbes = {

@@ -91,10 +91,6 @@ d /var/lib/apt/lists/partial 0700 root root -
 d /var/log/apt 0755 root root -
 `;
 
-async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
-  return await statOrUndefined(path);
-}
-
 async function readLinkOrUndefined(path: string): Promise<string | undefined> {
   try {
     return await Deno.readLink(path);
@@ -117,7 +113,7 @@ async function removeTree(path: string): Promise<void> {
 
 /** Makes `path` a symlink to `target`, replacing a symlink or an empty directory there. */
 async function ensureSymlink(path: string, target: string): Promise<void> {
-  const info = await lstatOrUndefined(path);
+  const info = await statOrUndefined(path);
   if (info?.isSymlink && (await readLinkOrUndefined(path)) === target) return;
   if (info) {
     await Deno.remove(path).catch((error) => { // a symlink, a file, or an empty directory
@@ -147,8 +143,8 @@ async function ensureSymlink(path: string, target: string): Promise<void> {
 export async function relocateDpkgDatabase(root: string): Promise<void> {
   const legacy = join(root, LEGACY_DPKG_DATABASE_DIR);
   const database = join(root, DPKG_DATABASE_DIR);
-  const legacyInfo = await lstatOrUndefined(legacy);
-  const databaseInfo = await lstatOrUndefined(database);
+  const legacyInfo = await statOrUndefined(legacy);
+  const databaseInfo = await statOrUndefined(database);
   if (legacyInfo?.isDirectory) {
     if (databaseInfo) {
       throw new AptOstreeError(
@@ -182,9 +178,9 @@ export async function relocateDpkgDatabase(root: string): Promise<void> {
  * ```
  */
 export async function restoreDpkgDatabase(root: string): Promise<void> {
-  const legacyInfo = await lstatOrUndefined(join(root, LEGACY_DPKG_DATABASE_DIR));
+  const legacyInfo = await statOrUndefined(join(root, LEGACY_DPKG_DATABASE_DIR));
   if (legacyInfo?.isDirectory) return;
-  if (!(await lstatOrUndefined(join(root, DPKG_DATABASE_DIR)))?.isDirectory) return;
+  if (!(await statOrUndefined(join(root, DPKG_DATABASE_DIR)))?.isDirectory) return;
   await ensureSymlink(join(root, LEGACY_DPKG_DATABASE_DIR), DPKG_LINK_TARGET);
 }
 
@@ -215,8 +211,8 @@ export async function kernelVersions(root: string): Promise<string[]> {
     if (!entry.isDirectory) continue;
     const kver = entry.name;
     if (
-      (await lstatOrUndefined(join(root, "usr/lib/modules", kver, "vmlinuz")))?.isFile ||
-      (await lstatOrUndefined(join(root, "boot", `vmlinuz-${kver}`)))?.isFile
+      (await statOrUndefined(join(root, "usr/lib/modules", kver, "vmlinuz")))?.isFile ||
+      (await statOrUndefined(join(root, "boot", `vmlinuz-${kver}`)))?.isFile
     ) out.push(kver);
   }
   return out;
@@ -273,9 +269,9 @@ async function layoutKernels(root: string): Promise<string[]> {
       ]]
     ) {
       const source = join(root, "boot", from);
-      if ((await lstatOrUndefined(source))?.isFile) await rename(source, join(modules, to), "move the kernel file");
+      if ((await statOrUndefined(source))?.isFile) await rename(source, join(modules, to), "move the kernel file");
     }
-    if (!(await lstatOrUndefined(join(modules, "initramfs.img")))?.isFile) {
+    if (!(await statOrUndefined(join(modules, "initramfs.img")))?.isFile) {
       throw new AptOstreeError(`Kernel ${kver} has no initramfs at /usr/lib/modules/${kver}/initramfs.img`, {
         solution: "Install dracut in the tree (bootable composes add it) so that apt-ostree can build the initramfs",
       });
@@ -283,11 +279,11 @@ async function layoutKernels(root: string): Promise<string[]> {
   }
   for (const name of KERNEL_LINKS) {
     const path = join(root, name);
-    const info = await lstatOrUndefined(path);
+    const info = await statOrUndefined(path);
     if (info && !info.isDirectory) await removeTree(path);
   }
   const boot = join(root, "boot");
-  if ((await lstatOrUndefined(boot))?.isDirectory) {
+  if ((await statOrUndefined(boot))?.isDirectory) {
     for (const entry of await sortedEntries(boot)) await removeTree(join(boot, entry.name));
   } else {
     await removeTree(boot);
@@ -301,9 +297,9 @@ async function linkIntoVar(root: string): Promise<void> {
   for (const [rel, target] of VAR_LINKS) {
     const path = join(root, rel);
     const inVar = join(dirname(path), target);
-    const info = await lstatOrUndefined(path);
+    const info = await statOrUndefined(path);
     if (info?.isSymlink && (await readLinkOrUndefined(path)) === target) continue;
-    const varInfo = await lstatOrUndefined(inVar);
+    const varInfo = await statOrUndefined(inVar);
     if (info?.isDirectory) {
       if (!varInfo) {
         await Deno.mkdir(dirname(inVar), { recursive: true });
@@ -311,7 +307,7 @@ async function linkIntoVar(root: string): Promise<void> {
       } else {
         for (const entry of await sortedEntries(path)) {
           const to = join(inVar, entry.name);
-          if (await lstatOrUndefined(to)) {
+          if (await statOrUndefined(to)) {
             throw new AptOstreeError(`Both /${rel}/${entry.name} and its place in /var exist in ${root}`, {
               solution: `Keep one of them: /${rel} is a symlink to ${target} in a bootable tree`,
             });
@@ -437,6 +433,28 @@ async function varToTmpfiles(root: string): Promise<void> {
  * empty files, and the factory files moved back), and removes the autovar
  * file, which the next {@linkcode toBootableLayout} writes anew.
  */
+/**
+ * `root/rel` for a path named by the tree's own files: refused when it has
+ * `.` or `..` components or a parent that is a symlink or not a directory
+ * (which would lead out of the tree); missing parents are made (`create`).
+ */
+async function placeInTree(root: string, rel: string, where: string, create = true): Promise<string> {
+  const parts = rel.split("/");
+  const refuse = (why: string) =>
+    new AptOstreeError(`Refusing /${rel} named in /${where}: ${why}`, {
+      solution: "The base's tmpfiles.d entries are damaged or malicious; rebuild the base",
+    });
+  if (parts.some((p) => p === "" || p === "." || p === "..")) throw refuse("it is not a plain path inside the tree");
+  let path = root;
+  for (const part of parts.slice(0, -1)) {
+    path = join(path, part);
+    const info = await statOrUndefined(path);
+    if (!info && create) await Deno.mkdir(path);
+    else if (!info?.isDirectory) throw refuse(`${path.slice(root.length)} is not a directory of the tree`);
+  }
+  return join(path, parts[parts.length - 1]);
+}
+
 async function varFromTmpfiles(root: string): Promise<void> {
   const users = await idsByName(root, "passwd");
   const groups = await idsByName(root, "group");
@@ -454,9 +472,9 @@ async function varFromTmpfiles(root: string): Promise<void> {
       const fields = line.trim().split(/\s+/);
       if (fields.length < 2 || fields[0].startsWith("#") || !fields[1].startsWith("/var/")) continue;
       const [type, absolute, mode, user, group] = fields;
-      const path = join(root, absolute);
-      if (await lstatOrUndefined(path)) continue;
-      await Deno.mkdir(dirname(path), { recursive: true });
+      // The file comes from the commit (perhaps from an image): it must not lead this root process out of the tree.
+      const path = await placeInTree(root, absolute.slice(1), file);
+      if (await statOrUndefined(path)) continue;
       if (type === "d") {
         await Deno.mkdir(path);
       } else if (type === "L") {
@@ -465,11 +483,8 @@ async function varFromTmpfiles(root: string): Promise<void> {
       } else if (type === "f") {
         await Deno.writeFile(path, new Uint8Array());
       } else if (type === "C") {
-        await rename(
-          join(root, FACTORY_VAR, absolute.slice("/var/".length)),
-          path,
-          "move back from the factory directory",
-        );
+        const factory = await placeInTree(root, `${FACTORY_VAR}/${absolute.slice("/var/".length)}`, file, false);
+        await rename(factory, path, "move back from the factory directory");
         continue;
       } else {
         continue;
@@ -480,7 +495,7 @@ async function varFromTmpfiles(root: string): Promise<void> {
   }
   await removeTree(join(root, AUTOVAR_TMPFILES));
   const varTmp = join(root, "var/tmp");
-  if (!(await lstatOrUndefined(varTmp))) {
+  if (!(await statOrUndefined(varTmp))) {
     await Deno.mkdir(varTmp);
     await Deno.chmod(varTmp, 0o1777);
   }
@@ -488,7 +503,7 @@ async function varFromTmpfiles(root: string): Promise<void> {
 
 /** Whether a tree is in bootable layout (its `/var` was turned into autovar entries). */
 export async function isBootableLayout(root: string): Promise<boolean> {
-  return (await lstatOrUndefined(join(root, AUTOVAR_TMPFILES)))?.isFile ?? false;
+  return (await statOrUndefined(join(root, AUTOVAR_TMPFILES)))?.isFile ?? false;
 }
 
 /**
@@ -508,7 +523,7 @@ export async function toBootableLayout(root: string): Promise<string[]> {
   await ensureSymlink(join(root, "ostree"), "sysroot/ostree");
   await linkIntoVar(root);
   const tmp = join(root, "tmp");
-  if (!(await lstatOrUndefined(tmp))?.isDirectory) {
+  if (!(await statOrUndefined(tmp))?.isDirectory) {
     await removeTree(tmp);
     await Deno.mkdir(tmp);
   }
@@ -606,7 +621,7 @@ export interface BuildInitramfsOptions {
 export async function buildInitramfs(root: string, options: BuildInitramfsOptions): Promise<string[]> {
   const built: string[] = [];
   for (const kver of await kernelVersions(root)) {
-    if (options.onlyMissing && (await lstatOrUndefined(join(root, "usr/lib/modules", kver, "initramfs.img")))) {
+    if (options.onlyMissing && (await statOrUndefined(join(root, "usr/lib/modules", kver, "initramfs.img")))) {
       continue;
     }
     const out = await runInSandbox(root, dracutCommand(kver), {

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readInstalledPackages } from "./dpkg_status.ts";
-import { AUTOVAR_TMPFILES, DPKG_TMPFILES, dracutCommand, FACTORY_VAR, kernelVersions } from "./ostree_layout.ts";
+import {
+  AUTOVAR_TMPFILES,
+  DPKG_TMPFILES,
+  dracutCommand,
+  FACTORY_VAR,
+  fromBootableLayout,
+  kernelVersions,
+} from "./ostree_layout.ts";
 import { fromDeploymentLayout, toDeploymentLayout } from "./rootfs_cleanup.ts";
 
 const KVER = "6.1.0-99-amd64";
@@ -223,4 +230,29 @@ Deno.test("dracutCommand: not host-only, reproducible, with the ostree module an
   assert.ok(modules.includes("ostree") && modules.includes("systemd-initrd"));
   for (const d of ["virtio_blk", "virtio_pci", "ext4", "xfs"]) assert.ok(drivers.includes(d), d);
   assert.equal(argv.at(-1), `/usr/lib/modules/${KVER}/initramfs.img`);
+});
+
+Deno.test("a bootable tree's own tmpfiles.d entries cannot lead out of the tree (.., a symlinked parent)", async () => {
+  const outside = await Deno.makeTempDir();
+  for (
+    const [what, lines, setup] of [
+      ["a .. path", `d /var/../../${outside.slice(1)}/escaped 0755 root root -\n`, undefined],
+      ["a symlinked parent", "d /var/lib/escape/dir 0755 root root -\n", "var/lib/escape"],
+      ["a factory copy through a symlink", "C /var/lib/copied - - - - -\n", "usr/share/factory"],
+    ] as const
+  ) {
+    const root = await Deno.makeTempDir();
+    try {
+      await write(root, AUTOVAR_TMPFILES, lines);
+      if (setup) {
+        await Deno.mkdir(join(root, setup, ".."), { recursive: true });
+        await Deno.symlink(outside, join(root, setup));
+      }
+      await assert.rejects(fromBootableLayout(root), /Refusing \/.* named in \/usr\/lib\/tmpfiles\.d/, what);
+      assert.deepEqual([...Deno.readDirSync(outside)], [], `${what}: nothing written outside the tree`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  }
+  await Deno.remove(outside, { recursive: true });
 });

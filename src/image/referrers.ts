@@ -26,21 +26,6 @@ export interface AttachResult {
 }
 
 /**
- * Whether a sink can hold referrers.
- *
- * @example
- * ```ts
- * import { holdsReferrers } from "./referrers.ts";
- * import { openImageSink } from "./open.ts";
- * import { parseImageLocation } from "../reference/transport.ts";
- * holdsReferrers(await openImageSink(parseImageLocation("oci:out.oci:1"))); // true
- * ```
- */
-export function holdsReferrers(sink: ImageSink): boolean {
-  return typeof sink.putReferrer === "function";
-}
-
-/**
  * Attaches an artifact to the image `subject` in `sink` (after the image's
  * commit): its blobs, its manifest, and its listing as a referrer. An
  * artifact attached before (same bytes) is left as it is.

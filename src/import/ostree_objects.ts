@@ -12,11 +12,13 @@
  * @module
  */
 
+import { lchown } from "node:fs/promises";
 import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
 import { normalizeLayerPath } from "./apply_layer.ts";
 import type { TarEntry, TarReader } from "../tar/reader.ts";
 import { IMAGE_REPO_CONFIG, IMAGE_REPO_PATH } from "../bootc/layers.ts";
+import { writeAll } from "../util/fs.ts";
 
 /** Metadata objects are at most this big (ostree-ext's limit). */
 export const MAX_METADATA_OBJECT = 10 << 20;
@@ -63,6 +65,10 @@ export class ObjectImporter {
     await Deno.mkdir(path, { mode: 0o700 });
     for (const dir of ["objects", "refs/heads", "refs/remotes", "refs/mirrors", "tmp", "state", "extensions"]) {
       await Deno.mkdir(join(path, dir), { recursive: true, mode: 0o755 });
+    }
+    // All 256 fan-out directories up front: no mkdir per object.
+    for (let i = 0; i < 256; i++) {
+      await Deno.mkdir(join(path, "objects", i.toString(16).padStart(2, "0")), { mode: 0o755 });
     }
     await Deno.writeTextFile(join(path, "config"), IMAGE_REPO_CONFIG);
     return new ObjectImporter(path, commit);
@@ -111,7 +117,6 @@ export class ObjectImporter {
     where: string,
     rel: string,
   ): Promise<void> {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
     const full = join(dir, file);
     if (entry.type === "hardlink") {
       // Older exporters linked `.file-xattrs-link` to a shared `.file-xattrs`.
@@ -145,8 +150,7 @@ export class ObjectImporter {
     }
     try {
       for await (const chunk of reader.body()) {
-        let offset = 0;
-        while (offset < chunk.length) offset += await out.write(chunk.subarray(offset));
+        await writeAll(out, chunk);
         this.bytes += chunk.length;
       }
     } finally {
@@ -161,9 +165,4 @@ export class ObjectImporter {
       await Deno.chmod(full, 0o644);
     }
   }
-}
-
-async function lchown(path: string, uid: number, gid: number): Promise<void> {
-  const { lchown } = await import("node:fs/promises");
-  await lchown(path, uid, gid);
 }

@@ -493,18 +493,17 @@ export async function pullImageToBranch(
         solution: "Run the pull as root (sudo): the commit's objects keep their owners, and its checksum covers them",
       });
     }
-    const objects = native ? await ObjectImporter.create(join(tempDir, "objects-repo"), native.commit) : undefined;
-    let basePulled = false;
-    const pullBase = async () => {
-      if (basePulled || !native || !objects) return;
+    // The ostree layers of an ostree-native image: their objects go into a scratch repository.
+    const ostreeLayers = native &&
+      { ...native, objects: await ObjectImporter.create(join(tempDir, "objects-repo"), native.commit) };
+    /** Checks every object in the scratch repository, before anything reaches the real one; then copies the commit. */
+    const pullBase = async ({ objects, commit }: NonNullable<typeof ostreeLayers>) => {
       phase = "verifying";
       ticker?.tick();
-      // Every object is checked in the scratch repository, before anything reaches the real one.
-      await (await OstreeRepo.open(objects.path)).fsck(`the ostree commit ${native.commit} in ${source.description}`, {
+      await (await OstreeRepo.open(objects.path)).fsck(`the ostree commit ${commit} in ${source.description}`, {
         signal,
       });
-      await ostreeRepo.pullLocal(objects.path, native.commit, { signal });
-      basePulled = true;
+      await ostreeRepo.pullLocal(objects.path, commit, { signal });
     };
     let tree = new ImportTree(rootfs, privileged);
     const bytesTotal = manifest.layers.reduce((n, l) => n + l.size, 0);
@@ -571,18 +570,18 @@ export async function pullImageToBranch(
         const diff = new DigestStream();
         const tar = layerTar.pipeThrough(sizeCap(what, caps, unpacked)).pipeThrough(diff);
         const reader = new TarReader(tar, `layer ${layer.digest}`);
-        if (native && objects && i === native.layers) {
+        if (ostreeLayers && i === ostreeLayers.layers) {
           // The first layer another tool added on top: start from the base commit's tree.
-          await pullBase();
+          await pullBase(ostreeLayers);
           phase = "layers";
           await Deno.remove(rootfs);
-          await ostreeRepo.checkoutCopy(native.commit, rootfs, { signal });
+          await ostreeRepo.checkoutCopy(ostreeLayers.commit, rootfs, { signal });
           await usrEtcToEtc(rootfs);
           tree = new ImportTree(rootfs, privileged);
         }
         try {
-          if (native && objects && i < native.layers) {
-            await objects.applyLayer(reader, `layer ${layer.digest}`, i === 0, signal);
+          if (ostreeLayers && i < ostreeLayers.layers) {
+            await ostreeLayers.objects.applyLayer(reader, `layer ${layer.digest}`, i === 0, signal);
           } else {
             await tree.applyLayer(reader, layer.digest, signal);
           }
@@ -613,18 +612,18 @@ export async function pullImageToBranch(
       await Promise.allSettled(downloads);
       throw error;
     }
-    if (native && objects && native.layers === manifest.layers.length) {
+    if (ostreeLayers && ostreeLayers.layers === manifest.layers.length) {
       // Nothing added on top: the branch points at the exported commit itself.
-      await pullBase();
+      await pullBase(ostreeLayers);
       phase = "committing";
       ticker.tick();
-      await ostreeRepo.setRef(branch, native.commit, { signal });
+      await ostreeRepo.setRef(branch, ostreeLayers.commit, { signal });
       return {
         ...base,
-        commit: native.commit,
-        ostreeCommit: native.commit,
-        entries: objects.objects,
-        contentBytes: objects.bytes,
+        commit: ostreeLayers.commit,
+        ostreeCommit: ostreeLayers.commit,
+        entries: ostreeLayers.objects.objects,
+        contentBytes: ostreeLayers.objects.bytes,
         bytesDownloaded: source.local ? 0 : bytesTotal,
         skipped: [],
         upToDate: false,

@@ -192,11 +192,27 @@ export function formatPlatform(platform: Platform): string {
  * ```
  */
 export function samePlatform(a: Platform, b: Platform): boolean {
-  const norm = (p: Platform) =>
-    `${p.os}/${
-      findArchitecture(p.variant ? `${p.architecture}/${p.variant}` : p.architecture)?.debian ?? p.architecture
-    }`;
+  const norm = (p: Platform) => `${p.os}/${findArchitecture(platformArchName(p))?.debian ?? p.architecture}`;
   return norm(a) === norm(b);
+}
+
+/** A platform's architecture as one name the table knows (`arm/v7`, `arm64`). */
+function platformArchName(p: Platform): string {
+  return p.variant ? `${p.architecture}/${p.variant}` : p.architecture;
+}
+
+/**
+ * The architecture of an OCI platform (its variant counted); a usage error
+ * naming `{option}` for an unknown one.
+ *
+ * @example
+ * ```ts
+ * import { platformArchitecture } from "./platform.ts";
+ * platformArchitecture({ architecture: "arm", os: "linux", variant: "v7" }).debian; // "armhf"
+ * ```
+ */
+export function platformArchitecture(p: Platform, option = "arch"): Architecture {
+  return architecture(platformArchName(p), option);
 }
 
 /**

@@ -420,7 +420,8 @@ export async function readCommitTree(
 /**
  * Whether `path` exists in a commit's tree, and as what: walks the dirtrees
  * along the path only (a few object reads), where {@linkcode readCommitTree}
- * reads everything. Symlinks are not followed.
+ * reads everything. Symlinks are not followed. `commit` is a checksum, or
+ * the commit already read.
  *
  * @example
  * ```ts
@@ -432,11 +433,10 @@ export async function readCommitTree(
  */
 export async function commitPathKind(
   repo: OstreeRepo,
-  commit: string,
+  commit: string | { rootContents: string },
   path: string,
 ): Promise<"file" | "directory" | undefined> {
-  const info = await repo.readCommit(commit);
-  let tree = info.rootContents;
+  let tree = typeof commit === "string" ? (await repo.readCommit(commit)).rootContents : commit.rootContents;
   const parts = path.split("/").filter((p) => p !== "");
   for (const [i, name] of parts.entries()) {
     let parsed: DirTree;

@@ -170,8 +170,8 @@ export async function commitSbom(
     // A database directory that is a symlink (somewhere else) is left to the full listing, which follows it.
     let maybe = false;
     for (const dir of DPKG_DATABASE_DIRS) {
-      if (await commitPathKind(repo, options.commit, `${dir}/status`) !== undefined) maybe = true;
-      if (await commitPathKind(repo, options.commit, dir) === "file") maybe = true;
+      if (await commitPathKind(repo, info, `${dir}/status`) !== undefined) maybe = true;
+      if (await commitPathKind(repo, info, dir) === "file") maybe = true;
     }
     if (!maybe) return new Map();
   }

@@ -14,9 +14,6 @@ import type { DpkgPackage, PackageLicense } from "./dpkg.ts";
 /** SBOM formats. */
 export type SbomFormat = "spdx" | "cyclonedx";
 
-/** All SBOM formats, for validation and help. */
-export const SBOM_FORMATS: readonly SbomFormat[] = ["spdx", "cyclonedx"];
-
 /** The OCI `artifactType` (and blob media type) of each format. */
 export const SBOM_MEDIA_TYPES: Record<SbomFormat, string> = {
   spdx: "application/spdx+json",

@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { AptOstreeError } from "../errors.ts";
+import { commandDyingWithUs, onPath } from "../util/child.ts";
 
 /** Options for {@linkcode gpgSign}. */
 export interface GpgSignOptions {
@@ -27,23 +28,19 @@ async function runTool(
   stdin: Uint8Array | undefined,
   signal?: AbortSignal,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(program, {
-      args,
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal,
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new AptOstreeError(`${program} is not installed`, {
-        solution: `Install it: apt-get install ${program === "gpgv" ? "gpgv" : "gnupg"}`,
-      });
-    }
-    throw error;
+  if (!onPath(program)) {
+    throw new AptOstreeError(`${program} is not installed`, {
+      solution: `Install it: apt-get install ${program === "gpgv" ? "gpgv" : "gnupg"}`,
+    });
   }
+  // As every child of the tool: it dies with the tool (a SIGKILLed apt-ostree leaves no gpg behind).
+  const child = commandDyingWithUs(program, {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal,
+  }).spawn();
   if (stdin) {
     const writer = child.stdin.getWriter();
     await writer.write(stdin).catch(() => {});

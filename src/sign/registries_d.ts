@@ -73,7 +73,6 @@ function namespaceOf(value: unknown, where: string): RegistryNamespace {
   const staging = str("lookaside-staging") ?? str("sigstore-staging");
   if (lookaside !== undefined) ns.lookaside = lookaside;
   if (staging !== undefined) ns.lookasideStaging = staging;
-  if (typeof v["use-sigstore-attachments"] === "boolean") ns.useSigstoreAttachments = v["use-sigstore-attachments"];
   return ns;
 }
 
@@ -233,17 +232,4 @@ export function lookasideDir(config: RegistriesD, reference: string, use: "read"
     );
   }
   return decodeURIComponent(new URL(url).pathname);
-}
-
-/**
- * Whether cosign attachments are to be used for a reference.
- *
- * @example
- * ```ts
- * import { loadRegistriesD, usesSigstoreAttachments } from "./registries_d.ts";
- * usesSigstoreAttachments(await loadRegistriesD("registries.d"), "localhost:5000/web:1");
- * ```
- */
-export function usesSigstoreAttachments(config: RegistriesD, reference: string): boolean {
-  return namespaceFor(config, reference).useSigstoreAttachments === true;
 }

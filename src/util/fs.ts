@@ -125,6 +125,7 @@ export async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<voi
 
 /**
  * Writes `data` to `path` atomically: a temp file beside it, fsync, rename.
+ * A failure names `option` (the one that chose `path`) in its solution.
  *
  * @example
  * ```ts
@@ -132,7 +133,7 @@ export async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<voi
  * await writeFileAtomic("/tmp/index.json", new TextEncoder().encode("{}"));
  * ```
  */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array, option?: string): Promise<void> {
   const tmp = siblingTempPath(path);
   try {
     const file = await Deno.open(tmp, { createNew: true, write: true, mode: 0o644 });
@@ -145,7 +146,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
     await Deno.rename(tmp, path);
   } catch (error) {
     await removeQuietly(tmp);
-    throw fsError("write", path, error);
+    throw fsError("write", path, error, option);
   }
 }
 
