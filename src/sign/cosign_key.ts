@@ -22,6 +22,7 @@ import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 // audited, dependency-free port of NaCl that many key tools use; pinned here and in deno.lock.
 import nacl from "tweetnacl";
 import { AptOstreeError } from "../errors.ts";
+import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 
 /** PEM labels cosign uses for encrypted private keys (cosign 1, cosign 2). */
 const ENCRYPTED_LABELS = ["ENCRYPTED COSIGN PRIVATE KEY", "ENCRYPTED SIGSTORE PRIVATE KEY"];
@@ -31,31 +32,20 @@ const SCRYPT = { N: 32768, r: 8, p: 1 };
 
 function pemBlock(text: string): { label: string; body: Uint8Array } | undefined {
   const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(text);
-  if (!m) return undefined;
-  return { label: m[1], body: Uint8Array.from(atob(m[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0)) };
+  const body = m ? decodeBase64(m[2]) : undefined;
+  return m && body ? { label: m[1], body } : undefined;
 }
 
 function toPem(label: string, der: Uint8Array): string {
-  let b64 = "";
-  for (let i = 0; i < der.length; i += 0x8000) b64 += String.fromCharCode(...der.subarray(i, i + 0x8000));
-  b64 = btoa(b64);
-  const lines = b64.match(/.{1,64}/g) ?? [];
+  const lines = encodeBase64(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
-}
-
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
 }
 
 function unb64(text: unknown, what: string, where: string): Uint8Array {
   if (typeof text !== "string") throw badKey(where, `no ${what}`);
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    throw badKey(where, `${what} is not base64`);
-  }
+  const bytes = decodeBase64(text);
+  if (!bytes) throw badKey(where, `${what} is not base64`);
+  return bytes;
 }
 
 function badKey(where: string, why: string): AptOstreeError {
@@ -203,9 +193,9 @@ export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
   const nonce = new Uint8Array(randomBytes(nacl.secretbox.nonceLength));
   const box = nacl.secretbox(der, nonce, scryptKey(passphrase, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p));
   const body = {
-    kdf: { name: "scrypt", params: SCRYPT, salt: b64(salt) },
-    cipher: { name: "nacl/secretbox", nonce: b64(nonce) },
-    ciphertext: b64(box),
+    kdf: { name: "scrypt", params: SCRYPT, salt: encodeBase64(salt) },
+    cipher: { name: "nacl/secretbox", nonce: encodeBase64(nonce) },
+    ciphertext: encodeBase64(box),
   };
   return toPem(WRITE_LABEL, new TextEncoder().encode(JSON.stringify(body)));
 }
@@ -241,7 +231,7 @@ export function generateCosignKeyPair(passphrase: string): CosignKeyPair {
  * ```
  */
 export function signBytes(key: KeyObject, bytes: Uint8Array): string {
-  return b64(new Uint8Array(cryptoSign("sha256", bytes, key)));
+  return encodeBase64(new Uint8Array(cryptoSign("sha256", bytes, key)));
 }
 
 /**
@@ -257,12 +247,8 @@ export function signBytes(key: KeyObject, bytes: Uint8Array): string {
  * ```
  */
 export function verifyBytes(key: KeyObject, bytes: Uint8Array, signatureBase64: string): boolean {
-  let signature: Uint8Array;
-  try {
-    signature = Uint8Array.from(atob(signatureBase64), (c) => c.charCodeAt(0));
-  } catch {
-    return false;
-  }
+  const signature = decodeBase64(signatureBase64);
+  if (!signature) return false;
   try {
     return cryptoVerify("sha256", bytes, key, signature);
   } catch {

@@ -11,6 +11,7 @@
 
 import { createPublicKey } from "node:crypto";
 import { AptOstreeError } from "../errors.ts";
+import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 import { readPublicKey, signBytes, verifyBytes } from "./cosign_key.ts";
 import { gpgExportKey, gpgSign, gpgVerify } from "./gpg.ts";
 import { loadSigstoreKey, type SignOptions } from "./sign.ts";
@@ -31,14 +32,15 @@ export interface DsseEnvelope {
   signatures: { keyid: string; sig: string }[];
 }
 
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-function unb64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+/** Base64 from an envelope (perhaps written by another tool): a clear error when it is not. */
+function unb64(text: string, what: string): Uint8Array {
+  const bytes = decodeBase64(text);
+  if (!bytes) {
+    throw new AptOstreeError(`The DSSE envelope's ${what} is not base64`, {
+      solution: "The attestation is damaged; attach it again",
+    });
+  }
+  return bytes;
 }
 
 /**
@@ -69,7 +71,7 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
  * ```
  */
 export function envelopePayload(envelope: DsseEnvelope): Uint8Array {
-  return unb64(envelope.payload);
+  return unb64(envelope.payload, "payload");
 }
 
 /**
@@ -98,14 +100,14 @@ export async function signDsse(payloadType: string, payload: Uint8Array, options
       signal: options.signal,
       detach: true,
     });
-    signatures.push({ keyid: options.signBy, sig: b64(sig) });
+    signatures.push({ keyid: options.signBy, sig: encodeBase64(sig) });
   }
   if (signatures.length === 0) {
     throw new AptOstreeError("Nothing to sign the attestation with", {
       solution: "Give {signBySigstorePrivateKey} FILE or {signBy} FINGERPRINT",
     });
   }
-  return { payloadType, payload: b64(payload), signatures };
+  return { payloadType, payload: encodeBase64(payload), signatures };
 }
 
 /** What {@linkcode verifyDsse} found. */
@@ -148,7 +150,12 @@ export async function verifyDsse(
     }
     for (const s of envelope.signatures) {
       if (typeof s?.sig !== "string") continue;
-      const result = await gpgVerify(unb64(s.sig), [key.bytes], message);
+      const signature = decodeBase64(s.sig);
+      if (!signature) {
+        reasons.push(`${key.name}: a signature is not base64`);
+        continue;
+      }
+      const result = await gpgVerify(signature, [key.bytes], message);
       if (result.ok) return { ok: true, by: `${key.name} (GPG ${result.fingerprint})` };
       reasons.push(`${key.name}: ${result.reason}`);
     }

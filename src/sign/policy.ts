@@ -11,6 +11,7 @@
 
 import { dirname, resolve } from "node:path";
 import { AptOstreeError, UsageError } from "../errors.ts";
+import { decodeBase64 } from "../util/base64.ts";
 import { parseSignedIdentity, type SignedIdentity } from "./identity.ts";
 import { dockerScopes } from "./registries_d.ts";
 
@@ -42,11 +43,9 @@ function bad(where: string, why: string): UsageError {
 
 function base64Bytes(text: unknown, where: string): Uint8Array {
   if (typeof text !== "string") throw bad(where, "keyData is not a string");
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    throw bad(where, "keyData is not base64");
-  }
+  const bytes = decodeBase64(text);
+  if (!bytes) throw bad(where, "keyData is not base64");
+  return bytes;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import {
   generateCosignKeyPair,
@@ -14,6 +14,8 @@ import { readLookasideSignatures, signatureDir, writeLookasideSignature } from "
 import { makePayload, parsePayload } from "./payload.ts";
 import { loadPolicy, policyScopes, requirementsFor } from "./policy.ts";
 import { dockerScopes, loadRegistriesD, lookasideDir } from "./registries_d.ts";
+import { envelopePayload } from "./dsse.ts";
+import { decodeBase64, encodeBase64 } from "../util/base64.ts";
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 
@@ -151,4 +153,20 @@ Deno.test("policy: scope lookup as containers/image, relative key paths, unsuppo
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("an envelope or key whose base64 is damaged is a clear error, not a DOMException", () => {
+  assert.throws(
+    () => envelopePayload({ payloadType: "application/vnd.in-toto+json", payload: "not base64!", signatures: [] }),
+    /The DSSE envelope's payload is not base64/,
+  );
+  assert.equal(decodeBase64("not base64!"), undefined);
+  assert.deepEqual(decodeBase64(encodeBase64(new Uint8Array([0, 255, 7]))), new Uint8Array([0, 255, 7]));
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const publicKey = createPublicKey(privateKey);
+  assert.equal(
+    verifyBytes(publicKey, new Uint8Array(1), "***"),
+    false,
+    "a signature that is not base64 verifies nothing",
+  );
 });
