@@ -66,15 +66,16 @@ export async function readDpkgOwners(
   entries: readonly TreeEntry[],
   content: ContentSource,
 ): Promise<Map<string, string> | undefined> {
-  let lists: TreeEntry[] = [];
-  for (const dir of DPKG_INFO_DIRS) {
-    lists = entries.filter((e) =>
-      e.kind === "file" && e.path.startsWith(dir + "/") && e.path.endsWith(".list") &&
-      !e.path.slice(dir.length + 1).includes("/")
-    );
-    if (lists.length > 0) break;
+  // One pass over the tree: the `.list` files of each info directory (a million-entry tree is walked once, not four
+  // times); the first directory in order that has any is dpkg's.
+  const byDir = new Map<string, TreeEntry[]>(DPKG_INFO_DIRS.map((dir) => [dir, []]));
+  for (const e of entries) {
+    if (e.kind !== "file" || !e.path.endsWith(".list")) continue;
+    const slash = e.path.lastIndexOf("/");
+    byDir.get(e.path.slice(0, slash))?.push(e);
   }
-  if (lists.length === 0) return undefined;
+  const lists = DPKG_INFO_DIRS.map((dir) => byDir.get(dir)!).find((found) => found.length > 0);
+  if (lists === undefined) return undefined;
   lists.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const aliases = topLevelAliases(entries);
   const owners = new Map<string, string>();
