@@ -79,7 +79,7 @@ export {
 } from "./src/import/pull.ts";
 export { type CommitInfo, defaultRepoPath, OstreeRepo, type RepoMode } from "./src/ostree/repo.ts";
 export { COMMIT_METADATA } from "./src/ostree/metadata.ts";
-export { type ReadTreeOptions, type TreeEntry, type Xattr } from "./src/ostree/tree.ts";
+export { type ReadTreeOptions, TreeEntries, type TreeEntry, type Xattr } from "./src/ostree/tree.ts";
 export { type ImageReference, parseImageReference } from "./src/reference/image_ref.ts";
 export { formatImageLocation, type ImageLocation, parseImageLocation } from "./src/reference/transport.ts";
 export {

@@ -103,7 +103,7 @@ export interface BootcChunkPlan {
   /** Units, sorted. */
   units: string[];
   /** Tree entries (image paths); directories are ignored. */
-  entries: readonly TreeEntry[];
+  entries: Iterable<TreeEntry>;
 }
 
 /** What {@linkcode planOstreeContainer} needs. */

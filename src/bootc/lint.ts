@@ -48,7 +48,7 @@ export interface LintEntry {
 /** A tree to lint: its entries and the content of the few files the rules read. */
 export interface LintTree {
   /** Every path of the tree (the root excluded), in any order. */
-  entries: readonly LintEntry[];
+  entries: Iterable<LintEntry>;
   /**
    * The content of a regular file for which {@linkcode lintNeedsContent}
    * is true; undefined when the source did not keep it.

@@ -21,7 +21,7 @@ import type { Descriptor } from "../oci/types.ts";
 import { BlobMismatchError } from "../oci/verify.ts";
 import { type ContentSource, contentSourceFor, readEntryBytes } from "../ostree/content.ts";
 import { OstreeRepo } from "../ostree/repo.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import type { TreeEntries, TreeEntry } from "../ostree/tree.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { formatImageLocation, type ImageLocation, parseImageLocation } from "../reference/transport.ts";
 import { TarReader } from "../tar/reader.ts";
@@ -76,7 +76,7 @@ export async function commitLintTree(
   commit: string,
   options: LintSourceOptions = {},
 ): Promise<LintTree> {
-  let entries: TreeEntry[];
+  let entries: TreeEntries;
   try {
     entries = await repo.readTree(commit, { signal: options.signal });
   } catch (error) {
@@ -101,12 +101,15 @@ export async function commitLintTree(
  * await assertLintClean(treeLintTree(entries, contentSourceFor(repo)));
  * ```
  */
-export function treeLintTree(entries: readonly TreeEntry[], content: ContentSource): LintTree {
+export function treeLintTree(entries: TreeEntries, content: ContentSource): LintTree {
   // Only the few files a rule reads are indexed (a million-entry tree needs no second map).
   const byPath = new Map<string, TreeEntry>();
-  for (const e of entries) if (e.kind === "file" && lintNeedsContent(e.path)) byPath.set(e.path, e);
+  for (let i = 0; i < entries.length; i++) {
+    const path = entries.path(i);
+    if (lintNeedsContent(path) && entries.kind(i) === "file") byPath.set(path, entries.at(i));
+  }
   return {
-    // TreeEntry carries every field a LintEntry has: no copy of a million entries.
+    // A TreeEntry carries every field a LintEntry has.
     entries,
     async read(path) {
       const entry = byPath.get(path);

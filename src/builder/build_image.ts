@@ -21,7 +21,9 @@ import { attachArtifact, type AttachResult } from "../image/referrers.ts";
 import { attachedSboms } from "./attached.ts";
 import { commitSbom } from "../sbom/commit.ts";
 import { SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/documents.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import { BufferPool } from "../util/buffer_pool.ts";
+import { GZIP_BLOCK_SIZE } from "../compress/parallel_gzip.ts";
+import type { TreeEntries } from "../ostree/tree.ts";
 import type { RegistrySinkOptions } from "../registry/sink.ts";
 import {
   formatImageLocation,
@@ -373,7 +375,7 @@ interface LayerJob {
   annotations: Record<string, string>;
   write(
     blobs: ImageSink["blobs"],
-    options: Pick<BuildLayerOptions, "pool" | "signal" | "stats" | "annotations">,
+    options: Pick<BuildLayerOptions, "pool" | "bufferPool" | "signal" | "stats" | "annotations">,
   ): Promise<BuiltLayer>;
 }
 
@@ -389,7 +391,7 @@ interface TreePlan {
   contentBytes: number;
   layers: LayerJob[];
   /** The commit's tree as listed (the SBOM reads the dpkg database from it). */
-  listed: TreeEntry[];
+  listed: TreeEntries;
 }
 
 /** Layer descriptor annotations that let later builds reuse the layer and keep its bin. */
@@ -587,8 +589,7 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promi
   const content = contentSourceFor(repo);
   phases.start("list");
   const listed = await repo.readTree(commitChecksum, { signal });
-  // The commit's walk order, which layer 0 of an ostree-native image keeps (paths are mapped in place below).
-  const directories = listed.filter((e) => e.kind === "directory");
+  // Maps paths in place: `listed` keeps the commit's walk order, which layer 0 of an ostree-native image keeps.
   const entries = toImageRootfs(listed);
   const kernels = treeKernels(entries);
   const bootc = options.bootc ?? kernels.length > 0;
@@ -618,7 +619,7 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promi
       lint,
       listed,
       entries: entries.length,
-      contentBytes: entries.reduce((n, e) => n + e.size, 0),
+      contentBytes: plan.reduce((n, layer) => n + layer.contentBytes, 0),
       layers: plan.map((layer) => {
         const key = layerKey(layer.entries, compression, level);
         return {
@@ -643,7 +644,7 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promi
     repo,
     commit: commitChecksum,
     info: commit,
-    directories,
+    directories: listed.filter((e) => e.kind === "directory"),
     chunks,
     single,
     compression,
@@ -766,7 +767,7 @@ export async function writeBuild(
   });
   const ticker = progressTicker(progress, options.onProgress);
   const report = ticker.tick;
-  const makeSboms = async (listed: TreeEntry[] | undefined) => {
+  const makeSboms = async (listed: TreeEntries | undefined) => {
     if (prepared.sbomFormats.length === 0) return undefined;
     phases.start("sbom");
     const made = await commitSbom(prepared.repo, {
@@ -819,6 +820,8 @@ export async function writeBuild(
     // Before any layer: a commit without a dpkg database fails here, with nothing written.
     const sboms = await makeSboms(plan.listed);
     const cache = layerCache(previous);
+    // One set of block buffers for every layer (a pool per layer left 64 pools of garbage for the collector).
+    const bufferPool = new BufferPool(GZIP_BLOCK_SIZE, 2 * (pool.size + 2));
     phases.start("layers");
     phase = "layers";
     report();
@@ -836,7 +839,13 @@ export async function writeBuild(
             reused: true,
           };
         }
-        const built = await layer.write(target.blobs, { pool, signal, stats, annotations: layer.annotations });
+        const built = await layer.write(target.blobs, {
+          pool,
+          bufferPool,
+          signal,
+          stats,
+          annotations: layer.annotations,
+        });
         return { descriptor: built.descriptor, diffId: built.diffId, reused: false };
       },
     );

@@ -24,6 +24,8 @@ export interface BuildLayerOptions {
   level?: number;
   /** Workers for gzip. */
   pool: DeflatePool;
+  /** Buffers for tar batches and compression blocks, shared by the layers of a build (default: the layer's own). */
+  bufferPool?: BufferPool;
   /** Aborts the layer; its partial blob is removed. */
   signal?: AbortSignal;
   /** Counters to advance while writing. */
@@ -69,7 +71,7 @@ export async function buildLayer<E extends LayerEntry = TreeEntry>(
 ): Promise<BuiltLayer> {
   // Tar batches and gzip blocks share one size and one pool: full batches
   // go to the workers without a copy and come back for reuse.
-  const bufferPool = new BufferPool(GZIP_BLOCK_SIZE);
+  const bufferPool = options.bufferPool ?? new BufferPool(GZIP_BLOCK_SIZE);
   const tar = createLayerTarStream(entries, (e) => content.open(e), {
     signal: options.signal,
     stats: options.stats,

@@ -8,7 +8,7 @@
  */
 
 import { AptOstreeError } from "../errors.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import type { TreeEntries } from "../ostree/tree.ts";
 import { comparePaths } from "../util/path_order.ts";
 
 export { comparePaths };
@@ -17,58 +17,72 @@ export { comparePaths };
 export const EXCLUDED_XATTRS: ReadonlySet<string> = new Set(["security.selinux"]);
 
 /**
- * Maps a commit's entries to the image's root file system (in place) and
- * returns them sorted (the same array, or a new one when `/usr/etc` moved).
+ * Maps a commit's entries to the image's root file system (paths and
+ * xattrs in place) and returns them sorted: the same entries, or a view in
+ * another order when `/usr/etc` moved.
  *
  * @example
  * ```ts
  * import { toImageRootfs } from "./rootfs.ts";
+ * import { TreeEntries } from "../ostree/tree.ts";
  * const entry = (path: string) => ({ path, sourcePath: path, kind: "directory" as const, mode: 0o755, uid: 0, gid: 0, size: 0, checksum: "", xattrs: [] });
- * toImageRootfs([entry("usr"), entry("usr/etc")]).map((e) => e.path); // ["etc", "usr"]
+ * toImageRootfs(TreeEntries.from([entry("usr"), entry("usr/etc")])).map((e) => e.path); // ["etc", "usr"]
  * ```
  */
-export function toImageRootfs(entries: TreeEntry[]): TreeEntry[] {
-  const etc = entries.find((e) => e.sourcePath === "etc");
-  const usrEtc = entries.find((e) => e.sourcePath === "usr/etc");
-  if (etc && usrEtc) {
+export function toImageRootfs(entries: TreeEntries): TreeEntries {
+  let etc = -1;
+  let usrEtc = -1;
+  for (let i = 0; i < entries.length; i++) {
+    const path = entries.sourcePath(i);
+    if (path === "etc") etc = i;
+    else if (path === "usr/etc") usrEtc = i;
+  }
+  if (etc >= 0 && usrEtc >= 0) {
     throw new AptOstreeError("The commit has both /etc and /usr/etc", {
       solution:
         "A deployment keeps its configuration in /usr/etc only: merge /etc into /usr/etc (or drop one of them) and commit again",
     });
   }
-  for (const entry of entries) {
-    if (usrEtc && (entry.sourcePath === "usr/etc" || entry.sourcePath.startsWith("usr/etc/"))) {
-      entry.path = entry.sourcePath.slice("usr/".length);
+  for (let i = 0; i < entries.length; i++) {
+    if (usrEtc >= 0) {
+      const path = entries.sourcePath(i);
+      if (path === "usr/etc" || path.startsWith("usr/etc/")) entries.setPath(i, path.slice("usr/".length));
     }
-    if (entry.xattrs.some((x) => EXCLUDED_XATTRS.has(x.name))) {
-      entry.xattrs = entry.xattrs.filter((x) => !EXCLUDED_XATTRS.has(x.name));
+    if (entries.xattrCount(i) === 0) continue;
+    const xattrs = entries.at(i).xattrs;
+    if (xattrs.some((x) => EXCLUDED_XATTRS.has(x.name))) {
+      entries.setXattrs(i, xattrs.filter((x) => !EXCLUDED_XATTRS.has(x.name)));
     }
   }
-  return sortByPath(entries, usrEtc !== undefined);
+  // The walk puts a directory's entries right after it: the block ends at the first path outside it.
+  let end = usrEtc + 1;
+  while (usrEtc >= 0 && end < entries.length && entries.sourcePath(end).startsWith("usr/etc/")) end++;
+  return sortByPath(entries, usrEtc, end);
 }
 
 /**
  * Sorts entries by image path. A commit's walk is already in that order
- * but for a moved `/usr/etc` block: that block is moved where `etc` sorts
- * (one pass, no comparison sort of a million entries and the memory it
- * takes); anything else out of order gets the full sort.
+ * but for a moved `/usr/etc` block (`start` to `end`): that block is moved
+ * where `etc` sorts (one pass, no comparison sort of a million entries and
+ * the memory it takes); anything else out of order gets the full sort.
  */
-function sortByPath(entries: TreeEntry[], movedEtc: boolean): TreeEntry[] {
+function sortByPath(entries: TreeEntries, start: number, end: number): TreeEntries {
   let sorted = entries;
-  if (movedEtc) {
-    const start = entries.findIndex((e) => e.sourcePath === "usr/etc");
-    let end = start + 1;
-    while (end < entries.length && entries[end].sourcePath.startsWith("usr/etc/")) end++;
-    const rest = [...entries.slice(0, start), ...entries.slice(end)];
+  if (start >= 0) {
+    const order: number[] = [];
     let at = 0;
-    while (at < rest.length && comparePaths(rest[at].path, "etc") < 0) at++;
-    sorted = rest.slice(0, at);
-    for (let i = start; i < end; i++) sorted.push(entries[i]);
-    for (let i = at; i < rest.length; i++) sorted.push(rest[i]);
+    const rest = (i: number) => i < start ? i : i + (end - start);
+    const restLength = entries.length - (end - start);
+    while (at < restLength && comparePaths(entries.path(rest(at)), "etc") < 0) order.push(rest(at++));
+    for (let i = start; i < end; i++) order.push(i);
+    for (let i = at; i < restLength; i++) order.push(rest(i));
+    sorted = entries.select(order);
   }
   for (let i = 1; i < sorted.length; i++) {
-    if (comparePaths(sorted[i - 1].path, sorted[i].path) >= 0) {
-      return sorted.sort((a, b) => comparePaths(a.path, b.path));
+    if (comparePaths(sorted.path(i - 1), sorted.path(i)) >= 0) {
+      const order = Array.from({ length: sorted.length }, (_, i) => i);
+      order.sort((a, b) => comparePaths(sorted.path(a), sorted.path(b)));
+      return sorted.select(order);
     }
   }
   return sorted;

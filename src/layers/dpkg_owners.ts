@@ -6,7 +6,7 @@
  */
 
 import { type ContentSource, readEntryBytes } from "../ostree/content.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import type { TreeEntries, TreeEntry } from "../ostree/tree.ts";
 
 /**
  * Where apt-ostree keeps dpkg's database in every commit it composes
@@ -35,10 +35,12 @@ export const DPKG_INFO_DIRS: readonly string[] = [
  * Top-level directory aliases of a merged-/usr tree (`bin` → `usr/bin`):
  * dpkg lists `/bin/bash` for what the tree holds at `usr/bin/bash`.
  */
-function topLevelAliases(entries: readonly TreeEntry[]): Map<string, string> {
+function topLevelAliases(entries: TreeEntries): Map<string, string> {
   const aliases = new Map<string, string>();
-  for (const e of entries) {
-    if (e.kind !== "symlink" || e.path.includes("/") || !e.target) continue;
+  for (let i = 0; i < entries.length; i++) {
+    if (entries.kind(i) !== "symlink" || entries.path(i).includes("/")) continue;
+    const e = entries.at(i);
+    if (!e.target) continue;
     const target = e.target.replace(/^\/+/, "").replace(/\/+$/, "");
     if (target.length > 0 && !target.startsWith("..")) aliases.set(e.path, target);
   }
@@ -63,16 +65,16 @@ function topLevelAliases(entries: readonly TreeEntry[]): Map<string, string> {
  * ```
  */
 export async function readDpkgOwners(
-  entries: readonly TreeEntry[],
+  entries: TreeEntries,
   content: ContentSource,
 ): Promise<Map<string, string> | undefined> {
   // One pass over the tree: the `.list` files of each info directory (a million-entry tree is walked once, not four
   // times); the first directory in order that has any is dpkg's.
   const byDir = new Map<string, TreeEntry[]>(DPKG_INFO_DIRS.map((dir) => [dir, []]));
-  for (const e of entries) {
-    if (e.kind !== "file" || !e.path.endsWith(".list")) continue;
-    const slash = e.path.lastIndexOf("/");
-    byDir.get(e.path.slice(0, slash))?.push(e);
+  for (let i = 0; i < entries.length; i++) {
+    const path = entries.path(i);
+    if (!path.endsWith(".list") || entries.kind(i) !== "file") continue;
+    byDir.get(path.slice(0, path.lastIndexOf("/")))?.push(entries.at(i));
   }
   const lists = DPKG_INFO_DIRS.map((dir) => byDir.get(dir)!).find((found) => found.length > 0);
   if (lists === undefined) return undefined;

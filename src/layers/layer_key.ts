@@ -28,7 +28,7 @@ export const LAYER_FORMAT_VERSION = 2; // 2: no hardlinks for empty files or und
  * const key = layerKey([], "gzip"); // "sha256:…"
  * ```
  */
-export function layerKey(entries: readonly TreeEntry[], compression: Compression, level?: number): string {
+export function layerKey(entries: Iterable<TreeEntry>, compression: Compression, level?: number): string {
   const hash = createHash("sha256");
   hash.update(`apt-ostree layer v${LAYER_FORMAT_VERSION} ${compression} ${level ?? DEFAULT_LEVELS[compression]}\n`);
   for (const e of entries) {

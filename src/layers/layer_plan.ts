@@ -13,7 +13,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { TreeEntry } from "../ostree/tree.ts";
+import { TreeEntries, type TreeEntry } from "../ostree/tree.ts";
 import { comparePaths } from "../util/path_order.ts";
 import { mayHardlink } from "../tar/layer_tar.ts";
 
@@ -28,7 +28,7 @@ export interface LayerBin {
 /** A planned layer: its bin and its entries in tar order. */
 export interface PlannedLayer extends LayerBin {
   /** Entries, sorted as the tree is, parents before children. */
-  entries: TreeEntry[];
+  entries: TreeEntries;
   /** Bytes of file content. */
   contentBytes: number;
 }
@@ -115,76 +115,105 @@ function carriedBins(unitSizes: Map<string, number>, previous: LayerBin[]): Laye
 
 /**
  * Plans the layers of an image from its entries (in any order; the plan
- * is the same).
+ * is the same). The layers' entries are views of `input`.
  *
  * @example
  * ```ts
  * import { pathPrefixUnit, planLayers } from "./layer_plan.ts";
- * import type { TreeEntry } from "../ostree/tree.ts";
- * const entries: TreeEntry[] = []; // from the commit's tree, mapped to the image root
+ * import { TreeEntries } from "../ostree/tree.ts";
+ * const entries = TreeEntries.from([]); // from the commit's tree, mapped to the image root
  * const layers = planLayers(entries, { maxLayers: 64, unitOf: pathPrefixUnit });
  * for (const layer of layers) console.log(layer.id, layer.entries.length);
  * ```
  */
-export function planLayers(input: readonly TreeEntry[], options: PlanLayersOptions): PlannedLayer[] {
+export function planLayers(input: TreeEntries | readonly TreeEntry[], options: PlanLayersOptions): PlannedLayer[] {
   // The plan depends on the order (a hardlink group goes where its first
   // path goes; parents come before children): take the image's order,
   // whatever order the entries came in. Sorted input costs one pass.
-  const entries = input.every((e, i) => i === 0 || comparePaths(input[i - 1].path, e.path) < 0)
-    ? input
-    : [...input].sort((a, b) => comparePaths(a.path, b.path));
+  const tree = input instanceof TreeEntries ? input : TreeEntries.from(input);
+  let entries = tree;
+  for (let i = 1; i < tree.length; i++) {
+    if (comparePaths(tree.path(i - 1), tree.path(i)) >= 0) {
+      const order = Array.from({ length: tree.length }, (_, i) => i);
+      entries = tree.select(order.sort((a, b) => comparePaths(tree.path(a), tree.path(b))));
+      break;
+    }
+  }
+  const contentBytes = (indexes: readonly number[] | undefined) => {
+    let n = 0;
+    if (indexes) { for (const i of indexes) n += entries.size(i); }
+    else for (let i = 0; i < entries.length; i++) n += entries.size(i);
+    return n;
+  };
   const maxLayers = Math.max(1, Math.floor(options.maxLayers));
   if (maxLayers === 1) {
-    return [{ id: BASE_BIN, units: [], entries: [...entries], contentBytes: entries.reduce((n, e) => n + e.size, 0) }];
+    return [{ id: BASE_BIN, units: [], entries, contentBytes: contentBytes(undefined) }];
   }
   // Files that share a content object stay together (they are hardlinks):
-  // the group goes where its first path goes.
-  const groupUnit = new Map<string, string | undefined>();
-  const unitOfEntry: (string | undefined)[] = new Array(entries.length);
+  // the group goes where its first path goes. Units are kept as numbers
+  // (one string each, not one per entry of a million-entry tree).
+  const groupUnit = new Map<string, number>();
+  const unitNames: string[] = [];
+  const unitIds = new Map<string, number>();
+  const unitOfEntry = new Int32Array(entries.length).fill(-1);
   const unitSizes = new Map<string, number>();
-  entries.forEach((e, i) => {
-    let unit: string | undefined;
-    const linked = e.kind === "file" && mayHardlink(e.path, e.size);
-    if (linked && groupUnit.has(e.checksum)) {
-      unit = groupUnit.get(e.checksum);
+  for (let i = 0; i < entries.length; i++) {
+    const path = entries.path(i);
+    const kind = entries.kind(i);
+    const size = entries.size(i);
+    let unit: number | undefined;
+    const linked = kind === "file" && mayHardlink(path, size);
+    const checksum = linked ? entries.checksum(i) : "";
+    if (linked && groupUnit.has(checksum)) {
+      unit = groupUnit.get(checksum)!;
     } else {
-      unit = options.unitOf(e.path, e.kind);
-      if (linked) groupUnit.set(e.checksum, unit);
+      const name = options.unitOf(path, kind);
+      unit = -1;
+      if (name !== undefined) {
+        unit = unitIds.get(name) ?? -1;
+        if (unit < 0) {
+          unit = unitNames.push(name) - 1;
+          unitIds.set(name, unit);
+        }
+      }
+      if (linked) groupUnit.set(checksum, unit);
     }
     unitOfEntry[i] = unit;
-    if (unit !== undefined) unitSizes.set(unit, (unitSizes.get(unit) ?? 0) + e.size);
-  });
+    if (unit >= 0) unitSizes.set(unitNames[unit], (unitSizes.get(unitNames[unit]) ?? 0) + size);
+  }
 
   const bins = options.previous ? carriedBins(unitSizes, options.previous) : coldBins(unitSizes, maxLayers);
-  const binOfUnit = new Map<string, number>();
-  bins.forEach((bin, i) => bin.units.forEach((u) => binOfUnit.set(u, i + 1)));
+  const binOfUnit = new Int32Array(unitNames.length);
+  bins.forEach((bin, i) => bin.units.forEach((u) => binOfUnit[unitIds.get(u)!] = i + 1));
 
-  const layers: PlannedLayer[] = [
-    { id: BASE_BIN, units: [], entries: [], contentBytes: 0 },
-    ...bins.map((b) => ({ ...b, entries: [] as TreeEntry[], contentBytes: 0 })),
-  ];
-  const dirs = new Map<string, TreeEntry>();
-  const dirsAdded = layers.map(() => new Set<string>());
-  entries.forEach((e, i) => {
-    if (e.kind === "directory") dirs.set(e.path, e);
+  const rows: number[][] = [[], ...bins.map(() => [])];
+  const dirs = new Map<string, number>();
+  const dirsAdded = rows.map(() => new Set<string>());
+  for (let i = 0; i < entries.length; i++) {
+    const path = entries.path(i);
+    const kind = entries.kind(i);
+    if (kind === "directory") dirs.set(path, i);
     const unit = unitOfEntry[i];
-    const index = unit === undefined ? 0 : binOfUnit.get(unit) ?? 0;
-    const layer = layers[index];
+    const index = unit < 0 ? 0 : binOfUnit[unit];
+    const layer = rows[index];
     if (index !== 0) {
       // A layer carries the parent directories of its entries, with the
       // commit's metadata, so that it applies correctly on its own.
-      const missing: TreeEntry[] = [];
-      for (let p = parentOf(e.path); p !== "" && !dirsAdded[index].has(p); p = parentOf(p)) {
+      const missing: number[] = [];
+      for (let p = parentOf(path); p !== "" && !dirsAdded[index].has(p); p = parentOf(p)) {
         dirsAdded[index].add(p);
         const dir = dirs.get(p);
-        if (dir) missing.push(dir);
+        if (dir !== undefined) missing.push(dir);
       }
-      for (let i = missing.length - 1; i >= 0; i--) layer.entries.push(missing[i]);
+      for (let m = missing.length - 1; m >= 0; m--) layer.push(missing[m]);
+      if (kind === "directory") dirsAdded[index].add(path);
     }
-    if (index !== 0 && e.kind === "directory") dirsAdded[index].add(e.path);
-    layer.entries.push(e);
-    layer.contentBytes += e.size;
-  });
+    layer.push(i);
+  }
+  const layers: PlannedLayer[] = [
+    { id: BASE_BIN, units: [] },
+    ...bins,
+  ].map((bin, i) => ({ ...bin, entries: entries.select(rows[i]), contentBytes: contentBytes(rows[i]) }));
   return layers.filter((l, i) => i === 0 || l.entries.length > 0);
 }
 

@@ -10,7 +10,7 @@ import { AptOstreeError, UsageError } from "../errors.ts";
 import { runOstree, type RunOstreeOptions } from "./command.ts";
 import type { GVariantValue } from "./gvariant.ts";
 import { type CommitObject, parseCommitObject } from "./objects.ts";
-import { readCommitTree, type ReadTreeOptions, type TreeEntry } from "./tree.ts";
+import { readCommitTree, type ReadTreeOptions, type TreeEntries } from "./tree.ts";
 
 /** Storage modes of an OSTree repository (`[core] mode=` in its config). */
 export type RepoMode = "bare" | "bare-user" | "bare-user-only" | "bare-split-xattrs" | "archive";
@@ -337,7 +337,7 @@ export class OstreeRepo {
    * Reads every entry of a commit's tree (root excluded) from the
    * repository's objects, in path order: see {@linkcode readCommitTree}.
    */
-  readTree(commit: string, options: ReadTreeOptions = {}): Promise<TreeEntry[]> {
+  readTree(commit: string, options: ReadTreeOptions = {}): Promise<TreeEntries> {
     return readCommitTree(this, commit, options);
   }
 }

@@ -29,40 +29,14 @@ import type { OstreeRepo } from "./repo.ts";
 import { type Xattr, XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
 import type { EntryKind } from "../tar/layer_tar.ts";
 import { ObjectStatter, openReader } from "./object_stat.ts";
+import { TreeEntries, TreeEntriesBuilder, type TreeEntry } from "./tree_entries.ts";
 
 /** An extended attribute (defined in `util/xattr.ts`). */
 export type { Xattr };
 
 export type { EntryKind };
 
-/** One path of a commit's tree, with the metadata the commit records. */
-export interface TreeEntry {
-  /** Path relative to the root, without a leading slash (never empty). */
-  path: string;
-  /** Path as stored in the commit (differs from `path` after remapping). */
-  sourcePath: string;
-  /** Entry kind. */
-  kind: EntryKind;
-  /** Permission bits including setuid, setgid and sticky (`0o7777` mask). */
-  mode: number;
-  /** Owner user id. */
-  uid: number;
-  /** Owner group id. */
-  gid: number;
-  /** Size in bytes of a regular file's content (0 otherwise). */
-  size: number;
-  /**
-   * Content object checksum for files and symlinks (covers content and
-   * metadata), dirtree checksum for directories (covers the whole subtree).
-   */
-  checksum: string;
-  /** Dirmeta checksum (directories only). */
-  metaChecksum?: string;
-  /** Symlink target (symlinks only). */
-  target?: string;
-  /** Extended attributes, in the order the commit stores them. */
-  xattrs: Xattr[];
-}
+export { TreeEntries, type TreeEntry };
 
 function invalidName(path: string): AptOstreeError {
   return new AptOstreeError(`File name is not valid UTF-8: ${path}`, {
@@ -76,13 +50,6 @@ function unsupportedType(path: string, type: string): AptOstreeError {
     solution: "OSTree commits hold regular files, directories and symlinks only; remove that entry from the tree",
   });
 }
-
-/**
- * The `xattrs` of every entry without extended attributes: one frozen array
- * shared by all (a million files would otherwise hold a million empty
- * arrays, ~32 MB). Callers replace an entry's `xattrs`, never change it.
- */
-const NO_XATTRS: Xattr[] = Object.freeze([]) as unknown as Xattr[];
 
 /** Options for {@linkcode readCommitTree}. */
 export interface ReadTreeOptions {
@@ -319,7 +286,7 @@ class TreeReader {
   }
 
   /** Appends the entries below a directory, in path order (a directory's entries right after it). */
-  walk(tree: string, prefix: string, out: TreeEntry[]): void {
+  walk(tree: string, prefix: string, out: TreeEntriesBuilder): void {
     this.signal?.throwIfAborted();
     if (this.walking.has(tree)) {
       // Only a damaged object can name itself or a parent (checksums cover subtrees).
@@ -334,35 +301,13 @@ class TreeReader {
         const { name, checksum } = files[f++];
         const path = prefix + name;
         const meta = this.file(checksum, path);
-        const entry: TreeEntry = {
-          path,
-          sourcePath: path,
-          kind: meta.kind,
-          mode: meta.mode & 0o7777,
-          uid: meta.uid,
-          gid: meta.gid,
-          size: meta.size,
-          checksum: meta.checksum!,
-          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : NO_XATTRS,
-        };
-        if (meta.target !== undefined) entry.target = meta.target;
-        out.push(entry);
+        const row = out.add(path, meta.kind, meta.mode, meta.uid, meta.gid, meta.size, meta.checksum!, meta.xattrs);
+        if (meta.target !== undefined) out.setTarget(row, meta.target);
       } else {
         const dir = dirs[d++];
         const path = prefix + dir.name;
         const meta = this.dirmeta(dir.meta, path);
-        out.push({
-          path,
-          sourcePath: path,
-          kind: "directory",
-          mode: meta.mode & 0o7777,
-          uid: meta.uid,
-          gid: meta.gid,
-          size: 0,
-          checksum: dir.tree,
-          metaChecksum: dir.meta,
-          xattrs: meta.xattrs.length > 0 ? meta.xattrs.slice() : NO_XATTRS,
-        });
+        out.add(path, "directory", meta.mode, meta.uid, meta.gid, 0, dir.tree, meta.xattrs, dir.meta);
         this.walk(dir.tree, path + "/", out);
       }
     }
@@ -402,16 +347,16 @@ export async function readCommitTree(
   repo: OstreeRepo,
   commit: string,
   options: ReadTreeOptions = {},
-): Promise<TreeEntry[]> {
+): Promise<TreeEntries> {
   const checksum = /^[0-9a-f]{64}$/.test(commit) ? commit : await repo.resolveCommit(commit, options);
   const info = await repo.readCommit(checksum, options);
   const objects = new ObjectStatter(`${repo.path}/objects`);
   try {
     const reader = new TreeReader(repo, objects, options.signal);
     reader.dirmeta(info.rootMetadata, "");
-    const out: TreeEntry[] = [];
+    const out = new TreeEntriesBuilder();
     reader.walk(info.rootContents, "", out);
-    return out;
+    return out.finish();
   } finally {
     objects.close();
   }

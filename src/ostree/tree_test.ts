@@ -51,7 +51,7 @@ for (const mode of MODES) {
     const dir = await makeTempDir("tree-test-");
     try {
       const { repo, commit } = await fixture(dir, mode);
-      const entries = await repo.readTree("b");
+      const entries = [...await repo.readTree("b")];
       assert.deepEqual(entries.map((e) => e.path), entries.map((e) => e.path).sort(comparePaths), "path order");
       assert.equal(entries.some((e) => e.path === ""), false, "the root is not listed");
 
@@ -107,7 +107,7 @@ Deno.test("identical subtrees and shared content get entries of their own", asyn
     await runOk("cp", ["-a", `${dir}/t/a`, `${dir}/t/b`]);
     await runOk("ostree", ["init", `--repo=${dir}/repo`, "--mode=archive"]);
     const commit = await commitTree(`${dir}/repo`, "b", `${dir}/t`);
-    const entries = await (await OstreeRepo.open(`${dir}/repo`)).readTree(commit);
+    const entries = [...await (await OstreeRepo.open(`${dir}/repo`)).readTree(commit)];
     assert.deepEqual(entries.map((e) => e.path), ["a", "a/sub", "a/sub/f", "b", "b/sub", "b/sub/f"]);
     assert.equal(entries[0].checksum, entries[3].checksum);
     // Entries without xattrs share one frozen empty array: callers replace `xattrs`, never change it.
@@ -155,7 +155,7 @@ async function expectObjectError(
     await runOk("ostree", ["init", `--repo=${dir}/repo`, `--mode=${mode}`]);
     const commit = await commitTree(`${dir}/repo`, "b", `${dir}/t`);
     const repo = await OstreeRepo.open(`${dir}/repo`);
-    const object = await damage(repo, await repo.readTree(commit), commit);
+    const object = await damage(repo, [...await repo.readTree(commit)], commit);
     await assert.rejects(
       () => repo.readTree(commit),
       (e: unknown) => {
@@ -248,11 +248,11 @@ Deno.test("without --allow-ffi the reader falls back to Deno's lstat and node:fs
         `const buf = new Uint8Array(64);\n` +
         `const n = await file.read(buf);\n` +
         `file.close();\n` +
-        `console.log(JSON.stringify({ entries, top: new TextDecoder().decode(buf.subarray(0, n)) }));\n`,
+        `console.log(JSON.stringify({ entries: [...entries], top: new TextDecoder().decode(buf.subarray(0, n)) }));\n`,
     );
     const json = await runOk(Deno.execPath(), ["run", "--allow-read", script, repo.path, commit]);
     const { entries, top } = JSON.parse(json);
-    assert.deepEqual(entries, JSON.parse(JSON.stringify(await repo.readTree(commit))));
+    assert.deepEqual(entries, JSON.parse(JSON.stringify([...await repo.readTree(commit)])));
     assert.equal(top, "top\n");
   } finally {
     await removeTree(dir);

@@ -11,7 +11,7 @@ import { AptOstreeError } from "../errors.ts";
 import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
 import { type ContentSource, contentSourceFor, readEntryBytes } from "../ostree/content.ts";
 import type { OstreeRepo } from "../ostree/repo.ts";
-import { commitPathKind, type TreeEntry } from "../ostree/tree.ts";
+import { commitPathKind, type TreeEntries, type TreeEntry } from "../ostree/tree.ts";
 import { VERSION } from "../version.ts";
 import { type DpkgPackage, type PackageLicense, parseDep5License, parseDpkgPackages, parseOsRelease } from "./dpkg.ts";
 import { sbomBytes, type SbomFormat, type SbomInput } from "./documents.ts";
@@ -23,11 +23,15 @@ export const OS_RELEASE_PATHS: readonly string[] = ["usr/lib/os-release", "usr/e
 const MAX_COPYRIGHT_SIZE = 1 << 20;
 
 /** A regular file of the tree by path, following symlinks (in any component) within the tree. */
-function findFile(byPath: Map<string, TreeEntry>, path: string): TreeEntry | undefined {
+function findFile(entries: TreeEntries, path: string): TreeEntry | undefined {
+  const get = (path: string) => {
+    const index = entries.indexOfSource(path);
+    return index < 0 ? undefined : entries.at(index);
+  };
   let parts = path.split("/");
   for (let hops = 0, i = 0; i < parts.length && hops < 16; i++) {
     const prefix = parts.slice(0, i + 1).join("/");
-    const entry = byPath.get(prefix);
+    const entry = get(prefix);
     if (!entry) return undefined;
     if (entry.kind === "symlink" && entry.target !== undefined) {
       hops++;
@@ -42,7 +46,7 @@ function findFile(byPath: Map<string, TreeEntry>, path: string): TreeEntry | und
       i = -1;
     }
   }
-  const entry = byPath.get(parts.join("/"));
+  const entry = get(parts.join("/"));
   return entry?.kind === "file" ? entry : undefined;
 }
 
@@ -53,13 +57,12 @@ function findFile(byPath: Map<string, TreeEntry>, path: string): TreeEntry | und
  * @example
  * ```ts
  * import { hasDpkgDatabase } from "./commit.ts";
- * hasDpkgDatabase([]); // false
+ * import { TreeEntries } from "../ostree/tree.ts";
+ * hasDpkgDatabase(TreeEntries.from([])); // false
  * ```
  */
-export function hasDpkgDatabase(entries: readonly TreeEntry[]): boolean {
-  const byPath = new Map<string, TreeEntry>();
-  for (const e of entries) byPath.set(e.sourcePath, e);
-  return DPKG_DATABASE_DIRS.some((dir) => findFile(byPath, `${dir}/status`) !== undefined);
+export function hasDpkgDatabase(entries: TreeEntries): boolean {
+  return DPKG_DATABASE_DIRS.some((dir) => findFile(entries, `${dir}/status`) !== undefined);
 }
 
 /** The packages, os-release and licences of a commit's tree. */
@@ -90,18 +93,16 @@ export interface CommitPackages {
  * ```
  */
 export async function readCommitPackages(
-  entries: readonly TreeEntry[],
+  entries: TreeEntries,
   content: ContentSource,
   where: string,
 ): Promise<CommitPackages> {
-  const byPath = new Map<string, TreeEntry>();
-  for (const e of entries) byPath.set(e.sourcePath, e);
   const decoder = new TextDecoder();
   let status: TreeEntry | undefined;
   let statusPath = "";
   for (const dir of DPKG_DATABASE_DIRS) {
     statusPath = `${dir}/status`;
-    status = findFile(byPath, statusPath);
+    status = findFile(entries, statusPath);
     if (status) break;
   }
   if (!status) {
@@ -113,14 +114,14 @@ export async function readCommitPackages(
   const packages = parseDpkgPackages(decoder.decode(await readEntryBytes(content, status)));
   let osRelease = new Map<string, string>();
   for (const path of OS_RELEASE_PATHS) {
-    const entry = findFile(byPath, path);
+    const entry = findFile(entries, path);
     if (!entry) continue;
     osRelease = parseOsRelease(decoder.decode(await readEntryBytes(content, entry)));
     break;
   }
   const licenses = new Map<string, PackageLicense>();
   for (const name of new Set(packages.map((p) => p.name))) {
-    const entry = findFile(byPath, `usr/share/doc/${name}/copyright`);
+    const entry = findFile(entries, `usr/share/doc/${name}/copyright`);
     if (!entry || entry.size > MAX_COPYRIGHT_SIZE) continue;
     const license = parseDep5License(decoder.decode(await readEntryBytes(content, entry)));
     if (license) licenses.set(name, license);
@@ -139,7 +140,7 @@ export interface CommitSbomOptions {
   /** The formats to make. */
   formats: readonly SbomFormat[];
   /** The commit's tree when already listed (else it is read). */
-  entries?: readonly TreeEntry[];
+  entries?: TreeEntries;
   /** Aborts the reading. */
   signal?: AbortSignal;
   /** Make nothing (an empty map) for a commit without a dpkg database, instead of failing. */
