@@ -64,6 +64,9 @@ for (const arch of targets) {
     "src/compress/deflate_worker.ts",
     "--include",
     "src/compress/zstd_worker.ts",
+    // Called on the pool's workers by URL (DeflatePool.call), like the workers themselves.
+    "--include",
+    "src/ostree/object_meta.ts",
     "--target",
     TARGETS[arch],
     "--output",

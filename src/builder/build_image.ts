@@ -583,12 +583,12 @@ export async function prepareBuild(options: BuildImageOptions): Promise<Prepared
 }
 
 /** Lists the commit's tree and plans its layers, seeded with the bins of `previous` builds. */
-async function planTree(prepared: PreparedBuild, previous: StoredImage[]): Promise<TreePlan> {
+async function planTree(prepared: PreparedBuild, previous: StoredImage[], pool?: DeflatePool): Promise<TreePlan> {
   const { options, repo, commitChecksum, commit, phases, ref, compression, level, maxLayers } = prepared;
   const signal = options.signal;
   const content = contentSourceFor(repo);
   phases.start("list");
-  const listed = await repo.readTree(commitChecksum, { signal });
+  const listed = await repo.readTree(commitChecksum, { signal, threads: pool });
   // Maps paths in place: `listed` keeps the commit's walk order, which layer 0 of an ostree-native image keeps.
   const entries = toImageRootfs(listed);
   const kernels = treeKernels(entries);
@@ -814,7 +814,7 @@ export async function writeBuild(
       };
     }
 
-    const plan = await planTree(prepared, previous);
+    const plan = await planTree(prepared, previous, pool);
     totalEntries = plan.entries;
     totalBytes = plan.contentBytes;
     // Before any layer: a commit without a dpkg database fails here, with nothing written.

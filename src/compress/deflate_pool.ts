@@ -1,12 +1,15 @@
 /**
- * A pool of threads that deflate independent blocks in parallel: `size - 1`
- * Web Workers plus the calling thread, which takes a block itself when every
- * worker is busy with one waiting. (A worker costs ~40 MB of memory; the
- * calling thread is mostly idle while tar batches wait for compression, so
- * it does its share: same speed, one worker less.) One pool serves every
- * layer of a build; terminate it when the build ends. Every block goes
- * through the same function, so the bytes do not depend on which thread
- * deflated it, nor on the pool's size.
+ * A build's threads: `size - 1` Web Workers plus the calling thread. They
+ * deflate independent blocks in parallel (the calling thread takes a block
+ * itself when every worker is busy with one waiting), and run other
+ * synchronous work given as a module and a function ({@linkcode
+ * DeflatePool.call}: the tree reader's system calls, while the calling
+ * thread decodes dirtrees). A worker costs 20-40 MB of memory; the calling
+ * thread is mostly idle while tar batches wait for compression, so it does
+ * its share: same speed, one worker less. One pool serves every layer of a
+ * build; terminate it when the build ends. Every block goes through the
+ * same function, so the bytes do not depend on which thread deflated it,
+ * nor on the pool's size.
  *
  * @module
  */
@@ -18,6 +21,8 @@ const INLINE_LIMIT = 256 * 1024;
 
 /** A block sent to a worker. */
 export interface DeflateJob {
+  /** What to do. */
+  kind: "deflate";
   /** Job number, echoed in the result. */
   id: number;
   /** Uncompressed bytes (transferred). */
@@ -28,6 +33,33 @@ export interface DeflateJob {
   final: boolean;
   /** zlib compression level. */
   level: number;
+}
+
+/** A function call sent to a worker: `(await import(module))[fn](...args)`. */
+export interface CallJob {
+  /** What to do. */
+  kind: "call";
+  /** Job number, echoed in the result. */
+  id: number;
+  /** URL of the module. */
+  module: string;
+  /** Name of the exported function. */
+  fn: string;
+  /** Its arguments (structured-cloned). */
+  args: unknown[];
+}
+
+/** A job for a worker. */
+export type PoolJob = DeflateJob | CallJob;
+
+/** A worker's answer to a {@linkcode CallJob}. */
+export interface CallResult {
+  /** Job number. */
+  id: number;
+  /** What the function returned (typed arrays in its top-level fields are transferred). */
+  value?: unknown;
+  /** Set when the call threw. */
+  error?: string;
 }
 
 /** A worker's answer. */
@@ -55,7 +87,7 @@ export interface DeflatedBlock {
 }
 
 interface Pending {
-  resolve: (block: DeflatedBlock) => void;
+  resolve: (result: DeflateResult & CallResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -89,7 +121,7 @@ export function defaultWorkerCount(): number {
 export class DeflatePool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: DeflateJob; pending: Pending }[] = [];
+  private readonly queue: { job: PoolJob; pending: Pending }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private terminated = false;
@@ -100,19 +132,13 @@ export class DeflatePool {
 
   private spawn(): Worker {
     const worker = new Worker(new URL("./deflate_worker.ts", import.meta.url).href, { type: "module" });
-    worker.onmessage = (event: MessageEvent<DeflateResult>) => {
+    worker.onmessage = (event: MessageEvent<DeflateResult & CallResult>) => {
       const result = event.data;
       const pending = this.pending.get(result.id);
       this.pending.delete(result.id);
       if (pending) {
-        if (result.error !== undefined) pending.reject(new Error(`deflate worker: ${result.error}`));
-        else {
-          pending.resolve({
-            data: new Uint8Array(result.output),
-            crc: result.crc,
-            input: result.input ? new Uint8Array(result.input) : undefined,
-          });
-        }
+        if (result.error !== undefined) pending.reject(new Error(`pool worker: ${result.error}`));
+        else pending.resolve(result);
       }
       this.dispatch(worker);
     };
@@ -134,7 +160,49 @@ export class DeflatePool {
       return;
     }
     this.pending.set(next.job.id, next.pending);
-    worker.postMessage(next.job, [next.job.input]);
+    worker.postMessage(next.job, next.job.kind === "deflate" ? [next.job.input] : []);
+  }
+
+  /** Queues a job and hands it to an idle worker (spawning one if the pool may); false when none is free. */
+  private submit(job: PoolJob, pending: Pending): boolean {
+    this.queue.push({ job, pending });
+    const worker = this.idle.pop() ?? (this.workers.length < this.size - 1 ? this.spawn() : undefined);
+    if (worker) this.dispatch(worker);
+    return worker !== undefined;
+  }
+
+  /**
+   * Whether {@linkcode call} runs on another thread (the pool has workers),
+   * so that a caller can do other work meanwhile.
+   */
+  get parallel(): boolean {
+    return this.size > 1 && !this.terminated;
+  }
+
+  /**
+   * Calls the exported function `fn` of `module` with `args` on a worker
+   * (jobs run in order, one at a time per worker). The function must be
+   * synchronous or return a promise, take and return structured-clonable
+   * values; typed arrays in the top-level fields of what it returns are
+   * transferred, not copied. Without workers (a pool of size 1) it runs
+   * here. Aborting `signal` takes back a call that no worker has started
+   * (it rejects with the signal's reason); a started one runs to its end.
+   */
+  async call<T>(module: URL, fn: string, args: unknown[], options: { signal?: AbortSignal } = {}): Promise<T> {
+    if (this.terminated) throw new Error("deflate pool is terminated");
+    if (this.size === 1) return await (await import(module.href))[fn](...args) as T;
+    const id = this.nextId++;
+    return await new Promise<T>((resolve, reject) => {
+      const pending: Pending = { resolve: (result) => resolve(result.value as T), reject };
+      this.submit({ kind: "call", id, module: module.href, fn, args }, pending);
+      // A call no worker has started yet can be taken back (the caller does the work itself).
+      options.signal?.addEventListener("abort", () => {
+        const at = this.queue.findIndex((q) => q.pending === pending);
+        if (at < 0) return;
+        this.queue.splice(at, 1);
+        reject(options.signal!.reason);
+      }, { once: true });
+    });
   }
 
   /**
@@ -154,21 +222,27 @@ export class DeflatePool {
       : Uint8Array.prototype.slice.call(input) as Uint8Array;
     return new Promise<DeflatedBlock>((resolve, reject) => {
       const job: DeflateJob = {
+        kind: "deflate",
         id: this.nextId++,
         input: owned.buffer as ArrayBuffer,
         length: owned.byteLength,
         final,
         level,
       };
-      this.queue.push({ job, pending: { resolve, reject } });
-      const worker = this.idle.pop() ?? (this.workers.length < this.size - 1 ? this.spawn() : undefined);
-      if (worker) this.dispatch(worker);
-      else if (this.workers.length === 0 || this.queue.length > 1) {
-        // Every worker is busy and has a block waiting: the calling thread
+      const given = this.submit(job, {
+        resolve: (result) =>
+          resolve({
+            data: new Uint8Array(result.output),
+            crc: result.crc,
+            input: result.input ? new Uint8Array(result.input) : undefined,
+          }),
+        reject,
+      });
+      if (!given && (this.workers.length === 0 || this.queue.length > 1)) {
+        // Every worker is busy and has a job waiting: the calling thread
         // deflates this one itself (it is one of the pool's threads).
-        const own = this.queue.pop()!;
-        const block = deflateBlock(new Uint8Array(own.job.input, 0, own.job.length), own.job.final, own.job.level);
-        own.pending.resolve({ ...block, input: new Uint8Array(own.job.input) });
+        this.queue.pop();
+        resolve({ ...deflateBlock(owned, final, level), input: owned });
       }
     });
   }

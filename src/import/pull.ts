@@ -24,7 +24,7 @@ import { AptOstreeError, UsageError } from "../errors.ts";
 import { digestHex, DigestStream } from "../digest/digest.ts";
 import { ImportTree, type SkippedEntry } from "./apply_layer.ts";
 import { ObjectImporter } from "./ostree_objects.ts";
-import { availableBytes } from "../ostree/object_stat.ts";
+import { availableBytes } from "../util/libc.ts";
 import { BOOTC_LABELS } from "../bootc/layers.ts";
 import { TarReader } from "../tar/reader.ts";
 import { openLayerTar } from "../oci/layer_stream.ts";

@@ -11,7 +11,7 @@ import { bytesContent, type FileContent } from "../tar/layer_tar.ts";
 import { createReadStream, readFileSync } from "node:fs";
 import { createInflateRaw, inflateRawSync } from "node:zlib";
 import { AptOstreeError } from "../errors.ts";
-import { openReader } from "./object_stat.ts";
+import { openReader } from "../util/libc.ts";
 import type { OstreeRepo } from "./repo.ts";
 import type { TreeEntry } from "./tree.ts";
 

@@ -1,18 +1,17 @@
 /**
- * Loose objects through libc: `statx`, xattr calls and `open`/`read`, for
- * trees of 100,000 files. Under the CLI's permission flags a `node:fs` open
- * costs ~15 µs and a `Deno.lstatSync` ~2.5 µs (a `Deno.FileInfo` to build);
+ * Loose objects' metadata through libc (`util/libc.ts`): `statx` and the
+ * xattr calls, for trees of 100,000 files. Under the CLI's permission
+ * flags a `Deno.lstatSync` costs ~2.5 µs (a `Deno.FileInfo` to build);
  * `statx` relative to an open `objects/` directory costs about two thirds
- * of that, one `llistxattr` into a reused buffer answers "no xattrs" in one
- * call, and a libc open, read and close take ~4 µs together. Needs
- * `--allow-ffi`; without it (or without `statx` in libc) the same answers
- * come from `Deno.lstatSync`, `node:fs` and `util/xattr.ts`.
+ * of that, and one `llistxattr` into a reused buffer answers "no xattrs" in
+ * one call. Needs `--allow-ffi`; without it (or without `statx` in libc)
+ * the same answers come from `Deno.lstatSync` and `util/xattr.ts`.
  *
  * @module
  */
 
-import { closeSync, openSync, readSync } from "node:fs";
 import { getXattr, listXattrs } from "../util/xattr.ts";
+import { ENODATA, errnoError, lastErrno, libc as lib } from "../util/libc.ts";
 import type { Xattr } from "./tree.ts";
 
 /** What the tree reader needs of an object's `stat`. */
@@ -27,167 +26,10 @@ export interface ObjectStat {
   size: number;
 }
 
-const SYMBOLS = {
-  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  statvfs: { parameters: ["buffer", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const STATX_BASIC_STATS = 0x7ff;
 const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
-const ENOENT = 2;
-const EACCES = 13;
-const EPERM = 1;
-const ENODATA = 61;
-const EINTR = 4;
-const O_RDONLY_CLOEXEC = 0o2000000;
-
-let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-
-function lib(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
-  if (libc === undefined) {
-    try {
-      libc = Deno.dlopen("libc.so.6", SYMBOLS);
-    } catch {
-      libc = null; // no FFI permission, or no statx: the slower path
-    }
-  }
-  return libc;
-}
-
 const encoder = new TextEncoder();
-
-function lastErrno(l: Deno.DynamicLibrary<typeof SYMBOLS>): number {
-  const pointer = l.symbols.__errno_location();
-  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
-}
-
-function errnoError(errno: number, message: string): Error {
-  if (errno === ENOENT) return new Deno.errors.NotFound(message);
-  if (errno === EACCES || errno === EPERM) return new Deno.errors.PermissionDenied(message);
-  return new Error(message);
-}
-
-const pathBuffer = new Uint8Array(4096);
-
-/**
- * Opens a file for reading through libc, or returns undefined when FFI is
- * not available (then use `node:fs`). Under the CLI's permission flags an
- * `open` through `node:fs` costs ~15 µs, through libc ~2 µs: that is most
- * of the time of a layer of 100,000 small files.
- *
- * @example
- * ```ts
- * import { closeFile, openFile, readFile } from "./object_stat.ts";
- * const fd = openFile("/etc/hostname");
- * if (fd !== undefined) {
- *   const n = readFile(fd, new Uint8Array(64));
- *   closeFile(fd);
- * }
- * ```
- */
-export function openFile(path: string): number | undefined {
-  const l = lib();
-  if (!l) return undefined;
-  let cPath: Uint8Array<ArrayBuffer> = pathBuffer;
-  const { read, written } = encoder.encodeInto(path, pathBuffer);
-  if (read < path.length || written >= pathBuffer.length) cPath = encoder.encode(path + "\0");
-  else pathBuffer[written] = 0;
-  for (;;) {
-    const fd = l.symbols.open(cPath, O_RDONLY_CLOEXEC);
-    if (fd >= 0) return fd;
-    const errno = lastErrno(l);
-    if (errno !== EINTR) throw errnoError(errno, `cannot open ${path}: errno ${errno}`);
-  }
-}
-
-/**
- * Reads from a descriptor that {@linkcode openFile} returned into `into`;
- * returns the bytes read, 0 at the end.
- *
- * @example
- * ```ts
- * import { openFile, readFile } from "./object_stat.ts";
- * const fd = openFile("/etc/hostname")!;
- * readFile(fd, new Uint8Array(64));
- * ```
- */
-export function readFile(fd: number, into: Uint8Array): number {
-  const l = lib()!;
-  for (;;) {
-    const n = Number(l.symbols.read(fd, into as Uint8Array<ArrayBuffer>, BigInt(into.length)));
-    if (n >= 0) return n;
-    const errno = lastErrno(l);
-    if (errno !== EINTR) throw errnoError(errno, `cannot read: errno ${errno}`);
-  }
-}
-
-/**
- * Closes a descriptor that {@linkcode openFile} returned.
- *
- * @example
- * ```ts
- * import { closeFile, openFile } from "./object_stat.ts";
- * closeFile(openFile("/etc/hostname")!);
- * ```
- */
-export function closeFile(fd: number): void {
-  lib()!.symbols.close(fd);
-}
-
-/** A file open for reading from its start. */
-export interface FileReader {
-  /** Fills `into` from where the last read ended; returns the bytes read, 0 at the end. */
-  read(into: Uint8Array): number;
-  /** Releases the file. */
-  close(): void;
-}
-
-class LibcReader implements FileReader {
-  constructor(private readonly fd: number) {}
-  read(into: Uint8Array): number {
-    return readFile(this.fd, into);
-  }
-  close(): void {
-    closeFile(this.fd);
-  }
-}
-
-class NodeReader implements FileReader {
-  constructor(private readonly fd: number) {}
-  read(into: Uint8Array): number {
-    return readSync(this.fd, into, 0, into.length, null);
-  }
-  close(): void {
-    closeSync(this.fd);
-  }
-}
-
-/**
- * Opens a file for reading: through libc when FFI is available, else
- * through `node:fs` file descriptors.
- *
- * @example
- * ```ts
- * import { openReader } from "./object_stat.ts";
- * const file = openReader("/etc/hostname");
- * try {
- *   file.read(new Uint8Array(64));
- * } finally {
- *   file.close();
- * }
- * ```
- */
-export function openReader(path: string): FileReader {
-  const fd = openFile(path);
-  return fd === undefined ? new NodeReader(openSync(path, "r")) : new LibcReader(fd);
-}
 
 /**
  * Metadata calls on the loose objects of one repository.
@@ -296,27 +138,4 @@ export class ObjectStatter {
     // Too big for the buffer, or an error to report: the general reader.
     return getXattr(`${this.objectsDir}/${rel}`, name);
   }
-}
-
-/** `struct statvfs` on 64-bit Linux (glibc): `f_frsize` at 8, `f_bavail` at 32, 112 bytes in all. */
-const STATVFS_SIZE = 112;
-
-/**
- * Bytes available to unprivileged writers on the file system that holds
- * `path` (`statvfs`: `f_bavail * f_frsize`), or undefined where libc cannot
- * tell (no FFI permission, a failed call).
- *
- * @example
- * ```ts
- * import { availableBytes } from "./object_stat.ts";
- * availableBytes("/tmp"); // e.g. 52_000_000_000
- * ```
- */
-export function availableBytes(path: string): number | undefined {
-  const l = lib();
-  if (!l || Deno.build.os !== "linux") return undefined;
-  const out = new Uint8Array(STATVFS_SIZE);
-  if (l.symbols.statvfs(encoder.encode(path + "\0"), out) !== 0) return undefined;
-  const view = new DataView(out.buffer);
-  return Number(view.getBigUint64(8, true)) * Number(view.getBigUint64(32, true));
 }

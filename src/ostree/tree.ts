@@ -17,18 +17,12 @@
 import { readFileSync } from "node:fs";
 import { AptOstreeError } from "../errors.ts";
 import { GVariantError, GVariantUtf8Error } from "./gvariant.ts";
-import {
-  archiveHeaderLength,
-  type DirTree,
-  type ObjectMeta,
-  parseArchiveFileHeader,
-  parseDirMeta,
-  parseDirTree,
-} from "./objects.ts";
+import { type DirTree, type ObjectMeta, parseDirMeta, parseDirTree } from "./objects.ts";
 import type { OstreeRepo } from "./repo.ts";
 import { type Xattr, XATTR_EACCES, XATTR_EPERM, XattrError } from "../util/xattr.ts";
 import type { EntryKind } from "../tar/layer_tar.ts";
-import { ObjectStatter, openReader } from "./object_stat.ts";
+import { ObjectStatter } from "./object_stat.ts";
+import { type FileMeta, fileMetaReader, invalidName, type ObjectMetas } from "./object_meta.ts";
 import { TreeEntries, TreeEntriesBuilder, type TreeEntry } from "./tree_entries.ts";
 
 /** An extended attribute (defined in `util/xattr.ts`). */
@@ -38,42 +32,29 @@ export type { EntryKind };
 
 export { TreeEntries, type TreeEntry };
 
-function invalidName(path: string): AptOstreeError {
-  return new AptOstreeError(`File name is not valid UTF-8: ${path}`, {
-    solution: "Rename the file in the source tree: OCI layers and bootc need UTF-8 paths",
-  });
-}
-
-function unsupportedType(path: string, type: string): AptOstreeError {
-  const names: Record<string, string> = { c: "character device", b: "block device", p: "FIFO", s: "socket" };
-  return new AptOstreeError(`Cannot put ${path} into a layer: unsupported file type (${names[type] ?? type})`, {
-    solution: "OSTree commits hold regular files, directories and symlinks only; remove that entry from the tree",
-  });
+/** Threads that run a module's function (the build's `DeflatePool`). */
+export interface TreeReadThreads {
+  /** Whether calls run on other threads. */
+  readonly parallel: boolean;
+  /** Calls `fn` of `module` with `args` on another thread; aborting `signal` takes back a call not yet started. */
+  call<T>(module: URL, fn: string, args: unknown[], options?: { signal?: AbortSignal }): Promise<T>;
 }
 
 /** Options for {@linkcode readCommitTree}. */
 export interface ReadTreeOptions {
   /** Aborts the reading. */
   signal?: AbortSignal;
+  /**
+   * Threads for the content objects' system calls (`statx`, xattrs), made
+   * there while this thread decodes dirtrees; used for trees of many
+   * objects.
+   */
+  threads?: TreeReadThreads;
 }
 
 const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
-
-/** What a content object records, whatever the repository mode. */
-interface FileMeta {
-  /** The checksum string every entry with this content shares (one string, not one per path). */
-  checksum?: string;
-  kind: "file" | "symlink";
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  target?: string;
-  xattrs: Xattr[];
-}
+const S_IFLNK = 0o120000;
 
 type ObjectKind = "commit" | "dirtree" | "dirmeta" | "file";
 
@@ -115,111 +96,6 @@ function objectFailure(repo: OstreeRepo, checksum: string, kind: ObjectKind, pat
   });
 }
 
-function kindOf(mode: number, path: string): "file" | "symlink" {
-  const type = mode & S_IFMT;
-  if (type === S_IFREG) return "file";
-  if (type === S_IFLNK) return "symlink";
-  const names: Record<number, string> = { 0o020000: "c", 0o060000: "b", 0o010000: "p", 0o140000: "s" };
-  throw unsupportedType("/" + path, names[type] ?? `mode ${mode.toString(8)}`);
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** A bare-user symlink object's content: the target (ostree writes it with a trailing NUL). */
-function readTarget(content: Uint8Array, path: string): string {
-  const end = content.indexOf(0);
-  const bytes = end >= 0 ? content.subarray(0, end) : content;
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw invalidName(`${"/" + path} -> ${new TextDecoder().decode(bytes)}`);
-  }
-}
-
-/** Reads a content object's metadata the way the repository's mode stores it. */
-function fileMetaReader(repo: OstreeRepo, objects: ObjectStatter): (checksum: string, path: string) => FileMeta {
-  const rel = (checksum: string) => `${checksum.slice(0, 2)}/${checksum.slice(2)}.file`;
-  switch (repo.mode) {
-    case "archive": {
-      // Headers are decoded into fresh values, so one buffer serves every object.
-      const buffer = new Uint8Array(4096);
-      return (checksum, path) => {
-        const file = openReader(repo.objectPath(checksum));
-        try {
-          let head = buffer;
-          let got = file.read(head);
-          const need = 8 + archiveHeaderLength(head.subarray(0, got));
-          if (need > got) {
-            head = new Uint8Array(need);
-            head.set(buffer.subarray(0, got));
-            while (got < need) {
-              const n = file.read(head.subarray(got, need));
-              if (n === 0) break;
-              got += n;
-            }
-          }
-          const header = parseArchiveFileHeader(head.subarray(0, got));
-          const kind = kindOf(header.mode, path);
-          return {
-            kind,
-            mode: header.mode,
-            uid: header.uid,
-            gid: header.gid,
-            size: kind === "file" ? header.size : 0,
-            target: kind === "symlink" ? header.target : undefined,
-            xattrs: header.xattrs,
-          };
-        } finally {
-          file.close();
-        }
-      };
-    }
-    case "bare-user":
-      return (checksum, path) => {
-        const file = rel(checksum);
-        const info = objects.stat(file);
-        if ((info.mode & S_IFMT) !== S_IFREG) throw new GVariantError("a bare-user object is not a regular file");
-        const raw = objects.xattr(file, "user.ostreemeta");
-        if (!raw) throw new GVariantError("it has no user.ostreemeta xattr");
-        const meta = parseDirMeta(raw);
-        const kind = kindOf(meta.mode, path);
-        // As libostree does: older versions wrote these unsorted.
-        meta.xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        return {
-          kind,
-          mode: meta.mode,
-          uid: meta.uid,
-          gid: meta.gid,
-          size: kind === "file" ? info.size : 0,
-          target: kind === "symlink" ? readTarget(readFileSync(repo.objectPath(checksum)), path) : undefined,
-          xattrs: meta.xattrs,
-        };
-      };
-    case "bare":
-    case "bare-user-only":
-      return (checksum, path) => {
-        const file = rel(checksum);
-        const info = objects.stat(file);
-        const kind = kindOf(info.mode, path);
-        const owned = repo.mode === "bare";
-        return {
-          kind,
-          mode: info.mode,
-          uid: owned ? info.uid : 0,
-          gid: owned ? info.gid : 0,
-          size: kind === "file" ? info.size : 0,
-          target: kind === "symlink" ? Deno.readLinkSync(repo.objectPath(checksum)) : undefined,
-          xattrs: owned ? objects.xattrs(file) : [],
-        };
-      };
-    case "bare-split-xattrs":
-      throw new AptOstreeError(`Cannot read ${repo.path}: repositories in bare-split-xattrs mode are not supported`, {
-        solution:
-          `Copy the commit into a bare or archive repository (ostree init --mode=bare --repo=NEW && ostree pull-local --repo=NEW ${repo.path} REF) and build from that one`,
-      });
-  }
-}
-
 /**
  * Reads a commit's tree from its objects, memoising what it decodes: each
  * dirtree and dirmeta object is read once, and each content object once
@@ -234,12 +110,17 @@ class TreeReader {
   private readonly walking = new Set<string>();
   private readonly readFileMeta: (checksum: string, path: string) => FileMeta;
 
+  /** Set when content objects are read on other threads: their rows wait for them. */
+  private readonly deferred?: DeferredFiles;
+
   constructor(
     private readonly repo: OstreeRepo,
     private readonly objects: ObjectStatter,
     private readonly signal?: AbortSignal,
+    threads?: TreeReadThreads,
   ) {
-    this.readFileMeta = fileMetaReader(repo, objects);
+    this.readFileMeta = fileMetaReader(`${repo.path}/objects`, repo.mode, objects);
+    if (threads?.parallel) this.deferred = new DeferredFiles(repo, threads);
   }
 
   private dirtree(checksum: string, path: string): DirTree {
@@ -274,19 +155,24 @@ class TreeReader {
   private file(checksum: string, path: string): FileMeta {
     let meta = this.files.get(checksum);
     if (!meta) {
-      try {
-        meta = this.readFileMeta(checksum, path);
-      } catch (error) {
-        throw objectFailure(this.repo, checksum, "file", path, toDenoError(error));
-      }
+      meta = this.readObject(checksum, path);
       meta.checksum = checksum;
       this.files.set(checksum, meta);
     }
     return meta;
   }
 
+  /** Reads a content object's metadata (not memoised); errors name the object and `path`. */
+  readObject(checksum: string, path: string): FileMeta {
+    try {
+      return this.readFileMeta(checksum, path);
+    } catch (error) {
+      throw objectFailure(this.repo, checksum, "file", path, toDenoError(error));
+    }
+  }
+
   /** Appends the entries below a directory, in path order (a directory's entries right after it). */
-  walk(tree: string, prefix: string, out: TreeEntriesBuilder): void {
+  async walk(tree: string, prefix: string, out: TreeEntriesBuilder): Promise<void> {
     this.signal?.throwIfAborted();
     if (this.walking.has(tree)) {
       // Only a damaged object can name itself or a parent (checksums cover subtrees).
@@ -300,6 +186,10 @@ class TreeReader {
       if (d >= dirs.length || (f < files.length && files[f].name < dirs[d].name)) {
         const { name, checksum } = files[f++];
         const path = prefix + name;
+        if (this.deferred) {
+          this.deferred.add(out, out.add(path, "file", 0, 0, 0, 0, checksum, []), checksum);
+          continue;
+        }
         const meta = this.file(checksum, path);
         const row = out.add(path, meta.kind, meta.mode, meta.uid, meta.gid, meta.size, meta.checksum!, meta.xattrs);
         if (meta.target !== undefined) out.setTarget(row, meta.target);
@@ -308,10 +198,144 @@ class TreeReader {
         const path = prefix + dir.name;
         const meta = this.dirmeta(dir.meta, path);
         out.add(path, "directory", meta.mode, meta.uid, meta.gid, 0, dir.tree, meta.xattrs, dir.meta);
-        this.walk(dir.tree, path + "/", out);
+        // A call handed to another thread: let its answer in, so that the thread gets the next call.
+        if (this.deferred?.sentSinceYield) await this.deferred.yield();
+        await this.walk(dir.tree, path + "/", out);
       }
     }
     this.walking.delete(tree);
+  }
+
+  /** Fills in the rows whose content objects were read elsewhere. */
+  async finish(out: TreeEntriesBuilder): Promise<void> {
+    await this.deferred?.finish(this, out);
+  }
+}
+
+/** Content objects at least this many: their metadata is read on other threads. */
+const THREADED_OBJECTS = 16384;
+/** Objects per call on another thread. */
+const OBJECTS_PER_CALL = 2048;
+const OBJECT_META_MODULE = new URL("./object_meta.ts", import.meta.url);
+
+/**
+ * The files of a tree whose content objects' metadata is read on other
+ * threads, in batches sent while the walk goes on. Small trees (fewer than
+ * {@linkcode THREADED_OBJECTS} objects) are read here at the end, as they
+ * would have been during the walk.
+ */
+class DeferredFiles {
+  private readonly objects: string[] = [];
+  /** The first row of each object (its path is named in errors). */
+  private readonly firstRows: number[] = [];
+  /** 1 + the object of each checksum id of the builder (0: none yet). */
+  private objectOf = new Int32Array(1024);
+  private readonly calls: {
+    first: number;
+    count: number;
+    metas: Promise<ObjectMetas | undefined>;
+    takeBack: AbortController;
+  }[] = [];
+  private sent = 0;
+  /** A call was sent since the walk last let other events in. */
+  sentSinceYield = false;
+
+  constructor(private readonly repo: OstreeRepo, private readonly threads: TreeReadThreads) {}
+
+  /**
+   * Lets the event loop run (the pool hands the next call to a thread when
+   * the last one's answer comes in): a message to ourselves, which, unlike
+   * a zero timeout, is not held back 4 ms when it is repeated.
+   */
+  async yield(): Promise<void> {
+    this.sentSinceYield = false;
+    const channel = new MessageChannel();
+    await new Promise((resolve) => {
+      channel.port1.onmessage = resolve;
+      channel.port2.postMessage(null);
+    });
+    channel.port1.close();
+  }
+
+  /** A file's row, added with its checksum; its metadata comes in {@linkcode finish}. */
+  add(out: TreeEntriesBuilder, row: number, checksum: string): void {
+    const id = out.checksumIdOf(row);
+    if (id >= this.objectOf.length) {
+      const grown = new Int32Array(Math.max(id + 1, this.objectOf.length * 2));
+      grown.set(this.objectOf);
+      this.objectOf = grown;
+    }
+    if (this.objectOf[id] !== 0) return;
+    this.objectOf[id] = this.objects.push(checksum);
+    this.firstRows.push(row);
+    if (this.objects.length >= THREADED_OBJECTS && this.objects.length - this.sent >= OBJECTS_PER_CALL) this.send();
+  }
+
+  private send(): void {
+    const first = this.sent;
+    const batch = this.objects.slice(first);
+    this.sent = this.objects.length;
+    const args = [`${this.repo.path}/objects`, this.repo.mode, batch];
+    const takeBack = new AbortController();
+    // A call taken back or failed (undefined) is read here.
+    const metas = this.threads.call<ObjectMetas>(OBJECT_META_MODULE, "readObjectMetas", args, {
+      signal: takeBack.signal,
+    }).catch(() => undefined);
+    this.calls.push({ first, count: batch.length, metas, takeBack });
+    this.sentSinceYield = true;
+  }
+
+  async finish(reader: TreeReader, out: TreeEntriesBuilder): Promise<void> {
+    // Each object's metadata, in columns (a million objects are not a million objects here).
+    const n = this.objects.length;
+    const modes = new Uint32Array(n);
+    const uids = new Uint32Array(n);
+    const gids = new Uint32Array(n);
+    const sizes = new Float64Array(n);
+    const targets = new Map<number, string>();
+    const xattrs = new Map<number, Xattr[]>();
+    const readHere = (object: number) => {
+      const meta = reader.readObject(this.objects[object], out.pathOf(this.firstRows[object]));
+      modes[object] = meta.mode;
+      uids[object] = meta.uid;
+      gids[object] = meta.gid;
+      sizes[object] = meta.size;
+      if (meta.target !== undefined) targets.set(object, meta.target);
+      if (meta.xattrs.length > 0) xattrs.set(object, meta.xattrs);
+    };
+    // What was not sent is read here.
+    for (let object = this.sent; object < n; object++) readHere(object);
+    // From the last call back: one that no other thread has started is taken back and read here, while the others
+    // work through the first ones.
+    for (let c = this.calls.length - 1; c >= 0; c--) {
+      const { first, count, metas: pending, takeBack } = this.calls[c];
+      // Answers that came in meanwhile first: the pool hands their threads the next calls.
+      await this.yield();
+      takeBack.abort();
+      const got = await pending;
+      if (!got) {
+        for (let object = first; object < first + count; object++) readHere(object);
+        continue;
+      }
+      modes.set(got.modes, first);
+      uids.set(got.uids, first);
+      gids.set(got.gids, first);
+      sizes.set(got.sizes, first);
+      for (const [i, target] of got.targets) targets.set(first + i, target);
+      for (const [i, list] of got.xattrs) xattrs.set(first + i, list);
+      // What the other thread could not read is read again here: the error names the path.
+      for (let i = 0; i < count; i++) if (got.failed[i]) readHere(first + i);
+    }
+    for (let row = 0; row < out.count; row++) {
+      if (out.kindOf(row) === "directory") continue;
+      const object = this.objectOf[out.checksumIdOf(row)] - 1;
+      const mode = modes[object];
+      // Read with the same checks as during a walk: a file or a symlink.
+      const kind = (mode & S_IFMT) === S_IFLNK ? "symlink" : "file";
+      out.setMeta(row, kind, mode, uids[object], gids[object], sizes[object], xattrs.get(object) ?? []);
+      const target = targets.get(object);
+      if (target !== undefined) out.setTarget(row, target);
+    }
   }
 }
 
@@ -352,10 +376,11 @@ export async function readCommitTree(
   const info = await repo.readCommit(checksum, options);
   const objects = new ObjectStatter(`${repo.path}/objects`);
   try {
-    const reader = new TreeReader(repo, objects, options.signal);
+    const reader = new TreeReader(repo, objects, options.signal, options.threads);
     reader.dirmeta(info.rootMetadata, "");
     const out = new TreeEntriesBuilder();
-    reader.walk(info.rootContents, "", out);
+    await reader.walk(info.rootContents, "", out);
+    await reader.finish(out);
     return out.finish();
   } finally {
     objects.close();

@@ -55,19 +55,43 @@ const NONE = 0xffffffff;
  */
 const NO_XATTRS: Xattr[] = Object.freeze([]) as unknown as Xattr[];
 
+/** Rows per chunk of a column: columns grow a chunk at a time, never copied. */
+const CHUNK_BITS = 16;
+const CHUNK_ROWS = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_ROWS - 1;
+
+/**
+ * A column of numbers in fixed chunks. Growing an array by copying left
+ * the old ones to the collector: ~100 MB of dead copies at once for a
+ * million rows, the peak of the whole build.
+ */
+class Column {
+  readonly chunks: (Uint16Array | Uint32Array | Float64Array)[] = [];
+  constructor(private readonly make: (rows: number) => Uint16Array | Uint32Array | Float64Array) {}
+  get(row: number): number {
+    return this.chunks[row >>> CHUNK_BITS][row & CHUNK_MASK];
+  }
+  set(row: number, value: number): void {
+    this.chunks[row >>> CHUNK_BITS][row & CHUNK_MASK] = value;
+  }
+  grow(): void {
+    this.chunks.push(this.make(CHUNK_ROWS));
+  }
+}
+
 /** The columns every view of one tree shares. */
 class Columns {
   count = 0;
   paths: string[] = [];
   /** Set only once a path is remapped: the commit's own path of each row that moved. */
   sourcePaths?: Map<number, string>;
-  kindMode = new Uint16Array(1024);
-  uids = new Uint32Array(1024);
-  gids = new Uint32Array(1024);
-  sizes = new Float64Array(1024);
-  checksumIds = new Uint32Array(1024);
-  metaIds = new Uint32Array(1024);
-  xattrIds = new Uint32Array(1024);
+  readonly kindMode = new Column((n) => new Uint16Array(n));
+  readonly uids = new Column((n) => new Uint32Array(n));
+  readonly gids = new Column((n) => new Uint32Array(n));
+  readonly sizes = new Column((n) => new Float64Array(n));
+  readonly checksumIds = new Column((n) => new Uint32Array(n));
+  readonly metaIds = new Column((n) => new Uint32Array(n));
+  readonly xattrIds = new Column((n) => new Uint32Array(n));
   checksums: string[] = [];
   checksumIndex? = new Map<string, number>();
   /** Row 0 is the empty set. */
@@ -75,21 +99,16 @@ class Columns {
   xattrIndex? = new Map<Xattr[], number>([[NO_XATTRS, 0]]);
   targets = new Map<number, string>();
 
-  /** Makes room for more rows (`capacity` undefined), or trims the columns to the rows there are. */
-  resize(capacity?: number): void {
-    capacity ??= Math.ceil(this.kindMode.length * 1.5);
-    const grown = <T extends Uint16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(capacity);
-      b.set(a.subarray(0, Math.min(a.length, capacity)));
-      return b;
-    };
-    this.kindMode = grown(this.kindMode, (n) => new Uint16Array(n));
-    this.uids = grown(this.uids, (n) => new Uint32Array(n));
-    this.gids = grown(this.gids, (n) => new Uint32Array(n));
-    this.sizes = grown(this.sizes, (n) => new Float64Array(n));
-    this.checksumIds = grown(this.checksumIds, (n) => new Uint32Array(n));
-    this.metaIds = grown(this.metaIds, (n) => new Uint32Array(n));
-    this.xattrIds = grown(this.xattrIds, (n) => new Uint32Array(n));
+  /** Makes room for the next row. */
+  addRow(): number {
+    if ((this.count & CHUNK_MASK) === 0) {
+      for (
+        const column of [this.kindMode, this.uids, this.gids, this.sizes, this.checksumIds, this.metaIds, this.xattrIds]
+      ) {
+        column.grow();
+      }
+    }
+    return this.count++;
   }
 
   checksumId(checksum: string): number {
@@ -173,7 +192,7 @@ export class TreeEntries implements Iterable<TreeEntry> {
   at(index: number): TreeEntry {
     const c = this.#columns;
     const row = this.#row(index);
-    const kindMode = c.kindMode[row];
+    const kindMode = c.kindMode.get(row);
     const kind = KINDS[kindMode >>> KIND_SHIFT];
     const path = c.paths[row];
     const entry: TreeEntry = {
@@ -181,13 +200,13 @@ export class TreeEntries implements Iterable<TreeEntry> {
       sourcePath: c.sourcePaths?.get(row) ?? path,
       kind,
       mode: kindMode & MODE_MASK,
-      uid: c.uids[row],
-      gid: c.gids[row],
-      size: c.sizes[row],
-      checksum: c.checksums[c.checksumIds[row]],
-      xattrs: c.xattrSets[c.xattrIds[row]],
+      uid: c.uids.get(row),
+      gid: c.gids.get(row),
+      size: c.sizes.get(row),
+      checksum: c.checksums[c.checksumIds.get(row)],
+      xattrs: c.xattrSets[c.xattrIds.get(row)],
     };
-    if (kind === "directory" && c.metaIds[row] !== NONE) entry.metaChecksum = c.checksums[c.metaIds[row]];
+    if (kind === "directory" && c.metaIds.get(row) !== NONE) entry.metaChecksum = c.checksums[c.metaIds.get(row)];
     if (kind === "symlink") entry.target = c.targets.get(row);
     return entry;
   }
@@ -205,24 +224,24 @@ export class TreeEntries implements Iterable<TreeEntry> {
 
   /** The kind of the entry at `index`. */
   kind(index: number): EntryKind {
-    return KINDS[this.#columns.kindMode[this.#row(index)] >>> KIND_SHIFT];
+    return KINDS[this.#columns.kindMode.get(this.#row(index)) >>> KIND_SHIFT];
   }
 
   /** The content size of the entry at `index` (0 for all but files). */
   size(index: number): number {
-    return this.#columns.sizes[this.#row(index)];
+    return this.#columns.sizes.get(this.#row(index));
   }
 
   /** The checksum of the entry at `index` (see {@linkcode TreeEntry.checksum}). */
   checksum(index: number): string {
     const c = this.#columns;
-    return c.checksums[c.checksumIds[this.#row(index)]];
+    return c.checksums[c.checksumIds.get(this.#row(index))];
   }
 
   /** The number of extended attributes of the entry at `index`. */
   xattrCount(index: number): number {
     const c = this.#columns;
-    return c.xattrSets[c.xattrIds[this.#row(index)]].length;
+    return c.xattrSets[c.xattrIds.get(this.#row(index))].length;
   }
 
   /** Gives the entry at `index` another path (the commit's own stays its `sourcePath`). */
@@ -238,7 +257,7 @@ export class TreeEntries implements Iterable<TreeEntry> {
   /** Replaces the extended attributes of the entry at `index`. */
   setXattrs(index: number, xattrs: Xattr[]): void {
     const c = this.#columns;
-    c.xattrIds[this.#row(index)] = c.xattrId(xattrs);
+    c.xattrIds.set(this.#row(index), c.xattrId(xattrs));
   }
 
   /** A view of the entries at `indexes` (positions in this view), in that order. */
@@ -334,17 +353,46 @@ export class TreeEntriesBuilder {
     metaChecksum?: string,
   ): number {
     const c = this.#columns;
-    if (c.count === c.kindMode.length) c.resize();
-    const row = c.count++;
+    const row = c.addRow();
     c.paths.push(path);
-    c.kindMode[row] = (KIND_CODES[kind] << KIND_SHIFT) | (mode & MODE_MASK);
-    c.uids[row] = uid;
-    c.gids[row] = gid;
-    c.sizes[row] = size;
-    c.checksumIds[row] = c.checksumId(checksum);
-    c.metaIds[row] = metaChecksum === undefined ? NONE : c.checksumId(metaChecksum);
-    c.xattrIds[row] = c.xattrId(xattrs);
+    c.kindMode.set(row, (KIND_CODES[kind] << KIND_SHIFT) | (mode & MODE_MASK));
+    c.uids.set(row, uid);
+    c.gids.set(row, gid);
+    c.sizes.set(row, size);
+    c.checksumIds.set(row, c.checksumId(checksum));
+    c.metaIds.set(row, metaChecksum === undefined ? NONE : c.checksumId(metaChecksum));
+    c.xattrIds.set(row, c.xattrId(xattrs));
     return row;
+  }
+
+  /** Rows added so far. */
+  get count(): number {
+    return this.#columns.count;
+  }
+
+  /** The path of a row. */
+  pathOf(row: number): string {
+    return this.#columns.paths[row];
+  }
+
+  /** The kind of a row. */
+  kindOf(row: number): EntryKind {
+    return KINDS[this.#columns.kindMode.get(row) >>> KIND_SHIFT];
+  }
+
+  /** The number every row with the same checksum shares (0, 1, 2… in order of first use). */
+  checksumIdOf(row: number): number {
+    return this.#columns.checksumIds.get(row);
+  }
+
+  /** Sets the metadata of a row added before it was known. */
+  setMeta(row: number, kind: EntryKind, mode: number, uid: number, gid: number, size: number, xattrs: Xattr[]): void {
+    const c = this.#columns;
+    c.kindMode.set(row, (KIND_CODES[kind] << KIND_SHIFT) | (mode & MODE_MASK));
+    c.uids.set(row, uid);
+    c.gids.set(row, gid);
+    c.sizes.set(row, size);
+    c.xattrIds.set(row, c.xattrId(xattrs));
   }
 
   /** Records a symlink's target. */
@@ -362,8 +410,6 @@ export class TreeEntriesBuilder {
     // The indexes are for de-duplicating while reading; later xattr sets (from remapping) are few.
     this.#columns.checksumIndex = undefined;
     this.#columns.xattrIndex = undefined;
-    // Up to a third of the columns would be room for rows that never come.
-    if (this.#columns.kindMode.length > this.#columns.count + 1024) this.#columns.resize(this.#columns.count);
     return viewOf(this.#columns);
   }
 }

@@ -9,6 +9,7 @@ import {
   runOk,
   scanTree,
 } from "../../tests/helpers/fixture_repo.ts";
+import { DeflatePool } from "../compress/deflate_pool.ts";
 import { AptOstreeError } from "../errors.ts";
 import { comparePaths } from "../util/path_order.ts";
 import { OstreeRepo } from "./repo.ts";
@@ -271,4 +272,40 @@ Deno.test("a damaged dirtree that names itself is an error, not endless recursio
     await Deno.writeFile(path, Uint8Array.from([...element, 68, 0]));
     return path;
   }, /Corrupt directory tree object .* \(for \/d\/x\): it contains itself/);
+});
+
+Deno.test("a tree of many objects read with the build's threads equals the one read here; a damaged object is the same error", async () => {
+  // Over the threshold (16,384 content objects) at which the system calls go to other threads.
+  const dir = await makeTempDir("tree-test-");
+  const pool = new DeflatePool(3);
+  try {
+    for (let d = 0; d < 90; d++) {
+      await Deno.mkdir(`${dir}/t/d${d}`, { recursive: true });
+      for (let f = 0; f < 200; f++) await Deno.writeTextFile(`${dir}/t/d${d}/f${f}`, `${d}/${f}\n`);
+    }
+    await Deno.symlink("d0/f0", `${dir}/t/d1/link`);
+    await Deno.chmod(`${dir}/t/d2/f7`, 0o4755);
+    for (const mode of ["bare-user", "archive"] as const) {
+      await runOk("ostree", ["init", `--repo=${dir}/repo-${mode}`, `--mode=${mode}`]);
+      const commit = await commitTree(`${dir}/repo-${mode}`, "b", `${dir}/t`);
+      const repo = await OstreeRepo.open(`${dir}/repo-${mode}`);
+      const here = [...await repo.readTree(commit)];
+      assert.ok(here.length > 18000);
+      assert.deepEqual([...await repo.readTree(commit, { threads: pool })], here, mode);
+      const link = here.find((e) => e.path === "d1/link")!;
+      assert.equal(link.kind, "symlink");
+      assert.equal(link.target, "d0/f0");
+      assert.equal(here.find((e) => e.path === "d2/f7")!.mode, 0o4755);
+      // An object the other threads cannot read is read here again: the error names the object and its path.
+      const damaged = here.find((e) => e.path === "d80/f3")!;
+      await Deno.remove(repo.objectPath(damaged.checksum));
+      const plain = await repo.readTree(commit).then(() => undefined, (e: Error) => e.message);
+      const threaded = await repo.readTree(commit, { threads: pool }).then(() => undefined, (e: Error) => e.message);
+      assert.match(plain ?? "", /missing the file object .* \(for \/d80\/f3\)/);
+      assert.equal(threaded, plain);
+    }
+  } finally {
+    pool.terminate();
+    await removeTree(dir);
+  }
 });
