@@ -9,7 +9,7 @@
 import { AptOstreeError } from "../errors.ts";
 import type { Xattr } from "../util/xattr.ts";
 import type { BufferPool } from "../util/buffer_pool.ts";
-import { BLOCK_SIZE, encodeTarHeader, paddingFor } from "./tar_header.ts";
+import { BLOCK_SIZE, encodeTarHeader, paddingFor, type TarHeader, writeTarHeader } from "./tar_header.ts";
 
 /** Kinds of entries a layer holds. */
 export type EntryKind = "file" | "directory" | "symlink";
@@ -223,7 +223,7 @@ async function* tarBatches<E extends LayerEntry>(
         firstPathOf.set(entry.checksum, entry.path);
       }
     }
-    const header = encodeTarHeader({
+    const fields: TarHeader = {
       path: entry.path,
       type,
       mode: entry.mode,
@@ -232,12 +232,19 @@ async function* tarBatches<E extends LayerEntry>(
       size: type === "file" ? entry.size : 0,
       linkTarget,
       xattrs: entry.xattrs,
-    });
-    if (batch.pos + header.length <= batch.buf.length) {
-      batch.buf.set(header, batch.pos);
-      batch.pos += header.length;
+    };
+    // Most headers are written where they go; the others (PAX records, the end of a batch) are made, then copied.
+    const written = writeTarHeader(fields, batch.buf, batch.pos);
+    if (written > 0) {
+      batch.pos += written;
     } else {
-      yield* put(batch, header);
+      const header = encodeTarHeader(fields);
+      if (batch.pos + header.length <= batch.buf.length) {
+        batch.buf.set(header, batch.pos);
+        batch.pos += header.length;
+      } else {
+        yield* put(batch, header);
+      }
     }
 
     if (type === "file" && entry.size > 0) {

@@ -42,6 +42,7 @@ export const BLOCK_SIZE = 512;
 
 const encoder = new TextEncoder();
 const pathScratch = new Uint8Array(4096);
+const linkScratch = new Uint8Array(300);
 const TYPEFLAG: Record<TarEntryType, number> = {
   file: 0x30, // '0'
   hardlink: 0x31, // '1'
@@ -80,9 +81,11 @@ function byteSum(bytes: Uint8Array): number {
   return sum;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Splits an ASCII path over ustar's prefix (155) and name (100) fields. */
 function splitUstarPath(bytes: Uint8Array): [Uint8Array, Uint8Array] | undefined {
-  if (bytes.length <= 100) return [new Uint8Array(0), bytes];
+  if (bytes.length <= 100) return [EMPTY, bytes];
   if (bytes.length > 256) return undefined;
   // Find a '/' so that prefix <= 155 and name <= 100 (name non-empty).
   for (let i = Math.max(0, bytes.length - 101); i < Math.min(bytes.length - 1, 156); i++) {
@@ -128,7 +131,7 @@ const TEMPLATE = (() => {
 /** The template's own byte sum, the checksum field counted as eight spaces. */
 const TEMPLATE_SUM = byteSum(TEMPLATE) + 8 * 0x20;
 
-function ustarBlock(fields: {
+interface UstarFields {
   name: Uint8Array;
   prefix: Uint8Array;
   mode: number;
@@ -138,8 +141,17 @@ function ustarBlock(fields: {
   mtime: number;
   typeflag: number;
   linkname: Uint8Array;
-}): Uint8Array {
-  const block = TEMPLATE.slice();
+}
+
+function ustarBlock(fields: UstarFields): Uint8Array {
+  const block = new Uint8Array(BLOCK_SIZE);
+  writeUstarBlock(block, fields);
+  return block;
+}
+
+/** Writes a ustar block over the first 512 bytes of `block` (whatever they held). */
+function writeUstarBlock(block: Uint8Array, fields: UstarFields): void {
+  block.set(TEMPLATE);
   const name = fields.name.subarray(0, 100);
   const linkname = fields.linkname.subarray(0, 100);
   const prefix = fields.prefix.subarray(0, 155);
@@ -157,7 +169,55 @@ function ustarBlock(fields: {
     writeOctal(block, 136, 12, fields.mtime);
   writeOctal(block, 148, 7, sum);
   block[155] = 0x20;
-  return block;
+}
+
+/**
+ * Writes the header of an entry that needs no PAX records (an ASCII path
+ * that fits ustar, a short ASCII link target, small ids and size, no
+ * xattrs: most entries of a system) straight into `into` at `offset`, and
+ * returns 512; returns 0, writing nothing, when the entry needs PAX records
+ * or fewer than 512 bytes are left (then use {@linkcode encodeTarHeader}).
+ * The bytes are those `encodeTarHeader` returns.
+ *
+ * @example
+ * ```ts
+ * import { writeTarHeader } from "./tar_header.ts";
+ * const batch = new Uint8Array(1024);
+ * writeTarHeader({ path: "etc/hostname", type: "file", mode: 0o644, uid: 0, gid: 0, size: 5 }, batch, 0); // 512
+ * ```
+ */
+export function writeTarHeader(header: TarHeader, into: Uint8Array, offset: number): number {
+  if (into.length - offset < BLOCK_SIZE || (header.xattrs !== undefined && header.xattrs.length > 0)) return 0;
+  if (header.uid > MAX_OCTAL_8 || header.gid > MAX_OCTAL_8) return 0;
+  const size = header.type === "file" ? header.size : 0;
+  if (size > MAX_OCTAL_12) return 0;
+  const fullPath = header.type === "directory" && !header.path.endsWith("/") ? header.path + "/" : header.path;
+  const { read, written } = encoder.encodeInto(fullPath, pathScratch);
+  if (read !== fullPath.length) return 0;
+  const pathBytes = pathScratch.subarray(0, written);
+  if (!isAscii(pathBytes)) return 0;
+  const split = splitUstarPath(pathBytes);
+  if (!split) return 0;
+  let linkname = EMPTY;
+  if (header.linkTarget !== undefined) {
+    const target = linkScratch.subarray(0, Math.min(linkScratch.length, header.linkTarget.length * 3));
+    const link = encoder.encodeInto(header.linkTarget, target);
+    if (link.read !== header.linkTarget.length || link.written > 100) return 0;
+    linkname = target.subarray(0, link.written);
+    if (!isAscii(linkname)) return 0;
+  }
+  writeUstarBlock(into.subarray(offset, offset + BLOCK_SIZE), {
+    name: split[1],
+    prefix: split[0],
+    mode: header.mode & 0o7777,
+    uid: header.uid,
+    gid: header.gid,
+    size,
+    mtime: header.mtime ?? 0,
+    typeflag: TYPEFLAG[header.type],
+    linkname,
+  });
+  return BLOCK_SIZE;
 }
 
 /** Truncates UTF-8 bytes to at most `max` bytes without splitting a character. */
@@ -188,7 +248,7 @@ export function encodeTarHeader(header: TarHeader): Uint8Array {
   const records: Uint8Array[] = [];
 
   let name: Uint8Array;
-  let prefix: Uint8Array = new Uint8Array(0);
+  let prefix: Uint8Array = EMPTY;
   const split = isAscii(pathBytes) ? splitUstarPath(pathBytes) : undefined;
   if (split) {
     [prefix, name] = split;
@@ -197,7 +257,7 @@ export function encodeTarHeader(header: TarHeader): Uint8Array {
     name = truncateUtf8(pathBytes, 100);
   }
 
-  let linkname: Uint8Array = new Uint8Array(0);
+  let linkname: Uint8Array = EMPTY;
   if (header.linkTarget !== undefined) {
     const linkBytes = encoder.encode(header.linkTarget);
     if (linkBytes.length <= 100 && isAscii(linkBytes)) {
@@ -248,14 +308,14 @@ export function encodeTarHeader(header: TarHeader): Uint8Array {
   const paxName = truncateUtf8(encoder.encode(`PaxHeaders/${baseName}`), 100);
   const paxHeader = ustarBlock({
     name: paxName,
-    prefix: new Uint8Array(0),
+    prefix: EMPTY,
     mode: 0o644,
     uid: 0,
     gid: 0,
     size: dataLength,
     mtime: 0,
     typeflag: 0x78, // 'x'
-    linkname: new Uint8Array(0),
+    linkname: EMPTY,
   });
   const out = new Uint8Array(BLOCK_SIZE + paddedData + BLOCK_SIZE);
   out.set(paxHeader, 0);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BLOCK_SIZE, encodeTarHeader, paddingFor } from "./tar_header.ts";
+import { BLOCK_SIZE, encodeTarHeader, paddingFor, type TarHeader, writeTarHeader } from "./tar_header.ts";
 
 const decoder = new TextDecoder();
 
@@ -142,4 +142,46 @@ Deno.test("paddingFor rounds up to whole blocks", () => {
   assert.equal(paddingFor(1), 511);
   assert.equal(paddingFor(512), 0);
   assert.equal(paddingFor(513), 511);
+});
+
+Deno.test("writeTarHeader writes the bytes encodeTarHeader returns, in place, or nothing when PAX records are needed", () => {
+  const plain: TarHeader[] = [
+    { path: "etc/hostname", type: "file", mode: 0o644, uid: 0, gid: 0, size: 5 },
+    { path: "usr/bin", type: "directory", mode: 0o755, uid: 0, gid: 0, size: 0 },
+    { path: "bin", type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "usr/bin" },
+    { path: "usr/bin/x", type: "hardlink", mode: 0o755, uid: 2097151, gid: 7, size: 0, linkTarget: "usr/bin/y" },
+    { path: `${"d/".repeat(70)}name`, type: "file", mode: 0o4755, uid: 1, gid: 1, size: 8589934591, xattrs: [] },
+  ];
+  const batch = new Uint8Array(2048).fill(0xaa);
+  for (const header of plain) {
+    assert.equal(writeTarHeader(header, batch, 1000), 512, header.path);
+    assert.deepEqual(batch.subarray(1000, 1512), encodeTarHeader(header), header.path);
+    assert.equal(batch[999], 0xaa);
+    assert.equal(batch[1512], 0xaa);
+  }
+  const pax: TarHeader[] = [
+    { path: "etc/caf\u00e9", type: "file", mode: 0o644, uid: 0, gid: 0, size: 1 },
+    { path: "x".repeat(300), type: "file", mode: 0o644, uid: 0, gid: 0, size: 1 },
+    {
+      path: "ping",
+      type: "file",
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      size: 1,
+      xattrs: [{ name: "security.capability", value: new Uint8Array([1]) }],
+    },
+    { path: "a", type: "file", mode: 0o644, uid: 2097152, gid: 0, size: 1 },
+    { path: "a", type: "file", mode: 0o644, uid: 0, gid: 0, size: 8589934592 },
+    { path: "l", type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "t".repeat(101) },
+    { path: "l", type: "symlink", mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "caf\u00e9" },
+  ];
+  const untouched = new Uint8Array(1024).fill(0xaa);
+  for (const header of pax) {
+    const into = untouched.slice();
+    assert.equal(writeTarHeader(header, into, 0), 0, header.path);
+    assert.deepEqual(into, untouched);
+  }
+  // No room for a whole block: nothing written.
+  assert.equal(writeTarHeader(plain[0], new Uint8Array(1000), 600), 0);
 });
