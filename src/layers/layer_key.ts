@@ -30,12 +30,18 @@ export const LAYER_FORMAT_VERSION = 2; // 2: no hardlinks for empty files or und
  */
 export function layerKey(entries: Iterable<TreeEntry>, compression: Compression, level?: number): string {
   const hash = createHash("sha256");
-  hash.update(`apt-ostree layer v${LAYER_FORMAT_VERSION} ${compression} ${level ?? DEFAULT_LEVELS[compression]}\n`);
+  // Hashed ~64 KB at a time: one update per entry cost more than the hashing.
+  let text = `apt-ostree layer v${LAYER_FORMAT_VERSION} ${compression} ${level ?? DEFAULT_LEVELS[compression]}\n`;
   for (const e of entries) {
     // Directories: the dirmeta checksum (mode, owner, xattrs); the dirtree
     // checksum would change with content that lives in other layers.
     const identity = e.kind === "directory" ? e.metaChecksum ?? `${e.mode}:${e.uid}:${e.gid}` : e.checksum;
-    hash.update(`${e.kind} ${identity} ${e.xattrs.length} ${e.path}\0${e.target ?? ""}\n`);
+    text += `${e.kind} ${identity} ${e.xattrs.length} ${e.path}\0${e.target ?? ""}\n`;
+    if (text.length >= 65536) {
+      hash.update(text);
+      text = "";
+    }
   }
+  hash.update(text);
   return `sha256:${hash.digest("hex")}`;
 }

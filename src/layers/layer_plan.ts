@@ -189,6 +189,8 @@ export function planLayers(input: TreeEntries | readonly TreeEntry[], options: P
   const rows: number[][] = [[], ...bins.map(() => [])];
   const dirs = new Map<string, number>();
   const dirsAdded = rows.map(() => new Set<string>());
+  // The parent directory each layer last had: its next entry is most often in the same one.
+  const lastParent: string[] = rows.map(() => "");
   for (let i = 0; i < entries.length; i++) {
     const path = entries.path(i);
     const kind = entries.kind(i);
@@ -199,13 +201,20 @@ export function planLayers(input: TreeEntries | readonly TreeEntry[], options: P
     if (index !== 0) {
       // A layer carries the parent directories of its entries, with the
       // commit's metadata, so that it applies correctly on its own.
-      const missing: number[] = [];
-      for (let p = parentOf(path); p !== "" && !dirsAdded[index].has(p); p = parentOf(p)) {
-        dirsAdded[index].add(p);
-        const dir = dirs.get(p);
-        if (dir !== undefined) missing.push(dir);
+      const last = lastParent[index];
+      const sameParent = last !== "" && path.length > last.length && path.charCodeAt(last.length) === 0x2f &&
+        path.startsWith(last) && path.indexOf("/", last.length + 1) < 0;
+      if (!sameParent) {
+        const parent = parentOf(path);
+        const missing: number[] = [];
+        for (let p = parent; p !== "" && !dirsAdded[index].has(p); p = parentOf(p)) {
+          dirsAdded[index].add(p);
+          const dir = dirs.get(p);
+          if (dir !== undefined) missing.push(dir);
+        }
+        for (let m = missing.length - 1; m >= 0; m--) layer.push(missing[m]);
+        lastParent[index] = parent;
       }
-      for (let m = missing.length - 1; m >= 0; m--) layer.push(missing[m]);
       if (kind === "directory") dirsAdded[index].add(path);
     }
     layer.push(i);

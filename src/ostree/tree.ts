@@ -240,7 +240,10 @@ class DeferredFiles {
   /** A call was sent since the walk last let other events in. */
   sentSinceYield = false;
 
-  constructor(private readonly repo: OstreeRepo, private readonly threads: TreeReadThreads) {}
+  constructor(private readonly repo: OstreeRepo, private readonly threads: TreeReadThreads) {
+    // An empty call: a worker starts and loads the module now, not when the first batch is ready.
+    threads.call(OBJECT_META_MODULE, "readObjectMetas", [`${repo.path}/objects`, repo.mode, []]).catch(() => {});
+  }
 
   /**
    * Lets the event loop run (the pool hands the next call to a thread when
@@ -372,11 +375,12 @@ export async function readCommitTree(
   commit: string,
   options: ReadTreeOptions = {},
 ): Promise<TreeEntries> {
-  const checksum = /^[0-9a-f]{64}$/.test(commit) ? commit : await repo.resolveCommit(commit, options);
-  const info = await repo.readCommit(checksum, options);
   const objects = new ObjectStatter(`${repo.path}/objects`);
   try {
+    // First: with threads, a worker starts (and loads its module) while the commit is read.
     const reader = new TreeReader(repo, objects, options.signal, options.threads);
+    const checksum = /^[0-9a-f]{64}$/.test(commit) ? commit : await repo.resolveCommit(commit, options);
+    const info = await repo.readCommit(checksum, options);
     reader.dirmeta(info.rootMetadata, "");
     const out = new TreeEntriesBuilder();
     await reader.walk(info.rootContents, "", out);
