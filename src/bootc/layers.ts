@@ -33,7 +33,7 @@ import type { ContentSource } from "../ostree/content.ts";
 import { AptOstreeError } from "../errors.ts";
 import { parseDirMeta, serializeXattrs } from "../ostree/objects.ts";
 import type { CommitInfo, OstreeRepo } from "../ostree/repo.ts";
-import type { TreeEntry } from "../ostree/tree.ts";
+import type { TreeEntries, TreeEntry } from "../ostree/tree.ts";
 import type { FileContent, LayerEntry } from "../tar/layer_tar.ts";
 import { bytesContent, mayHardlink } from "../tar/layer_tar.ts";
 import { comparePaths } from "../util/path_order.ts";
@@ -87,13 +87,21 @@ export interface BootcLayer {
   entries(): Iterable<BootcEntry>;
 }
 
+/**
+ * A path of the tree, as a number: its chunk times 2^24 plus its index in
+ * the chunk's entries (a million-path tree is not a million objects here).
+ */
+type PathRef = number;
+
+const CHUNK_FACTOR = 2 ** 24;
+
 /** A content object and every tree path that has it. */
 interface ContentObject {
   checksum: string;
-  /** The first path (its metadata is the object's). */
-  first: TreeEntry;
-  /** Every path, in image order. */
-  paths: TreeEntry[];
+  /** The first path in image order (its metadata is the object's). */
+  first: PathRef;
+  /** Every path, in image order: one number for the many objects with one path. */
+  paths: PathRef | PathRef[];
 }
 
 /** A planned chunk: its bin and the tree entries that decide what it holds. */
@@ -103,7 +111,7 @@ export interface BootcChunkPlan {
   /** Units, sorted. */
   units: string[];
   /** Tree entries (image paths); directories are ignored. */
-  entries: Iterable<TreeEntry>;
+  entries: TreeEntries;
 }
 
 /** What {@linkcode planOstreeContainer} needs. */
@@ -160,9 +168,46 @@ function* skeleton(): Generator<BootcEntry> {
 }
 const SKELETON_ENTRIES = [...skeleton()].length;
 
+/** Reads the paths of content objects from the chunks' entries. */
+class PathReader {
+  constructor(private readonly chunks: readonly BootcChunkPlan[]) {}
+
+  ref(chunk: number, index: number): PathRef {
+    return chunk * CHUNK_FACTOR + index;
+  }
+
+  private tree(ref: PathRef): TreeEntries {
+    return this.chunks[Math.floor(ref / CHUNK_FACTOR)].entries;
+  }
+
+  entry(ref: PathRef): TreeEntry {
+    return this.tree(ref).at(ref % CHUNK_FACTOR);
+  }
+
+  path(ref: PathRef): string {
+    return this.tree(ref).path(ref % CHUNK_FACTOR);
+  }
+
+  kind(ref: PathRef): TreeEntry["kind"] {
+    return this.tree(ref).kind(ref % CHUNK_FACTOR);
+  }
+
+  size(ref: PathRef): number {
+    return this.tree(ref).size(ref % CHUNK_FACTOR);
+  }
+
+  chunkOf(ref: PathRef): number {
+    return Math.floor(ref / CHUNK_FACTOR);
+  }
+}
+
+function pathsOf(object: ContentObject): PathRef[] {
+  return typeof object.paths === "number" ? [object.paths] : object.paths;
+}
+
 /** The entries of one content object: xattrs, the object, then each path. */
-function* objectEntries(object: ContentObject): Generator<BootcEntry> {
-  const { first } = object;
+function* objectEntries(object: ContentObject, paths: PathReader): Generator<BootcEntry> {
+  const first = paths.entry(object.first);
   yield dataEntry(objectPath(object.checksum, "file-xattrs-link"), serializeXattrs(first.xattrs));
   const file = objectPath(object.checksum, "file");
   yield {
@@ -177,7 +222,8 @@ function* objectEntries(object: ContentObject): Generator<BootcEntry> {
     checksum: object.checksum,
     source: first,
   };
-  for (const path of object.paths) {
+  for (const ref of pathsOf(object)) {
+    const path = ref === object.first ? first : paths.entry(ref);
     if (path.kind === "file" && mayHardlink(path.path, path.size)) {
       yield { ...path, xattrs: [], size: 0, hardlinkTo: file };
     } else {
@@ -187,12 +233,15 @@ function* objectEntries(object: ContentObject): Generator<BootcEntry> {
 }
 
 function objectEntryCount(object: ContentObject): number {
-  return 2 + object.paths.length;
+  return 2 + (typeof object.paths === "number" ? 1 : object.paths.length);
 }
 
-function objectCopyBytes(object: ContentObject): number {
-  let bytes = object.first.size;
-  for (const p of object.paths) if (p.kind === "file" && !mayHardlink(p.path, p.size)) bytes += p.size;
+function objectCopyBytes(object: ContentObject, paths: PathReader): number {
+  let bytes = paths.size(object.first);
+  for (const ref of pathsOf(object)) {
+    const size = paths.size(ref);
+    if (paths.kind(ref) === "file" && !mayHardlink(paths.path(ref), size)) bytes += size;
+  }
   return bytes;
 }
 
@@ -251,26 +300,28 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
   const { repo, commit, info, directories } = input;
 
   // Every content object and its paths; each object goes to the chunk of its first path (in image order).
-  const objects = new Map<string, ContentObject & { chunk: number }>();
-  input.chunks.forEach((chunk, i) => {
-    for (const e of chunk.entries) {
-      if (e.kind === "directory") continue;
-      const object = objects.get(e.checksum);
+  const paths = new PathReader(input.chunks);
+  const objects = new Map<string, ContentObject>();
+  input.chunks.forEach((chunk, c) => {
+    const entries = chunk.entries;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries.kind(i) === "directory") continue;
+      const checksum = entries.checksum(i);
+      const ref = paths.ref(c, i);
+      const object = objects.get(checksum);
       if (!object) {
-        objects.set(e.checksum, { checksum: e.checksum, first: e, paths: [e], chunk: i });
+        objects.set(checksum, { checksum, first: ref, paths: ref });
         continue;
       }
-      object.paths.push(e);
-      if (comparePaths(e.path, object.first.path) < 0) {
-        object.first = e;
-        object.chunk = i;
-      }
+      if (typeof object.paths === "number") object.paths = [object.paths];
+      object.paths.push(ref);
+      if (comparePaths(entries.path(i), paths.path(object.first)) < 0) object.first = ref;
     }
   });
   const chunkObjects: ContentObject[][] = input.chunks.map(() => []);
   for (const object of objects.values()) {
-    if (object.paths.length > 1) object.paths.sort((a, b) => comparePaths(a.path, b.path));
-    chunkObjects[object.chunk].push(object);
+    if (typeof object.paths !== "number") object.paths.sort((a, b) => comparePaths(paths.path(a), paths.path(b)));
+    chunkObjects[paths.chunkOf(object.first)].push(object);
   }
   for (const list of chunkObjects) list.sort(byChecksum);
 
@@ -294,7 +345,7 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
   const commitLayer: BootcLayer = {
     id: COMMIT_LAYER_ID,
     units: [],
-    contentBytes: inline.reduce((n, o) => n + objectCopyBytes(o), 0),
+    contentBytes: inline.reduce((n, o) => n + objectCopyBytes(o, paths), 0),
     entryCount: 1 + SKELETON_ENTRIES + (commitMeta ? 4 : 3) + 2 * directories.length +
       (hasVarTmp ? 0 : hasVar ? 1 : 2) +
       inline.reduce((n, o) => n + objectEntryCount(o), 0),
@@ -330,7 +381,7 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
       }
       if (!hasVar) yield dirEntry("var");
       if (!hasVarTmp) yield dirEntry("var/tmp", 0o1777);
-      for (const object of inline) yield* objectEntries(object);
+      for (const object of inline) yield* objectEntries(object, paths);
     },
   };
   if (input.single) return [commitLayer];
@@ -343,8 +394,8 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
     // Parent directories of every path, with the commit's metadata.
     const parents = new Set<string>();
     for (const object of list) {
-      for (const p of object.paths) {
-        for (let d = parentOf(p.path); d !== "" && !parents.has(d); d = parentOf(d)) parents.add(d);
+      for (const ref of pathsOf(object)) {
+        for (let d = parentOf(paths.path(ref)); d !== "" && !parents.has(d); d = parentOf(d)) parents.add(d);
       }
     }
     const dirs = [...parents].filter((d) => d !== "sysroot" && !d.startsWith("sysroot/")).sort(comparePaths)
@@ -354,18 +405,18 @@ export function planOstreeContainer(input: OstreeContainerInput): BootcLayer[] {
     for (const d of dirs) hash.update(`d ${d.metaChecksum} ${d.path}\n`);
     for (const object of list) {
       hash.update(`o ${object.checksum}\n`);
-      for (const p of object.paths) hash.update(`p ${p.kind} ${p.path}\n`);
+      for (const ref of pathsOf(object)) hash.update(`p ${paths.kind(ref)} ${paths.path(ref)}\n`);
     }
     return {
       id: chunk.id,
       units: chunk.units,
       key: `sha256:${hash.digest("hex")}`,
-      contentBytes: list.reduce((n, o) => n + objectCopyBytes(o), 0),
+      contentBytes: list.reduce((n, o) => n + objectCopyBytes(o, paths), 0),
       entryCount: SKELETON_ENTRIES + dirs.length + list.reduce((n, o) => n + objectEntryCount(o), 0),
       *entries() {
         yield* skeleton();
         for (const d of dirs) yield { ...d, xattrs: headerXattrs(d.xattrs) };
-        for (const object of list) yield* objectEntries(object);
+        for (const object of list) yield* objectEntries(object, paths);
       },
     };
   });
