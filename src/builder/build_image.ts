@@ -22,6 +22,7 @@ import { attachedSboms } from "./attached.ts";
 import { commitSbom } from "../sbom/commit.ts";
 import { SBOM_MEDIA_TYPES, type SbomFormat } from "../sbom/documents.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
+import { collectGarbage } from "../util/gc.ts";
 import { GZIP_BLOCK_SIZE } from "../compress/parallel_gzip.ts";
 import type { TreeEntries } from "../ostree/tree.ts";
 import type { RegistrySinkOptions } from "../registry/sink.ts";
@@ -589,6 +590,8 @@ async function planTree(prepared: PreparedBuild, previous: StoredImage[], pool?:
   const content = contentSourceFor(repo);
   phases.start("list");
   const listed = await repo.readTree(commitChecksum, { signal, threads: pool });
+  // The listing's garbage (dirtrees, batches from the workers) goes before the layers make theirs.
+  collectGarbage();
   // Maps paths in place: `listed` keeps the commit's walk order, which layer 0 of an ostree-native image keeps.
   const entries = toImageRootfs(listed);
   const kernels = treeKernels(entries);
