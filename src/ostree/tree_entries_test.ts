@@ -96,3 +96,16 @@ Deno.test("TreeEntries: filter, find and some read the entries as objects", () =
   assert.equal(tree.some((e) => e.path === "x"), false);
   assert.equal(TreeEntries.from([]).length, 0);
 });
+
+Deno.test("TreeEntries: rows past a column chunk (65,536 rows) read back as they went in", () => {
+  const input = Array.from(
+    { length: 70_000 },
+    (_, i) => entry(`f${String(i).padStart(6, "0")}`, { size: i * 3, uid: i, gid: 70_000 - i, mode: i & 0o7777 }),
+  );
+  const tree = TreeEntries.from(input);
+  assert.equal(tree.length, 70_000);
+  for (const i of [0, 65_535, 65_536, 65_537, 69_999]) assert.deepEqual(tree.at(i), input[i], String(i));
+  const view = tree.select([69_999, 65_536, 1]);
+  assert.deepEqual(view.map((e) => e.size), [69_999 * 3, 65_536 * 3, 3]);
+  assert.equal(tree.indexOfSource("f065536"), 65_536);
+});
