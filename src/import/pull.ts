@@ -29,7 +29,7 @@ import { BOOTC_LABELS } from "../bootc/layers.ts";
 import { TarReader } from "../tar/reader.ts";
 import { openLayerTar } from "../oci/layer_stream.ts";
 import { parseImageConfig } from "../oci/manifest.ts";
-import { hostArch, ociPlatform } from "../oci/platform.ts";
+import { hostArch, ociPlatform, platformBranchArch } from "../oci/platform.ts";
 import type { Descriptor, ImageConfig, Platform } from "../oci/types.ts";
 import { commitDirectory } from "../ostree/commit.ts";
 import type { GVariantInput } from "../ostree/gvariant_text.ts";
@@ -143,16 +143,6 @@ export interface PullResult {
   elapsedMs: number;
 }
 
-const OCI_TO_KERNEL: Record<string, string> = {
-  amd64: "x86_64",
-  arm64: "aarch64",
-  "386": "i686",
-  arm: "armhf",
-  ppc64le: "ppc64le",
-  s390x: "s390x",
-  riscv64: "riscv64",
-};
-
 /**
  * The branch an image goes to by default: `<name>/<tag>/<arch>`, as a base
  * image `ubuntu:24.04` maps to `ubuntu/24.04/x86_64` (Docker Hub's
@@ -184,10 +174,6 @@ export function defaultBranchFor(location: ImageLocation, arch: string, imageNam
   if (path === undefined) return undefined;
   const branch = `${path}/${tag ?? "latest"}/${arch}`;
   return isBranchName(branch) ? branch : undefined;
-}
-
-function kernelArch(platform: Platform): string {
-  return OCI_TO_KERNEL[platform.architecture] ?? platform.architecture;
 }
 
 /** A pass-through that fails as soon as more than `size` bytes arrive, and at the end unless exactly `size` did. */
@@ -423,7 +409,8 @@ export async function pullImageToBranch(
       );
     }
     const native = ostreeNativeLayers(config, source.description);
-    const arch = kernelArch(imagePlatform);
+    // The branch names the architecture as bootstrap and compose do (`i386`, `armel`), whatever the image calls it.
+    const arch = platformBranchArch(imagePlatform);
     const branch = options.branch ?? defaultBranchFor(location, arch, source.imageName);
     if (branch === undefined) {
       throw new UsageError(`Cannot name a branch for ${source.description}`, {

@@ -216,6 +216,23 @@ export function platformArchitecture(p: Platform, option = "arch"): Architecture
 }
 
 /**
+ * The architecture part of an OSTree branch for an image of platform `p`
+ * (`debian/12/<this>`): the table's branch name (`i386` for `386`, `armel`
+ * for `arm/v5`), or the OCI name itself for an architecture the table does
+ * not know (an image may be of any).
+ *
+ * @example
+ * ```ts
+ * import { platformBranchArch } from "./platform.ts";
+ * platformBranchArch({ architecture: "386", os: "linux" }); // "i386"
+ * platformBranchArch({ architecture: "sparc64", os: "linux" }); // "sparc64"
+ * ```
+ */
+export function platformBranchArch(p: Platform): string {
+  return findArchitecture(platformArchName(p))?.branch ?? p.architecture;
+}
+
+/**
  * The kernel-style name of the host's architecture (`x86_64`, `aarch64`),
  * as used in OSTree branch names.
  *

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
-import { architecture, ARCHITECTURES, formatPlatform, ociPlatform, parsePlatform, samePlatform } from "./platform.ts";
+import {
+  architecture,
+  ARCHITECTURES,
+  findArchitecture,
+  formatPlatform,
+  ociPlatform,
+  parsePlatform,
+  platformBranchArch,
+  samePlatform,
+} from "./platform.ts";
+import type { Platform } from "./types.ts";
 
 Deno.test("platform: every Debian architecture maps to its OCI platform, kernel and qemu names", () => {
   const table = Object.fromEntries(ARCHITECTURES.map((a) => [a.debian, formatPlatform(ociPlatform(a.debian))]));
@@ -44,4 +54,23 @@ Deno.test("platform: samePlatform treats arm64 and arm64/v8 as one, arm/v7 and a
   assert.equal(samePlatform(p("arm64"), p("arm64", "v8")), true);
   assert.equal(samePlatform(p("arm", "v7"), p("arm", "v5")), false);
   assert.equal(samePlatform(p("amd64"), p("arm64")), false);
+});
+
+Deno.test("platform: an image's platform names the branch as bootstrap and compose do", () => {
+  const cases: [Platform, string][] = [
+    [{ architecture: "amd64", os: "linux" }, "x86_64"],
+    [{ architecture: "arm64", os: "linux", variant: "v8" }, "aarch64"],
+    [{ architecture: "386", os: "linux" }, "i386"],
+    [{ architecture: "arm", os: "linux", variant: "v7" }, "armhf"],
+    [{ architecture: "arm", os: "linux", variant: "v5" }, "armel"],
+    [{ architecture: "arm", os: "linux" }, "armhf"],
+    [{ architecture: "mips64le", os: "linux" }, "mips64el"],
+    [{ architecture: "ppc64le", os: "linux" }, "ppc64le"],
+    [{ architecture: "sparc64", os: "linux" }, "sparc64"],
+  ];
+  for (const [platform, branch] of cases) {
+    assert.equal(platformBranchArch(platform), branch, JSON.stringify(platform));
+    // The same name a bootstrap of that architecture gets (normalizeArch), where the table knows it.
+    if (findArchitecture(branch)) assert.equal(findArchitecture(branch)!.branch, branch);
+  }
 });
