@@ -4,6 +4,7 @@
  * @module
  */
 
+import { parseSourceDateEpoch } from "../util/source_date_epoch.ts";
 import { UsageError } from "../errors.ts";
 
 export { parseCommand } from "../oci/image_config.ts";
@@ -34,11 +35,6 @@ export function parsePositiveInt(value: string, option: string): number {
  * ```
  */
 export function sourceDateEpoch(value: string | undefined): Date | undefined {
-  if (value === undefined || value === "") return undefined;
-  if (!/^\d+$/.test(value)) {
-    throw new UsageError(`Invalid SOURCE_DATE_EPOCH '${value}'`, {
-      solution: "Set SOURCE_DATE_EPOCH to whole seconds since 1970-01-01 UTC, or unset it",
-    });
-  }
-  return new Date(Number(value) * 1000);
+  const seconds = parseSourceDateEpoch(value);
+  return seconds === undefined ? undefined : new Date(seconds * 1000);
 }

@@ -30,6 +30,7 @@ import { dateStamp, nextVersion } from "./version.ts";
 import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
 import { checkEmulation } from "./emulation.ts";
+import { parseSourceDateEpoch } from "../util/source_date_epoch.ts";
 
 /** mmdebstrap variants. */
 export const VARIANTS: readonly string[] = [
@@ -274,16 +275,7 @@ async function openOrCreateRepo(path: string): Promise<{ repo: OstreeRepo; creat
  * ```
  */
 export function composeTimestamp(env: Record<string, string | undefined> = Deno.env.toObject()): number {
-  const epoch = env.SOURCE_DATE_EPOCH;
-  if (epoch !== undefined && epoch !== "") {
-    if (!/^\d+$/.test(epoch)) {
-      throw new UsageError(`Invalid SOURCE_DATE_EPOCH '${epoch}'`, {
-        solution: "Set SOURCE_DATE_EPOCH to whole seconds since 1970-01-01 UTC, or unset it",
-      });
-    }
-    return Number(epoch);
-  }
-  return Math.floor(Date.now() / 1000);
+  return parseSourceDateEpoch(env.SOURCE_DATE_EPOCH) ?? Math.floor(Date.now() / 1000);
 }
 
 function capitalize(text: string): string {

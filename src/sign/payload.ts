@@ -10,6 +10,7 @@
 
 import { AptOstreeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { parseSourceDateEpoch } from "../util/source_date_epoch.ts";
 
 /** The payload type of simple signing (GPG). */
 export const SIMPLE_SIGNING_TYPE = "atomic container signature";
@@ -41,7 +42,8 @@ export interface MakePayloadOptions {
 
 /**
  * The timestamp for a new signature: `SOURCE_DATE_EPOCH` when it is set
- * (reproducible builds), else now, in whole seconds.
+ * (reproducible builds), else now, in whole seconds; a malformed value is a
+ * usage error, as for every other time the tool stamps.
  *
  * @example
  * ```ts
@@ -50,8 +52,7 @@ export interface MakePayloadOptions {
  * ```
  */
 export function signatureTimestamp(sourceDateEpoch: string | undefined = Deno.env.get("SOURCE_DATE_EPOCH")): number {
-  if (sourceDateEpoch !== undefined && /^\d+$/.test(sourceDateEpoch.trim())) return Number(sourceDateEpoch.trim());
-  return Math.floor(Date.now() / 1000);
+  return parseSourceDateEpoch(sourceDateEpoch) ?? Math.floor(Date.now() / 1000);
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 } from "./cosign_key.ts";
 import { identityMismatch, normalizeReference, signingIdentity } from "./identity.ts";
 import { readLookasideSignatures, signatureDir, writeLookasideSignature } from "./lookaside.ts";
-import { makePayload, parsePayload } from "./payload.ts";
+import { makePayload, parsePayload, signatureTimestamp } from "./payload.ts";
 import { loadPolicy, policyScopes, requirementsFor } from "./policy.ts";
 import { dockerScopes, loadRegistriesD, lookasideDir } from "./registries_d.ts";
 import { envelopePayload } from "./dsse.ts";
@@ -169,4 +169,11 @@ Deno.test("an envelope or key whose base64 is damaged is a clear error, not a DO
     false,
     "a signature that is not base64 verifies nothing",
   );
+});
+
+Deno.test("signatureTimestamp reads SOURCE_DATE_EPOCH as every other stamp does: a malformed value is an error, not now", () => {
+  assert.equal(signatureTimestamp("1700000000"), 1700000000);
+  assert.throws(() => signatureTimestamp("yesterday"), /Invalid SOURCE_DATE_EPOCH 'yesterday'/);
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(Math.abs(signatureTimestamp("") - now) <= 2);
 });
