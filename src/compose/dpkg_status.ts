@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { DPKG_DATABASE_DIRS } from "../layers/dpkg_owners.ts";
 import { fsError } from "../util/fs.ts";
 import { compareDebianVersions } from "../layers/dpkg_version.ts";
+import { parseDpkgPackages } from "../sbom/dpkg.ts";
 
 /** An installed package. */
 export interface InstalledPackage {
@@ -34,19 +35,8 @@ export interface InstalledPackage {
  * ```
  */
 export function parseDpkgStatus(text: string): InstalledPackage[] {
-  const packages: InstalledPackage[] = [];
-  for (const stanza of text.split(/\n\s*\n/)) {
-    const fields = new Map<string, string>();
-    for (const line of stanza.split("\n")) {
-      const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
-      if (m) fields.set(m[1].toLowerCase(), m[2].trim());
-    }
-    const name = fields.get("package");
-    const status = fields.get("status")?.split(/\s+/);
-    if (!name || !status || status[2] !== "installed") continue;
-    packages.push({ name, version: fields.get("version") ?? "", arch: fields.get("architecture") ?? "" });
-  }
-  return packages.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1);
+  // One parser of the status file (the SBOM's, which keeps every field); this keeps name, version and architecture.
+  return parseDpkgPackages(text).map(({ name, version, arch }) => ({ name, version, arch }));
 }
 
 /**
