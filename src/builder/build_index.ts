@@ -17,6 +17,7 @@
 
 import { defaultWorkerCount, DeflatePool } from "../compress/deflate_pool.ts";
 import { UsageError } from "../errors.ts";
+import { OstreeRepo } from "../ostree/repo.ts";
 import { rawManifest } from "../oci/manifest.ts";
 import {
   architecture,
@@ -145,9 +146,11 @@ export async function buildIndex(options: BuildIndexOptions): Promise<BuildIndex
   const started = performance.now();
   const platforms = parsePlatforms(options.platforms);
   const { platforms: _, ...shared } = options;
+  // One repository for every platform (opening reads its config; the builds share it).
+  const repo = typeof options.repo === "string" ? await OstreeRepo.open(options.repo) : options.repo;
   const prepared: PreparedBuild[] = [];
   for (const { debian, source } of platforms) {
-    const one = await prepareBuild({ ...shared, source, arch: debian });
+    const one = await prepareBuild({ ...shared, repo, source, arch: debian });
     checkCommitArch(one, source);
     prepared.push(one);
   }
