@@ -41,7 +41,7 @@ import { phaseTimer } from "../util/phase_timer.ts";
 import { prepareSandboxRoot, runInSandbox, sandboxEnv } from "./sandbox.ts";
 import { bootablePackages, buildInitramfs } from "./ostree_layout.ts";
 import { dateStamp, nextVersion } from "./version.ts";
-import { createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
+import { createTempWorkDir, createWorkDir, removeWorkDir, withComposeLock } from "./workdir.ts";
 import { COMMIT_METADATA } from "../ostree/metadata.ts";
 
 /** Options for {@linkcode composeCreate}. */
@@ -300,9 +300,7 @@ export async function composeCreate(options: ComposeCreateOptions): Promise<Comp
   }
 
   // A dry run works outside the repository entirely.
-  const work = options.dryRun
-    ? await Deno.makeTempDir({ prefix: "apt-ostree-dry-run-" })
-    : await createWorkDir(repo, "create");
+  const work = options.dryRun ? await createTempWorkDir("dry-run") : await createWorkDir(repo, "create");
   try {
     const rootfs = join(work, "rootfs");
     timer.start("checkout");

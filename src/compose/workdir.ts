@@ -42,6 +42,33 @@ export async function createWorkDir(repo: OstreeRepo, purpose: string): Promise<
   return dir;
 }
 
+/**
+ * A private work directory outside any repository (a dry run writes
+ * nothing to one), in `parent` (default: `TMPDIR`, else `/tmp`),
+ * marked as this process's own like {@linkcode createWorkDir}'s: a later
+ * run removes it when this one was killed.
+ *
+ * @example
+ * ```ts
+ * import { createTempWorkDir, removeWorkDir } from "./workdir.ts";
+ * const work = await createTempWorkDir("dry-run"); // /tmp/apt-ostree-dry-run-…
+ * await removeWorkDir(work);
+ * ```
+ */
+export async function createTempWorkDir(
+  purpose: string,
+  parent: string = Deno.env.get("TMPDIR") || "/tmp",
+): Promise<string> {
+  const dir = join(parent, `${WORKDIR_PREFIX}${purpose}-${randomSuffix()}`);
+  await collectLeftovers(parent, new RegExp(`^${WORKDIR_PREFIX}${purpose}-`));
+  try {
+    await makeOwnedDir(dir, 0o700);
+  } catch (error) {
+    throw fsError("create the work directory", dir, error);
+  }
+  return dir;
+}
+
 /** Places in a root file system where a sandbox or chroot mounts file systems. */
 const MOUNT_POINTS = ["proc", "sys", "dev", "dev/pts", "dev/shm", "run", "tmp", "var/tmp"];
 

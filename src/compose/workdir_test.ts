@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { OstreeRepo } from "../ostree/repo.ts";
-import { createWorkDir, mountsBelow, removeWorkDir, withComposeLock } from "./workdir.ts";
+import { OWNER_FILE } from "../util/leftovers.ts";
+import { createTempWorkDir, createWorkDir, mountsBelow, removeWorkDir, withComposeLock } from "./workdir.ts";
 
 async function tempRepo(): Promise<{ dir: string; repo: OstreeRepo }> {
   const dir = await Deno.makeTempDir();
@@ -82,5 +83,28 @@ Deno.test("the compose lock serialises commits; an abort while waiting gives up"
     assert.equal(ran, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a dry run's work directory is private, in the temp directory, and one left by a killed run is removed by the next", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const work = await createTempWorkDir("dry-run", tmp);
+    assert.ok(work.startsWith(join(tmp, "apt-ostree-dry-run-")));
+    assert.equal((await Deno.stat(work)).mode! & 0o777, 0o700);
+    // A run killed before it could clean up: its owner file is there, its lock is not (no live owner).
+    const dead = join(tmp, "apt-ostree-dry-run-deadbeef");
+    await Deno.mkdir(join(dead, "rootfs"), { recursive: true });
+    await Deno.writeTextFile(join(dead, OWNER_FILE), "");
+    const other = join(tmp, "not-ours");
+    await Deno.mkdir(other);
+    const next = await createTempWorkDir("dry-run", tmp);
+    await assert.rejects(Deno.stat(dead), Deno.errors.NotFound);
+    assert.ok((await Deno.stat(work)).isDirectory, "a live run's directory stays");
+    assert.ok((await Deno.stat(other)).isDirectory);
+    await removeWorkDir(work);
+    await removeWorkDir(next);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
