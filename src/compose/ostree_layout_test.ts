@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { UsageError } from "../errors.ts";
 import { readInstalledPackages } from "./dpkg_status.ts";
 import {
   AUTOVAR_TMPFILES,
+  bootablePackages,
   DPKG_TMPFILES,
   dracutCommand,
   FACTORY_VAR,
@@ -255,4 +257,18 @@ Deno.test("a bootable tree's own tmpfiles.d entries cannot lead out of the tree 
     }
   }
   await Deno.remove(outside, { recursive: true });
+});
+
+Deno.test("bootable packages: Debian's kernel flavour per architecture, Ubuntu's generic one; an unknown one is refused", () => {
+  assert.equal(bootablePackages("debian", "amd64")[0], "linux-image-amd64");
+  assert.equal(bootablePackages("debian", "armhf")[0], "linux-image-armmp");
+  assert.equal(bootablePackages("debian", "i386")[0], "linux-image-686-pae");
+  assert.equal(bootablePackages("ubuntu", "arm64")[0], "linux-image-generic");
+  assert.ok(bootablePackages("debian", "arm64").includes("dracut"));
+  assert.throws(
+    () => bootablePackages("debian", "mips64el"),
+    (e: unknown) =>
+      e instanceof UsageError && /no kernel package for the architecture mips64el/.test(e.message) &&
+      /amd64/.test(e.solution ?? ""),
+  );
 });
