@@ -20,6 +20,12 @@ export interface ImageReference {
   digest: string | undefined;
   /** The name as given, without tag or digest (`registry.example.com/app`). */
   name: string;
+  /**
+   * Docker's normalised repository, without tag or digest
+   * (`docker.io/library/nginx` for `nginx`, `docker.io/nginx` and
+   * `index.docker.io/nginx` alike).
+   */
+  repository: string;
   /** Docker's normalised full name with tag, e.g. `docker.io/library/nginx:latest`. */
   fullName: string;
   /** The short form docker shows (`nginx:latest`, `registry.example.com/app:1`). */
@@ -59,6 +65,7 @@ function invalid(ref: string, why: string): UsageError {
  * ref.path; // "team/app"
  * ref.tag; // "1.0"
  * parseImageReference("nginx").fullName; // "docker.io/library/nginx:latest"
+ * parseImageReference("docker.io/nginx:1").fullName; // "docker.io/library/nginx:1"
  * ```
  */
 export function parseImageReference(ref: string): ImageReference {
@@ -97,8 +104,10 @@ export function parseImageReference(ref: string): ImageReference {
     throw invalid(ref, why);
   }
   if (tag === undefined && digest === undefined) tag = "latest";
-  const fullDomain = domain ?? DEFAULT_DOMAIN;
-  const fullPath = domain === undefined && !path.includes("/") ? `library/${path}` : path;
+  // Docker Hub under any of its names: `docker.io/nginx` is `docker.io/library/nginx`, as `nginx` is.
+  const dockerHub = domain === undefined || domain === DEFAULT_DOMAIN || domain === "index.docker.io";
+  const fullDomain = dockerHub ? DEFAULT_DOMAIN : domain!;
+  const fullPath = dockerHub && !path.includes("/") ? `library/${path}` : path;
   const suffix = (tag !== undefined ? `:${tag}` : "") + (digest !== undefined ? `@${digest}` : "");
   const familiarPath =
     fullDomain === DEFAULT_DOMAIN && fullPath.startsWith("library/") && fullPath.split("/").length === 2
@@ -111,6 +120,7 @@ export function parseImageReference(ref: string): ImageReference {
     tag,
     digest,
     name,
+    repository: `${fullDomain}/${fullPath}`,
     fullName: `${fullDomain}/${fullPath}${suffix}`,
     familiarName,
   };

@@ -50,3 +50,14 @@ Deno.test("invalid references are usage errors that say why", () => {
     );
   }
 });
+
+Deno.test("Docker Hub under any of its names is one repository, as docker normalises it", () => {
+  for (const name of ["nginx:1", "docker.io/nginx:1", "index.docker.io/nginx:1", "docker.io/library/nginx:1"]) {
+    const ref = parseImageReference(name);
+    assert.equal(ref.repository, "docker.io/library/nginx", name);
+    assert.equal(ref.fullName, "docker.io/library/nginx:1", name);
+    assert.equal(ref.familiarName, "nginx:1", name);
+  }
+  assert.equal(parseImageReference("docker.io/team/app").fullName, "docker.io/team/app:latest");
+  assert.equal(parseImageReference("localhost:5000/app@sha256:" + "a".repeat(64)).repository, "localhost:5000/app");
+});

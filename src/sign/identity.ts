@@ -31,13 +31,10 @@ export interface NamedReference {
  */
 export function normalizeReference(text: string): NamedReference {
   const ref = parseImageReference(text.replace(/^docker:\/\//, ""));
-  let domain = ref.domain ?? "docker.io";
-  if (domain === "index.docker.io") domain = "docker.io";
-  const path = domain === "docker.io" && !ref.path.includes("/") ? `library/${ref.path}` : ref.path;
   // parseImageReference gives `latest` when a reference names neither.
   const explicitTag = /:[\w][\w.-]*$/.test(text.replace(/@.*$/, "").replace(/^.*\//, ""));
   return {
-    repository: `${domain}/${path}`,
+    repository: ref.repository,
     ...(ref.tag !== undefined && (explicitTag || ref.digest === undefined) ? { tag: ref.tag } : {}),
     ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
   };
