@@ -33,6 +33,18 @@ interface Fixture {
   commit: string;
 }
 
+/** `compose build-image SOURCE IMAGE -o OUT …extra` of the fixture's repository, with `--json`: what it printed. */
+async function buildJson(
+  f: Fixture,
+  out: string,
+  extra: string[] = [],
+  image = "app:1",
+  source = "debian/12/x86_64",
+): Promise<Json> {
+  const args = ["--repo", f.repo, "--json", "compose", "build-image", source, image, "-o", out, ...extra];
+  return JSON.parse((await runCliOk(args)).stdout);
+}
+
 async function withFixture(fn: (f: Fixture) => Promise<void>, dbDir?: string): Promise<void> {
   const dir = await makeTempDir("apt-ostree-sbom-");
   try {
@@ -190,20 +202,7 @@ async function skopeoRaw(location: string, extra: string[] = []): Promise<Json> 
 Deno.test("build-image --sbom into a layout: index.json lists the artifact and the fallback tag; image sbom; rebuild writes nothing", async () => {
   await withFixture(async (f) => {
     const out = join(f.dir, "app.oci");
-    const build = await runCliOk([
-      "--repo",
-      f.repo,
-      "--json",
-      "compose",
-      "build-image",
-      "debian/12/x86_64",
-      "app:1",
-      "-o",
-      out,
-      "--sbom",
-      "spdx,cyclonedx",
-    ]);
-    const result = JSON.parse(build.stdout);
+    const result = await buildJson(f, out, ["--sbom", "spdx,cyclonedx"]);
     assert.deepEqual(result.sbom.map((s: Json) => [s.format, s.written]), [["spdx", true], ["cyclonedx", true]]);
     const index = JSON.parse(await Deno.readTextFile(join(out, "index.json")));
     const hex = result.digest.slice("sha256:".length);
@@ -233,23 +232,7 @@ Deno.test("build-image --sbom into a layout: index.json lists the artifact and t
     await validateCycloneDx(cdx.stdout);
     // An unchanged rebuild: same image, the SBOMs are there already, nothing rewritten.
     const before = await Deno.readTextFile(join(out, "index.json"));
-    const again = JSON.parse(
-      (await runCliOk([
-        "--repo",
-        f.repo,
-        "--json",
-        "compose",
-        "build-image",
-        "debian/12/x86_64",
-        "app:1",
-        "-o",
-        out,
-        "--sbom",
-        "spdx",
-        "--sbom",
-        "cyclonedx",
-      ])).stdout,
-    );
+    const again = await buildJson(f, out, ["--sbom", "spdx", "--sbom", "cyclonedx"]);
     assert.equal(again.reusedImage, true);
     assert.deepEqual(again.sbom.map((s: Json) => s.written), [false, false]);
     assert.equal(await Deno.readTextFile(join(out, "index.json")), before);
@@ -285,22 +268,7 @@ Deno.test("registry without a referrers API: fallback tag appended to (an @sigst
       const dest = `docker://${registry.host}/team/app:1`;
       // The image first, plain (no SBOM: it is on by default); then @sigstore/oci attaches its own artifact
       // (an auth challenge: Basic).
-      const plain = JSON.parse(
-        (await runCliOk([
-          "--repo",
-          f.repo,
-          "--json",
-          "compose",
-          "build-image",
-          "debian/12/x86_64",
-          "app:1",
-          "-o",
-          dest,
-          "--no-sbom",
-          ...creds,
-        ]))
-          .stdout,
-      );
+      const plain = await buildJson(f, dest, ["--no-sbom", ...creds]);
       const foreign = await attachArtifactToImage({
         imageName: `${registry.host}/team/app`,
         imageDigest: plain.digest,
@@ -318,22 +286,7 @@ Deno.test("registry without a referrers API: fallback tag appended to (an @sigst
         "@sigstore/oci wrote the fallback index",
       );
       // Now the same image with an SBOM: our entry is appended, the foreign one stays.
-      const built = JSON.parse(
-        (await runCliOk([
-          "--repo",
-          f.repo,
-          "--json",
-          "compose",
-          "build-image",
-          "debian/12/x86_64",
-          "app:1",
-          "-o",
-          dest,
-          "--sbom",
-          "spdx",
-          ...creds,
-        ])).stdout,
-      );
+      const built = await buildJson(f, dest, ["--sbom", "spdx", ...creds]);
       assert.equal(built.digest, plain.digest);
       const after = await skopeoRaw(`docker://${registry.host}/team/app:${tag}`, skopeo);
       assert.deepEqual(after.manifests.map((m: Json) => m.digest), [foreign.digest, built.sbom[0].digest]);
@@ -575,21 +528,7 @@ Deno.test("image scan: tracker JSON fixture (fixed, unfixed, epoch, tilde, other
 
 Deno.test("build-image attaches an SPDX SBOM by default: layout, oci-archive; none for a docker-archive or without dpkg; same image digest", async () => {
   await withFixture(async (f) => {
-    const build = async (out: string, ...extra: string[]) =>
-      JSON.parse(
-        (await runCliOk([
-          "--repo",
-          f.repo,
-          "--json",
-          "compose",
-          "build-image",
-          "debian/12/x86_64",
-          "app:1",
-          "-o",
-          out,
-          ...extra,
-        ])).stdout,
-      );
+    const build = (out: string, ...extra: string[]) => buildJson(f, out, extra);
     // A layout: SPDX by default, the manifest digest is the one without an SBOM.
     const layout = join(f.dir, "app.oci");
     const first = await build(layout);
@@ -667,20 +606,7 @@ Deno.test("build-image attaches an SPDX SBOM by default: layout, oci-archive; no
     const bare = join(f.dir, "bare");
     await makeSmallTree(bare);
     await commitTree(f.repo, "bare", bare);
-    const nodpkg = JSON.parse(
-      (await runCliOk([
-        "--repo",
-        f.repo,
-        "--json",
-        "compose",
-        "build-image",
-        "bare",
-        "bare:1",
-        "-o",
-        join(f.dir, "bare.oci"),
-      ]))
-        .stdout,
-    );
+    const nodpkg = await buildJson(f, join(f.dir, "bare.oci"), [], "bare:1", "bare");
     assert.equal(nodpkg.sbom, undefined);
     assert.equal(nodpkg.sbomSkipped, "the commit has no dpkg database");
     const asked = await runCli([

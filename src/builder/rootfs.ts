@@ -78,12 +78,5 @@ function sortByPath(entries: TreeEntries, start: number, end: number): TreeEntri
     for (let i = at; i < restLength; i++) order.push(rest(i));
     sorted = entries.select(order);
   }
-  for (let i = 1; i < sorted.length; i++) {
-    if (comparePaths(sorted.path(i - 1), sorted.path(i)) >= 0) {
-      const order = Array.from({ length: sorted.length }, (_, i) => i);
-      order.sort((a, b) => comparePaths(sorted.path(a), sorted.path(b)));
-      return sorted.select(order);
-    }
-  }
-  return sorted;
+  return sorted.sortedByPath();
 }

@@ -14,7 +14,6 @@
 
 import { createHash } from "node:crypto";
 import { TreeEntries, type TreeEntry } from "../ostree/tree.ts";
-import { comparePaths } from "../util/path_order.ts";
 import { mayHardlink } from "../tar/layer_tar.ts";
 
 /** A bin: a layer's identity and the units it holds. */
@@ -130,15 +129,7 @@ export function planLayers(input: TreeEntries | readonly TreeEntry[], options: P
   // The plan depends on the order (a hardlink group goes where its first
   // path goes; parents come before children): take the image's order,
   // whatever order the entries came in. Sorted input costs one pass.
-  const tree = input instanceof TreeEntries ? input : TreeEntries.from(input);
-  let entries = tree;
-  for (let i = 1; i < tree.length; i++) {
-    if (comparePaths(tree.path(i - 1), tree.path(i)) >= 0) {
-      const order = Array.from({ length: tree.length }, (_, i) => i);
-      entries = tree.select(order.sort((a, b) => comparePaths(tree.path(a), tree.path(b))));
-      break;
-    }
-  }
+  const entries = (input instanceof TreeEntries ? input : TreeEntries.from(input)).sortedByPath();
   const contentBytes = (indexes: readonly number[] | undefined) => {
     let n = 0;
     if (indexes) { for (const i of indexes) n += entries.size(i); }

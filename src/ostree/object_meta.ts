@@ -43,8 +43,6 @@ const S_IFLNK = 0o120000;
 
 /** What a content object records, whatever the repository mode. */
 export interface FileMeta {
-  /** The checksum string every entry with this content shares (one string, not one per path). */
-  checksum?: string;
   /** File or symlink. */
   kind: "file" | "symlink";
   /** `st_mode` (type and permission bits). */

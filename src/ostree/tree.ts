@@ -156,7 +156,6 @@ class TreeReader {
     let meta = this.files.get(checksum);
     if (!meta) {
       meta = this.readObject(checksum, path);
-      meta.checksum = checksum;
       this.files.set(checksum, meta);
     }
     return meta;
@@ -191,7 +190,7 @@ class TreeReader {
           continue;
         }
         const meta = this.file(checksum, path);
-        const row = out.add(path, meta.kind, meta.mode, meta.uid, meta.gid, meta.size, meta.checksum!, meta.xattrs);
+        const row = out.add(path, meta.kind, meta.mode, meta.uid, meta.gid, meta.size, checksum, meta.xattrs);
         if (meta.target !== undefined) out.setTarget(row, meta.target);
       } else {
         const dir = dirs[d++];

@@ -297,6 +297,20 @@ export class TreeEntries implements Iterable<TreeEntry> {
     return -1;
   }
 
+  /**
+   * The entries in image path order ({@linkcode comparePaths}): this view
+   * when it is already (one pass, as a commit's walk is), else a sorted view.
+   */
+  sortedByPath(): TreeEntries {
+    for (let i = 1; i < this.length; i++) {
+      if (comparePaths(this.path(i - 1), this.path(i)) >= 0) {
+        const order = Array.from({ length: this.length }, (_, j) => j);
+        return this.select(order.sort((a, b) => comparePaths(this.path(a), this.path(b))));
+      }
+    }
+    return this;
+  }
+
   /** The entries, each a fresh object. */
   *[Symbol.iterator](): Iterator<TreeEntry> {
     for (let i = 0; i < this.length; i++) yield this.at(i);

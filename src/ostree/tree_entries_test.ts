@@ -109,3 +109,10 @@ Deno.test("TreeEntries: rows past a column chunk (65,536 rows) read back as they
   assert.deepEqual(view.map((e) => e.size), [69_999 * 3, 65_536 * 3, 3]);
   assert.equal(tree.indexOfSource("f065536"), 65_536);
 });
+
+Deno.test("TreeEntries: sortedByPath keeps a sorted view as it is and sorts any other, component by component", () => {
+  const sorted = TreeEntries.from(["a", "a/b", "a.b", "z"].map((p) => entry(p)));
+  assert.equal(sorted.sortedByPath(), sorted);
+  const shuffled = sorted.select([3, 2, 0, 1]);
+  assert.deepEqual(shuffled.sortedByPath().map((e) => e.path), ["a", "a/b", "a.b", "z"]);
+});

@@ -296,6 +296,10 @@ Deno.test("a tree of many objects read with the build's threads equals the one r
       assert.equal(link.kind, "symlink");
       assert.equal(link.target, "d0/f0");
       assert.equal(here.find((e) => e.path === "d2/f7")!.mode, 0o4755);
+      // Aborted: the reason, and the pool goes on serving the next read.
+      const stop = new AbortController();
+      stop.abort(new Error("stopped by the test"));
+      await assert.rejects(repo.readTree(commit, { threads: pool, signal: stop.signal }), /stopped by the test/);
       // An object the other threads cannot read is read here again: the error names the object and its path.
       const damaged = here.find((e) => e.path === "d80/f3")!;
       await Deno.remove(repo.objectPath(damaged.checksum));
